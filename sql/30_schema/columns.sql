@@ -1,0 +1,188 @@
+-- Typed columns added at run time: metric columns on pgtrack.metrics, annotating fields on pgtrack.runs.
+
+CREATE FUNCTION pgtrack._builtin_columns(p_table text)
+RETURNS text[]
+LANGUAGE sql
+IMMUTABLE
+AS $$
+    /* The columns pgtrack itself defines; user columns may not take these names. */
+    SELECT CASE p_table
+        WHEN 'metrics' THEN ARRAY['run_id', 'step', 'progress']
+        WHEN 'runs' THEN ARRAY['id', 'experiment_id', 'uuid', 'status', 'identity', 'attempt', 'time_created',
+                               'time_started', 'time_updated', 'time_finished', 'comment', 'tags', 'args',
+                               'env', 'error', 'worker']
+    END
+$$;
+
+CREATE FUNCTION pgtrack._column_type(p_table text, p_name text)
+RETURNS regtype
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    /* Type of a live column of pgtrack.<p_table>, NULL if there is none. */
+    SELECT a.atttypid::regtype
+      FROM pg_attribute a
+     WHERE a.attrelid = format('pgtrack.%I', p_table)::regclass
+       AND a.attname = p_name AND a.attnum > 0 AND NOT a.attisdropped
+$$;
+
+CREATE FUNCTION pgtrack._add_column(p_table text, p_name text, p_type regtype, p_comment text)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* Shared by add_metric and add_run_column (both SECURITY DEFINER, with lock_timeout set). Validates
+   the name and type, serialises on the schema lock, then: false if the same column exists, PT005 if
+   it exists with another type, else adds it. */
+DECLARE
+    v_existing regtype;
+    v_kind     char;
+BEGIN
+    PERFORM pgtrack._validate_name(p_name, CASE p_table WHEN 'metrics' THEN 'metric' ELSE 'run column' END,
+                                   pgtrack._builtin_columns(p_table));
+    SELECT typtype INTO v_kind FROM pg_type WHERE oid = p_type;
+    IF v_kind IS NULL OR v_kind NOT IN ('b', 'd', 'e') THEN
+        PERFORM pgtrack._raise('PT003', format('type %s cannot be used for column %I', coalesce(p_type::text, 'NULL'), p_name),
+            'use a scalar type such as double precision, bigint, boolean, text, timestamptz or jsonb');
+    END IF;
+    PERFORM pgtrack._lock_schema();
+    v_existing := pgtrack._column_type(p_table, p_name);
+    IF v_existing IS NOT NULL AND v_existing <> p_type THEN
+        PERFORM pgtrack._raise('PT005', format('column %I of pgtrack.%I exists with type %s, not %s', p_name, p_table, v_existing, p_type),
+            'pick another name, or drop the column first');
+    END IF;
+    IF v_existing IS NULL THEN
+        PERFORM pgtrack._execute_guarded(format('ALTER TABLE pgtrack.%I ADD COLUMN %I %s', p_table, p_name, p_type));
+    END IF;
+    IF p_comment IS NOT NULL THEN
+        EXECUTE format('COMMENT ON COLUMN pgtrack.%I.%I IS %L', p_table, p_name, p_comment);
+    END IF;
+    RETURN v_existing IS NULL;
+END
+$$;
+
+CREATE FUNCTION pgtrack._existing_metric(p_name text)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* Validate p_name and require that metric column to exist (PT003 naming the known ones otherwise). */
+BEGIN
+    PERFORM pgtrack._validate_name(p_name, 'metric', pgtrack._builtin_columns('metrics'));
+    IF pgtrack._column_type('metrics', p_name) IS NULL THEN
+        PERFORM pgtrack._raise('PT003', format('unknown metric %I', p_name),
+            format('known metrics: %s', coalesce((SELECT string_agg(name, ', ') FROM pgtrack.metric_columns()), '(none)')));
+    END IF;
+    RETURN p_name;
+END
+$$;
+
+CREATE FUNCTION pgtrack.add_metric(name text, type regtype DEFAULT 'double precision', comment text DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '10s'
+AS $$
+/* Add a metric column to pgtrack.metrics; safe under concurrent callers (exactly one adds it). */
+DECLARE
+    v_added boolean;
+BEGIN
+    v_added := pgtrack._add_column('metrics', $1, $2, $3);
+    IF v_added THEN
+        PERFORM pgtrack._regenerate_writers();
+    END IF;
+    RETURN v_added;
+END
+$$;
+COMMENT ON FUNCTION pgtrack.add_metric(text, regtype, text) IS
+$$Add a metric column (default type double precision) to pgtrack.metrics. Returns true if added, false if a column of that name and type exists; PT005 if it exists with another type; PT003 for an invalid or reserved name. Safe under concurrent callers.$$;
+
+CREATE FUNCTION pgtrack.drop_metric(name text, force boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '10s'
+AS $$
+/* Drop a metric column; refused (PT005) while any row holds a value unless force is true. */
+DECLARE
+    v_rows bigint;
+BEGIN
+    PERFORM pgtrack._lock_schema();
+    PERFORM pgtrack._existing_metric($1);
+    IF NOT coalesce($2, false) THEN
+        EXECUTE format('SELECT count(*) FROM pgtrack.metrics WHERE %I IS NOT NULL', $1) INTO v_rows;
+        IF v_rows > 0 THEN
+            PERFORM pgtrack._raise('PT005', format('metric %I has values in %s rows', $1, v_rows),
+                format('to drop it with its data: SELECT pgtrack.drop_metric(%L, force => true)', $1));
+        END IF;
+    END IF;
+    PERFORM pgtrack._execute_guarded(format('ALTER TABLE pgtrack.metrics DROP COLUMN %I', $1));
+    PERFORM pgtrack._regenerate_writers();
+END
+$$;
+COMMENT ON FUNCTION pgtrack.drop_metric(text, boolean) IS
+$$Drop a metric column. Refused (PT005) while any row has a value for it, unless force => true.$$;
+
+CREATE FUNCTION pgtrack.rename_metric(old_name text, new_name text)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '10s'
+AS $$
+/* Rename a metric column; the new name follows the name rule and must be free. */
+BEGIN
+    PERFORM pgtrack._lock_schema();
+    PERFORM pgtrack._existing_metric($1);
+    PERFORM pgtrack._validate_name($2, 'metric', pgtrack._builtin_columns('metrics'));
+    IF pgtrack._column_type('metrics', $2) IS NOT NULL THEN
+        PERFORM pgtrack._raise('PT005', format('metric %I already exists', $2),
+            'choose a new name that is not in pgtrack.metric_columns()');
+    END IF;
+    PERFORM pgtrack._execute_guarded(format('ALTER TABLE pgtrack.metrics RENAME COLUMN %I TO %I', $1, $2));
+    PERFORM pgtrack._regenerate_writers();
+END
+$$;
+COMMENT ON FUNCTION pgtrack.rename_metric(text, text) IS
+$$Rename a metric column (PT003 if old_name is unknown or new_name invalid, PT005 if new_name exists).$$;
+
+CREATE FUNCTION pgtrack.metric_columns()
+RETURNS TABLE (name text, type regtype, comment text)
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    /* The declared metric columns, in column order. */
+    SELECT a.attname::text, a.atttypid::regtype, col_description(a.attrelid, a.attnum)
+      FROM pg_attribute a
+     WHERE a.attrelid = to_regclass('pgtrack.metrics') AND a.attnum > 0 AND NOT a.attisdropped
+       AND a.attname <> ALL (pgtrack._builtin_columns('metrics'))
+     ORDER BY a.attnum
+$$;
+COMMENT ON FUNCTION pgtrack.metric_columns() IS
+$$The declared metric columns of pgtrack.metrics: name, type and comment, in column order.$$;
+
+CREATE FUNCTION pgtrack.add_run_column(name text, type regtype, indexed boolean DEFAULT false, comment text DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '10s'
+AS $$
+/* A typed per-run field (wallow's annotating fields); writable through register()'s annotating. */
+DECLARE
+    v_added boolean;
+BEGIN
+    v_added := pgtrack._add_column('runs', $1, $2, $4);
+    IF coalesce($3, false) THEN
+        PERFORM pgtrack._execute_guarded(format('CREATE INDEX IF NOT EXISTS %I ON pgtrack.runs (%I)',
+                                                left('runs_' || $1, 59) || '_idx', $1));
+    END IF;
+    RETURN v_added;
+END
+$$;
+COMMENT ON FUNCTION pgtrack.add_run_column(text, regtype, boolean, text) IS
+$$Add a typed column to pgtrack.runs (an annotating field, writable through register(annotating => ...)); optionally indexed. Returns true if added, false if it exists with the same type; PT005 for another type; PT003 for an invalid or reserved name.$$;

@@ -1,0 +1,72 @@
+-- Logging metrics: public entry points over the generated writers (20_setup/writers.sql).
+
+CREATE FUNCTION pgtrack._check_metric_call(p_run_id bigint, p_payload jsonb, p_kind text)
+RETURNS void
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* Argument checks shared by run_add_metrics (p_kind 'object') and run_add_metrics_batch ('array'). */
+BEGIN
+    IF p_run_id IS NULL THEN
+        PERFORM pgtrack._raise('PT003', 'run_id must not be NULL', 'pass the id returned by pgtrack.create_run()');
+    END IF;
+    IF p_payload IS NULL OR jsonb_typeof(p_payload) <> p_kind THEN
+        PERFORM pgtrack._raise('PT003',
+            format('metrics must be a JSON %s, got %s', p_kind, coalesce(left(p_payload::text, 200), 'NULL')),
+            CASE p_kind WHEN 'object' THEN 'pass metrics like ''{"loss": 0.25, "acc": 0.9}''::jsonb'
+                        ELSE 'pass rows like ''[{"step": 1, "loss": 0.5}, {"step": 2, "loss": 0.4}]''::jsonb' END);
+    END IF;
+END
+$$;
+
+CREATE FUNCTION pgtrack._bad_metric_value(p_run_id bigint, p_message text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* PT003 for a metric value that does not fit its column's type. */
+BEGIN
+    PERFORM pgtrack._raise('PT003', format('invalid metric value for run %s: %s', p_run_id, p_message),
+        'check the column types with SELECT * FROM pgtrack.metric_columns(); float columns also take "NaN", "Infinity", "-Infinity"');
+END
+$$;
+
+CREATE FUNCTION pgtrack.run_add_metrics(run_id bigint, step bigint DEFAULT 0, progress double precision DEFAULT 0,
+                                        metrics jsonb DEFAULT '{}', set_updated boolean DEFAULT true)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* Upsert one metrics row keyed by (run_id, step, progress). Only the given keys are written, so
+   several calls for one step merge; a JSON null leaves the stored value alone. */
+BEGIN
+    PERFORM pgtrack._check_metric_call($1, $4, 'object');
+    IF $2 IS NULL OR $3 IS NULL THEN
+        PERFORM pgtrack._raise('PT003', 'step and progress must not be NULL', 'omit them for 0');
+    END IF;
+    PERFORM pgtrack._metrics_write($1, $2, $3, $4, coalesce($5, true));
+EXCEPTION WHEN data_exception THEN
+    PERFORM pgtrack._bad_metric_value($1, SQLERRM);
+END
+$$;
+COMMENT ON FUNCTION pgtrack.run_add_metrics(bigint, bigint, double precision, jsonb, boolean) IS
+$$Log metrics for a run at (step, progress): an upsert that writes only the given keys, so calls for the same step merge. Unknown metric names: PT003 listing them and how to add them. Float columns accept "NaN", "Infinity", "-Infinity". An empty object still records the row. set_updated also sets runs.time_updated.$$;
+
+CREATE FUNCTION pgtrack.run_add_metrics_batch(run_id bigint, rows jsonb, set_updated boolean DEFAULT true)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* Many rows in one INSERT statement, all or nothing. Each element of rows is an object with optional
+   step, progress and metric keys; rows sharing (step, progress) are merged, later rows winning. */
+BEGIN
+    PERFORM pgtrack._check_metric_call($1, $2, 'array');
+    RETURN pgtrack._metrics_write_batch($1, $2, coalesce($3, true));
+EXCEPTION WHEN data_exception THEN
+    PERFORM pgtrack._bad_metric_value($1, SQLERRM);
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION pgtrack.run_add_metrics_batch(bigint, jsonb, boolean) IS
+$$Log many metric rows for a run in one statement (all or nothing): rows is a JSON array of objects with optional step, progress and metric keys. Same rules as run_add_metrics. Returns the number of (step, progress) rows written.$$;

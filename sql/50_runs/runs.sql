@@ -1,0 +1,159 @@
+-- Runs: creation (including explicit ids such as Slurm job ids), start/stop and scalar setters.
+-- Parameter names are part of the API (named-argument calls), so bodies refer to them as $n.
+
+CREATE FUNCTION pgtrack._reserve_run_id(p_run_id bigint)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* After inserting an explicit id, move the runs id sequence past it so it never hands that id out.
+   Serialised by an advisory lock, and it only ever moves the sequence forward: nextval() tells where
+   it stands now, setval() is called only when the explicit id is ahead of it. */
+DECLARE
+    v_seq  text := pg_get_serial_sequence('pgtrack.runs', 'id');
+BEGIN
+    PERFORM pg_advisory_xact_lock(1886352498, 2);
+    IF nextval(v_seq) < p_run_id THEN
+        PERFORM setval(v_seq, p_run_id);
+    END IF;
+END
+$$;
+
+CREATE FUNCTION pgtrack.create_run(experiment_id bigint, run_id bigint DEFAULT NULL,
+                                   status pgtrack.runstatus DEFAULT 'PENDING', comment text DEFAULT NULL,
+                                   tags text[] DEFAULT NULL, args jsonb DEFAULT NULL, env jsonb DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* Create a run (SQLTrack style, no dedup). With run_id: get or create exactly that id; the other
+   arguments apply only on creation, and an id that belongs to another experiment is PT003. */
+DECLARE
+    v_id  bigint;
+    v_exp bigint;
+BEGIN
+    PERFORM pgtrack._require_experiment($1);
+    PERFORM pgtrack._require_object($6, 'args'), pgtrack._require_object($7, 'env');
+    IF $3 IS NULL THEN
+        PERFORM pgtrack._raise('PT003', 'status must not be NULL', 'omit status for PENDING, or pass a pgtrack.runstatus');
+    END IF;
+    IF $2 IS NULL THEN
+        LOOP  -- an id inserted explicitly by raw SQL is skipped rather than reported
+            INSERT INTO pgtrack.runs AS r (experiment_id, status, comment, tags, args, env)
+            VALUES ($1, $3, $4, pgtrack._tags_object($5), $6, $7)
+            ON CONFLICT (id) DO NOTHING
+            RETURNING r.id INTO v_id;
+            IF v_id IS NOT NULL THEN
+                RETURN v_id;
+            END IF;
+        END LOOP;
+    END IF;
+    IF $2 <= 0 THEN
+        PERFORM pgtrack._raise('PT003', format('run_id must be positive, got %s', $2), 'pass a positive id such as a Slurm job id');
+    END IF;
+    LOOP
+        SELECT r.experiment_id INTO v_exp FROM pgtrack.runs r WHERE r.id = $2;
+        IF FOUND THEN
+            IF v_exp <> $1 THEN
+                PERFORM pgtrack._raise('PT003', format('run %s belongs to experiment %s, not %s', $2, v_exp, $1),
+                    'pass the run''s own experiment id, or another run_id');
+            END IF;
+            RETURN $2;
+        END IF;
+        INSERT INTO pgtrack.runs AS r (id, experiment_id, status, comment, tags, args, env)
+        VALUES ($2, $1, $3, $4, pgtrack._tags_object($5), $6, $7)
+        ON CONFLICT (id) DO NOTHING
+        RETURNING r.id INTO v_id;
+        IF v_id IS NOT NULL THEN
+            PERFORM pgtrack._reserve_run_id(v_id);
+            RETURN v_id;
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION pgtrack.create_run(bigint, bigint, pgtrack.runstatus, text, text[], jsonb, jsonb) IS
+$$Create a run in an experiment and return its id. With run_id (e.g. a Slurm job id): get or create that exact id; the id sequence never later hands out an id that was inserted explicitly.$$;
+
+CREATE FUNCTION pgtrack.run_start(run_id bigint, started timestamptz DEFAULT clock_timestamp())
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* RUNNING; time_started = time_updated = started. time_finished and error of an earlier attempt are
+   cleared so a restarted run does not show stale failure data. */
+BEGIN
+    UPDATE pgtrack.runs r
+       SET status = 'RUNNING', time_started = $2, time_updated = $2, time_finished = NULL, error = NULL
+     WHERE r.id = $1;
+    IF NOT FOUND THEN
+        PERFORM pgtrack._not_found('run', $1);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION pgtrack.run_start(bigint, timestamptz) IS
+$$Mark a run RUNNING: sets time_started and time_updated (default: now), clears time_finished and error.$$;
+
+CREATE FUNCTION pgtrack._lease_check_failed(p_run_id bigint, p_attempt integer)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* Called when an UPDATE ... WHERE id = p_run_id AND attempt = p_attempt matched nothing:
+   PT002 if the run does not exist, else PT004 (lease lost). */
+DECLARE
+    v_attempt integer;
+BEGIN
+    SELECT r.attempt INTO v_attempt FROM pgtrack.runs r WHERE r.id = p_run_id;
+    IF NOT FOUND THEN
+        PERFORM pgtrack._not_found('run', p_run_id);
+    END IF;
+    PERFORM pgtrack._raise('PT004',
+        format('lease lost: run %s is at attempt %s, not %s', p_run_id, v_attempt, p_attempt),
+        'another worker claimed this run after it went stale; stop working on it and do not write results');
+END
+$$;
+
+CREATE FUNCTION pgtrack.run_stop(run_id bigint, status pgtrack.runstatus DEFAULT 'COMPLETED',
+                                 error text DEFAULT NULL, attempt integer DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* Final status; time_finished = time_updated = now. With attempt: PT004 unless it is still the run's
+   current attempt (a worker whose run was re-claimed must not overwrite the new holder's status). */
+BEGIN
+    IF $2 IS NULL THEN
+        PERFORM pgtrack._raise('PT003', 'status must not be NULL', 'omit status for COMPLETED, or pass a pgtrack.runstatus');
+    END IF;
+    UPDATE pgtrack.runs r
+       SET status = $2, time_finished = clock_timestamp(), time_updated = clock_timestamp(), error = $3
+     WHERE r.id = $1 AND ($4 IS NULL OR r.attempt = $4);
+    IF NOT FOUND THEN
+        PERFORM pgtrack._lease_check_failed($1, $4);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION pgtrack.run_stop(bigint, pgtrack.runstatus, text, integer) IS
+$$Stop a run: status (default COMPLETED), time_finished, time_updated and error. With attempt, PT004 if the run was claimed by a newer attempt.$$;
+
+CREATE FUNCTION pgtrack.heartbeat(run_id bigint, attempt integer DEFAULT NULL)
+RETURNS timestamptz
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* Liveness: time_updated = now (the database clock). With attempt: PT004 when it is no longer the
+   run's current attempt, so a worker presumed dead learns that it lost the run. */
+DECLARE
+    v_at timestamptz;
+BEGIN
+    UPDATE pgtrack.runs r SET time_updated = clock_timestamp()
+     WHERE r.id = $1 AND ($2 IS NULL OR r.attempt = $2)
+    RETURNING r.time_updated INTO v_at;
+    IF NOT FOUND THEN
+        PERFORM pgtrack._lease_check_failed($1, $2);
+    END IF;
+    RETURN v_at;
+END
+$$;
+COMMENT ON FUNCTION pgtrack.heartbeat(bigint, integer) IS
+$$Set a run's time_updated to now and return it; PT002 if the run does not exist; PT004 (lease lost) if attempt is given and is not the run's current attempt.$$;

@@ -1,0 +1,129 @@
+-- Normalising identifying values: the one definition of "the same run" for the registry.
+
+CREATE FUNCTION pgtrack._round_significant(p_value numeric, p_digits integer)
+RETURNS numeric
+LANGUAGE plpgsql
+IMMUTABLE
+STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* Round to p_digits significant decimal digits, half away from zero, then strip trailing zeros.
+   Works on the exact decimal the caller sent: a JSON number is parsed by PostgreSQL as numeric, so
+   Python's 0.1+0.2 arrives as its shortest text 0.30000000000000004 and rounds to 0.3 at 12 digits.
+   The decimal exponent is counted from the digits (no log10), so powers of ten are exact. -0 is 0. */
+DECLARE
+    v_abs      numeric := abs(p_value);
+    v_text     text;
+    v_exponent integer;  -- position of the first significant digit: 10^v_exponent <= |x| < 10^(v_exponent+1)
+BEGIN
+    IF v_abs = 0 THEN
+        RETURN 0;
+    END IF;
+    v_text := v_abs::text;  -- numeric output is plain decimal, never exponent notation
+    IF v_abs >= 1 THEN
+        v_exponent := length(split_part(v_text, '.', 1)) - 1;
+    ELSE
+        v_exponent := -(length(split_part(v_text, '.', 2)) - length(ltrim(split_part(v_text, '.', 2), '0')) + 1);
+    END IF;
+    RETURN trim_scale(round(p_value, p_digits - 1 - v_exponent));
+END
+$$;
+
+CREATE FUNCTION pgtrack._normalize_value(p_field text, p_type text, p_value jsonb, p_precision integer)
+RETURNS jsonb
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* Strict type check and canonical form of one identifying value; PT003 naming the field otherwise.
+   int: JSON integers only (1.0, 1.5, true, "1" rejected); bool: true/false only; string: JSON strings
+   only (kept byte for byte); float: any JSON number, rounded by _round_significant. */
+DECLARE
+    v_kind text := jsonb_typeof(p_value);
+BEGIN
+    IF p_value IS NULL OR v_kind = 'null' THEN
+        PERFORM pgtrack._raise('PT003', format('identifying field %I must not be null', p_field),
+            'pass a value, or omit the field if it has a default');
+    END IF;
+    IF p_type = 'int' AND v_kind = 'number' AND scale(p_value::numeric) = 0 THEN
+        RETURN to_jsonb(p_value::numeric);
+    ELSIF p_type = 'float' AND v_kind = 'number' THEN
+        RETURN to_jsonb(pgtrack._round_significant(p_value::numeric, p_precision));
+    ELSIF p_type = 'bool' AND v_kind = 'boolean' OR p_type = 'string' AND v_kind = 'string' THEN
+        RETURN p_value;
+    ELSIF p_type = 'float' AND v_kind = 'string' AND lower(p_value #>> '{}') IN ('nan', 'infinity', '-infinity', 'inf', '-inf', '+infinity') THEN
+        PERFORM pgtrack._raise('PT003', format('identifying field %I must be a finite number, got %s', p_field, p_value),
+            'NaN and infinities cannot identify a run; pass a finite number');
+    END IF;
+    PERFORM pgtrack._raise('PT003', format('identifying field %I expects %s, got %s %s', p_field,
+            CASE p_type WHEN 'int' THEN 'a JSON integer' WHEN 'float' THEN 'a JSON number'
+                        WHEN 'bool' THEN 'JSON true or false' ELSE 'a JSON string' END,
+            v_kind, left(p_value::text, 100)),
+        format('pass a %s value for %I', p_type, p_field));
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION pgtrack.normalize_identity(experiment_id bigint, identifying jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* Fill defaults, reject unknown or missing fields, check types strictly, canonicalise values.
+   Takes the experiment's registry lock in shared mode, so it cannot interleave with a concurrent
+   declare_identifying/drop_identifying, which take it exclusively. VOLATILE on purpose: after waiting
+   for that lock, the field list must be read with a new snapshot. */
+DECLARE
+    v_precision integer;
+    v_result    jsonb := '{}';
+    v_unknown   text[];
+    v_field     record;
+BEGIN
+    IF $2 IS NULL OR jsonb_typeof($2) <> 'object' THEN
+        PERFORM pgtrack._raise('PT003', format('identifying must be a JSON object, got %s', coalesce(left($2::text, 200), 'NULL')),
+            'pass identifying fields like ''{"lr": 0.1, "seed": 1}''::jsonb');
+    END IF;
+    SELECT e.float_precision INTO v_precision FROM pgtrack.experiments e WHERE e.id = $1;
+    IF NOT FOUND THEN
+        PERFORM pgtrack._not_found('experiment', $1);
+    END IF;
+    PERFORM pgtrack._lock_registry($1, false);
+
+    FOR v_field IN
+        SELECT f.name, f.type, coalesce($2 -> f.name, f.default_value) AS value, $2 ? f.name AS given
+          FROM pgtrack.identifying_fields f WHERE f.experiment_id = $1
+    LOOP
+        IF v_field.value IS NULL THEN
+            PERFORM pgtrack._raise('PT003', format('missing identifying field %I for experiment %s', v_field.name, $1),
+                format('pass %I, or declare it with a default', v_field.name));
+        END IF;
+        v_result := v_result || jsonb_build_object(v_field.name,
+            pgtrack._normalize_value(v_field.name, v_field.type,
+                                     CASE WHEN v_field.given THEN $2 -> v_field.name ELSE v_field.value END, v_precision));
+    END LOOP;
+
+    v_unknown := ARRAY(SELECT k FROM jsonb_object_keys($2) k WHERE NOT v_result ? k ORDER BY k);
+    IF cardinality(v_unknown) > 0 THEN
+        PERFORM pgtrack._raise('PT003', format('unknown identifying field%s %s for experiment %s',
+                CASE WHEN cardinality(v_unknown) > 1 THEN 's' ELSE '' END, array_to_string(v_unknown, ', '), $1),
+            format('declared fields: %s; declare more with pgtrack.declare_identifying()',
+                   coalesce((SELECT string_agg(k, ', ' ORDER BY k) FROM jsonb_object_keys(v_result) k), '(none)')));
+    END IF;
+    RETURN v_result;
+END
+$$;
+COMMENT ON FUNCTION pgtrack.normalize_identity(bigint, jsonb) IS
+$$Canonical form of a run's identifying values: defaults filled; unknown, missing or null fields rejected (PT003); strict types (int: JSON integers; bool: true/false; string: JSON strings; float: any finite JSON number); floats rounded to the experiment's float_precision significant digits, half away from zero on the decimal text, -0 as 0, trailing zeros stripped (so 0.1+0.2 and 0.3, and 1 and 1.0, are one key).$$;
+
+CREATE FUNCTION pgtrack._runs_normalize_identity()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* BEFORE INSERT/UPDATE trigger on pgtrack.runs: every write of identity, raw SQL included, is
+   normalised, so the unique key (experiment_id, identity) cannot be bypassed. */
+BEGIN
+    NEW.identity := pgtrack.normalize_identity(NEW.experiment_id, NEW.identity);
+    RETURN NEW;
+END
+$$;

@@ -1,0 +1,76 @@
+-- The work queue: enqueue identities as PENDING runs, hand them out with FOR UPDATE SKIP LOCKED.
+
+CREATE FUNCTION pgtrack.enqueue(experiment_id bigint, identities jsonb)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* One INSERT ... SELECT ... ON CONFLICT DO NOTHING: existing keys (and repeats inside the array) are
+   skipped; returns how many runs are new. Invalid identities fail the whole call. */
+DECLARE
+    v_count integer;
+BEGIN
+    PERFORM pgtrack._require_experiment($1);
+    IF $2 IS NULL OR jsonb_typeof($2) <> 'array' THEN
+        PERFORM pgtrack._raise('PT003', format('identities must be a JSON array, got %s', coalesce(left($2::text, 200), 'NULL')),
+            'pass identities like ''[{"lr": 0.1}, {"lr": 0.01}]''::jsonb');
+    END IF;
+    INSERT INTO pgtrack.runs AS r (experiment_id, identity)
+    SELECT $1, pgtrack.normalize_identity($1, e.value)
+      FROM jsonb_array_elements($2) WITH ORDINALITY AS e(value, ord)
+     ORDER BY e.ord
+    ON CONFLICT ON CONSTRAINT runs_identity_key DO NOTHING;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END
+$$;
+COMMENT ON FUNCTION pgtrack.enqueue(bigint, jsonb) IS
+$$Register a JSON array of identities as PENDING runs in one statement, skipping existing ones; returns how many were new.$$;
+
+CREATE FUNCTION pgtrack.claim_next(experiment_id bigint, stale_after interval, worker text DEFAULT NULL)
+RETURNS pgtrack.registration
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* Hand out one claimable run: PENDING first, then other non-live, non-COMPLETED runs (FAILED,
+   CANCELLED, TIMEOUT, ...), then live runs whose time_updated is older than stale_after; oldest id
+   first within each group. FOR UPDATE SKIP LOCKED lets N workers claim different runs without
+   waiting; the row lock re-checks the condition on the latest version, so a run is never handed
+   out twice while its holder heartbeats. Only registry runs (identity not NULL) are handed out; runs
+   made by create_run belong to whoever created them (e.g. a Slurm job). The worker name is stored in runs.worker. Returns a
+   registration with NULL run_id when nothing is claimable. */
+DECLARE
+    v_id bigint;
+BEGIN
+    PERFORM pgtrack._require_experiment($1);
+    IF $2 IS NULL THEN
+        PERFORM pgtrack._raise('PT003', 'claim_next requires stale_after',
+            'pass stale_after => interval ''10 minutes'' (2-3x the longest gap between heartbeats)');
+    END IF;
+    WITH candidate AS (
+        SELECT r.id
+          FROM pgtrack.runs r
+         WHERE r.experiment_id = $1
+           AND r.identity IS NOT NULL
+           AND r.status <> 'COMPLETED'
+           AND (r.status <> ALL (pgtrack._live_statuses())
+                OR coalesce(r.time_updated, r.time_created) < clock_timestamp() - $2)
+         ORDER BY CASE WHEN r.status = 'PENDING' THEN 0
+                       WHEN r.status = ANY (pgtrack._live_statuses()) THEN 2 ELSE 1 END, r.id
+         LIMIT 1
+           FOR UPDATE SKIP LOCKED
+    )
+    UPDATE pgtrack.runs r
+       SET status = 'RUNNING', attempt = r.attempt + 1, time_started = clock_timestamp(),
+           time_updated = clock_timestamp(), time_finished = NULL, error = NULL, worker = $3
+      FROM candidate c
+     WHERE r.id = c.id
+    RETURNING r.id INTO v_id;
+    IF v_id IS NULL THEN
+        RETURN ROW(NULL, NULL, NULL, NULL, false, false, false)::pgtrack.registration;
+    END IF;
+    RETURN pgtrack._registration(v_id, false, true, false);
+END
+$$;
+COMMENT ON FUNCTION pgtrack.claim_next(bigint, interval, text) IS
+$$Claim one run of the experiment for a worker (FOR UPDATE SKIP LOCKED): PENDING first, then failed/cancelled ones, then live runs stale for longer than stale_after. Sets RUNNING, attempt+1 (the lease), time_started/time_updated and runs.worker. NULL run_id when nothing is left.$$;

@@ -1,0 +1,168 @@
+-- register(): wallow's on_duplicate policies, each decided by one INSERT ... ON CONFLICT statement.
+
+CREATE FUNCTION pgtrack._live_statuses()
+RETURNS pgtrack.runstatus[]
+LANGUAGE sql
+IMMUTABLE
+AS $$
+    /* States in which a run has a live holder: claimable only once its time_updated is stale. */
+    SELECT '{RUNNING,CONFIGURING,COMPLETING,SIGNALING,STAGE_OUT,RESIZING,SUSPENDED}'::pgtrack.runstatus[]
+$$;
+
+CREATE FUNCTION pgtrack._apply_annotating(p_run_id bigint, p_annotating jsonb)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* Write annotating fields onto a run the caller holds (just inserted, or locked by its ON CONFLICT
+   update). Allowed keys: status, comment, tags (JSON array), args, env, error and columns added with
+   add_run_column. Values are converted to the column types by jsonb_populate_record. */
+DECLARE
+    v_allowed text[];
+    v_bad     text[];
+    v_values  jsonb := p_annotating;
+    v_columns text;
+BEGIN
+    SELECT ARRAY['status', 'comment', 'tags', 'args', 'env', 'error'] || coalesce(array_agg(a.attname::text), '{}')
+      INTO v_allowed
+      FROM pg_attribute a
+     WHERE a.attrelid = 'pgtrack.runs'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+       AND a.attname <> ALL (pgtrack._builtin_columns('runs'));
+    v_bad := ARRAY(SELECT k FROM jsonb_object_keys(p_annotating) k WHERE k <> ALL (v_allowed) ORDER BY k);
+    IF cardinality(v_bad) > 0 THEN
+        PERFORM pgtrack._raise('PT003', format('unknown annotating field%s %s', CASE WHEN cardinality(v_bad) > 1 THEN 's' ELSE '' END,
+                                               array_to_string(v_bad, ', ')),
+            format('allowed: %s; add a typed field with SELECT pgtrack.add_run_column(%L, ''text'')',
+                   array_to_string(v_allowed, ', '), v_bad[1]));
+    END IF;
+    IF v_values ? 'tags' AND jsonb_typeof(v_values -> 'tags') <> 'null' THEN
+        IF jsonb_typeof(v_values -> 'tags') <> 'array' THEN
+            PERFORM pgtrack._raise('PT003', format('annotating tags must be a JSON array, got %s', v_values -> 'tags'),
+                'pass tags like ["baseline", "gpu"]');
+        END IF;
+        v_values := jsonb_set(v_values, '{tags}',
+            pgtrack._tags_object(ARRAY(SELECT jsonb_array_elements_text(v_values -> 'tags'))));
+    END IF;
+    PERFORM pgtrack._require_object(v_values -> 'args', 'args'), pgtrack._require_object(v_values -> 'env', 'env');
+    IF v_values ? 'status' AND jsonb_typeof(v_values -> 'status') = 'null' THEN
+        PERFORM pgtrack._raise('PT003', 'annotating status must not be null', 'omit status, or pass one such as "RUNNING"');
+    END IF;
+
+    SELECT string_agg(format('%I', k), ', ') INTO v_columns FROM jsonb_object_keys(v_values) k;
+    EXECUTE format('UPDATE pgtrack.runs SET (%1$s) = (SELECT %1$s FROM jsonb_populate_record(NULL::pgtrack.runs, $1)) WHERE id = $2',
+                   v_columns)
+      USING jsonb_strip_nulls(v_values) || (SELECT coalesce(jsonb_object_agg(k, NULL), '{}') FROM jsonb_each(v_values) e(k, v) WHERE jsonb_typeof(v) = 'null'),
+            p_run_id;
+EXCEPTION WHEN data_exception OR invalid_text_representation THEN
+    PERFORM pgtrack._raise('PT003', format('invalid annotating value for run %s: %s', p_run_id, SQLERRM),
+        'check the value types of the annotating fields');
+END
+$$;
+
+CREATE FUNCTION pgtrack._registration(p_run_id bigint, p_inserted boolean, p_updated boolean, p_skipped boolean)
+RETURNS pgtrack.registration
+LANGUAGE sql
+STABLE
+AS $$
+    /* The registration row for a run as it is now. */
+    SELECT r.id, r.uuid, r.status, r.attempt, p_inserted, p_updated, p_skipped
+      FROM pgtrack.runs r WHERE r.id = p_run_id
+$$;
+
+CREATE FUNCTION pgtrack.register(experiment_id bigint, identifying jsonb, annotating jsonb DEFAULT '{}',
+                                 on_duplicate text DEFAULT NULL, stale_after interval DEFAULT NULL)
+RETURNS pgtrack.registration
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* One atomic decision per call, made by a single INSERT ... ON CONFLICT (no catch-and-retry):
+   raise / return_existing / skip use DO NOTHING and then read the row that won; overwrite and
+   claim_if_stale use DO UPDATE, whose WHERE is re-checked on the locked, latest row version, so
+   under any number of concurrent callers exactly one wins each claim. RETURNING (xmax = 0) tells an
+   insert from an update. Staleness is judged by the database clock only. */
+DECLARE
+    p_experiment_id ALIAS FOR $1;
+    p_annotating    jsonb := coalesce($3, '{}');
+    p_policy        ALIAS FOR $4;
+    p_stale_after   ALIAS FOR $5;
+    v_identity      jsonb;
+    v_id            bigint;   -- the run this call inserted or updated
+    v_existing      bigint;   -- the run that already had this key
+    v_inserted      boolean;
+BEGIN
+    IF p_policy IS NULL OR p_policy NOT IN ('raise', 'return_existing', 'overwrite', 'skip', 'claim_if_stale') THEN
+        PERFORM pgtrack._raise('PT003', format('invalid on_duplicate policy %s', coalesce(quote_literal(p_policy), 'NULL')),
+            'on_duplicate is required: one of raise, return_existing, overwrite, skip, claim_if_stale');
+    END IF;
+    IF p_policy = 'claim_if_stale' AND p_stale_after IS NULL THEN
+        PERFORM pgtrack._raise('PT003', 'on_duplicate => ''claim_if_stale'' requires stale_after',
+            'pass stale_after => interval ''10 minutes'' (2-3x the longest gap between heartbeats)');
+    END IF;
+    PERFORM pgtrack._require_object(p_annotating, 'annotating');
+    v_identity := pgtrack.normalize_identity(p_experiment_id, $2);
+
+    IF p_policy = 'claim_if_stale' THEN
+        INSERT INTO pgtrack.runs AS r (experiment_id, identity, status, attempt, time_started, time_updated)
+        VALUES (p_experiment_id, v_identity, 'RUNNING', 1, clock_timestamp(), clock_timestamp())
+        ON CONFLICT ON CONSTRAINT runs_identity_key DO UPDATE
+           SET status = 'RUNNING', attempt = r.attempt + 1, time_started = clock_timestamp(),
+               time_updated = clock_timestamp(), time_finished = NULL, error = NULL
+         WHERE r.status <> 'COMPLETED'
+           AND (r.status <> ALL (pgtrack._live_statuses())
+                OR coalesce(r.time_updated, r.time_created) < clock_timestamp() - p_stale_after)
+        RETURNING r.id, r.xmax = 0 INTO v_id, v_inserted;
+    ELSIF p_policy = 'overwrite' THEN
+        INSERT INTO pgtrack.runs AS r (experiment_id, identity, time_updated)
+        VALUES (p_experiment_id, v_identity, clock_timestamp())
+        ON CONFLICT ON CONSTRAINT runs_identity_key DO UPDATE SET time_updated = clock_timestamp()
+        RETURNING r.id, r.xmax = 0 INTO v_id, v_inserted;
+    ELSE
+        -- Look first: a hit costs no sequence value and no dead tuple. A miss inserts; losing that
+        -- race to a concurrent insert lands in the DO NOTHING branch and reads the winner below.
+        SELECT r.id INTO v_existing FROM pgtrack.runs r WHERE r.experiment_id = p_experiment_id AND r.identity = v_identity;
+        IF v_existing IS NULL THEN
+            INSERT INTO pgtrack.runs AS r (experiment_id, identity)
+            VALUES (p_experiment_id, v_identity)
+            ON CONFLICT ON CONSTRAINT runs_identity_key DO NOTHING
+            RETURNING r.id, true INTO v_id, v_inserted;
+        END IF;
+    END IF;
+
+    IF v_id IS NOT NULL THEN  -- inserted, or (overwrite / claim_if_stale) updated: we hold the row
+        IF p_annotating <> '{}' THEN
+            PERFORM pgtrack._apply_annotating(v_id, p_annotating);
+        END IF;
+        RETURN pgtrack._registration(v_id, v_inserted, NOT v_inserted, false);
+    END IF;
+
+    -- A row with this key exists and was not taken: the DO NOTHING / unmet WHERE paths.
+    v_id := v_existing;
+    IF v_id IS NULL THEN
+        SELECT r.id INTO v_id FROM pgtrack.runs r WHERE r.experiment_id = p_experiment_id AND r.identity = v_identity;
+    END IF;
+    IF p_policy = 'raise' THEN
+        PERFORM pgtrack._raise('PT001', format('duplicate run: run %s of experiment %s has identity %s', v_id, p_experiment_id, v_identity),
+            'use on_duplicate => ''return_existing'', ''skip'', ''overwrite'' or ''claim_if_stale'' to reuse it');
+    ELSIF p_policy = 'return_existing' THEN
+        RETURN pgtrack._registration(v_id, false, false, false);
+    ELSIF p_policy = 'skip' THEN
+        RETURN ROW(NULL, NULL, NULL, NULL, false, false, true)::pgtrack.registration;
+    END IF;
+    RETURN pgtrack._registration(v_id, false, false, true);  -- claim_if_stale, not claimable
+END
+$$;
+COMMENT ON FUNCTION pgtrack.register(bigint, jsonb, jsonb, text, interval) IS
+$$Register a run by its identifying fields (normalised) with a required on_duplicate policy: raise (PT001 naming the existing run), return_existing, overwrite (writes the annotating fields), skip (run_id NULL, was_skipped), claim_if_stale (needs stale_after; never claims COMPLETED; live states only when time_updated is older than stale_after; a claim sets RUNNING, attempt+1, time_started/time_updated and the annotating fields). Atomic under concurrency: exactly one caller wins each insert or claim.$$;
+
+CREATE FUNCTION pgtrack.find_run(experiment_id bigint, identifying jsonb)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN (SELECT r.id FROM pgtrack.runs r
+             WHERE r.experiment_id = $1 AND r.identity = pgtrack.normalize_identity($1, $2));
+END
+$$;
+COMMENT ON FUNCTION pgtrack.find_run(bigint, jsonb) IS
+$$The id of the run with these identifying values (normalised first), or NULL.$$;

@@ -1,0 +1,89 @@
+# Shared shell functions for make test / demo / bench: dependencies, the virtualenv and a
+# throwaway PostgreSQL cluster (initdb in a temp dir, Unix socket only, private port).
+# Sourced, not executed.
+
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV="$ROOT_DIR/.venv"
+APT_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# Install the Debian packages that are missing (root), or print the exact command (non-root).
+ensure_system_deps() {
+    local missing=()
+    [ -x "$PG_BIN/initdb" ] || missing+=(postgresql-15)
+    [ -f /usr/lib/postgresql/15/lib/pgxs/src/makefiles/pgxs.mk ] || missing+=(postgresql-server-dev-15)
+    [ -f /usr/share/postgresql/15/extension/pgtap.control ] || missing+=(postgresql-15-pgtap)
+    command -v pg_prove >/dev/null 2>&1 || missing+=(libtap-parser-sourcehandler-pgtap-perl)
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -eq 0 ]; then
+        log "installing Debian packages: ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq >/dev/null
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    else
+        echo "missing packages; run as root:" >&2
+        echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+        return 1
+    fi
+}
+
+# Create .venv with the Python package and its test dependencies (re-run when pyproject changes).
+ensure_venv() {
+    local stamp="$VENV/.pgtrack-installed"
+    if [ ! -x "$VENV/bin/python" ]; then
+        log "creating virtualenv $VENV"
+        python3 -m venv "$VENV"
+    fi
+    if [ ! -f "$stamp" ] || [ "$ROOT_DIR/pyproject.toml" -nt "$stamp" ]; then
+        log "installing Python dependencies into $VENV"
+        "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT_DIR[test]"
+        touch "$stamp"
+    fi
+}
+
+# make install into the server found by pg_config (root), else say how.
+install_extension() {
+    if [ "$(id -u)" -eq 0 ] || [ -w "$(pg_config --sharedir)/extension" ]; then
+        make -s -C "$ROOT_DIR" install >/dev/null
+    else
+        echo "cannot write $(pg_config --sharedir)/extension; run: sudo make install" >&2
+        return 1
+    fi
+}
+
+# Start a throwaway cluster; exports PGHOST/PGPORT/PGUSER/PGDATABASE and PGTRACK_CLUSTER_DIR.
+# The server runs as an unprivileged user (postgres) when we are root: PostgreSQL refuses root.
+cluster_start() {
+    local dir port runas=()
+    dir=$(mktemp -d /tmp/pgtrack-cluster.XXXXXX)
+    chmod 755 "$dir"
+    if [ "$(id -u)" -eq 0 ]; then
+        id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+        chown postgres "$dir"
+        runas=(runuser -u postgres --)
+    fi
+    port=$(( 20000 + RANDOM % 20000 ))
+    "${runas[@]}" "$PG_BIN/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 --no-sync >/dev/null
+    "${runas[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
+        -o "-k $dir -p $port -c listen_addresses='' -c fsync=off -c max_connections=100 \
+            -c max_locks_per_transaction=128 -c log_min_messages=warning" >/dev/null
+    export PGTRACK_CLUSTER_DIR="$dir" PGHOST="$dir" PGPORT="$port" PGUSER=postgres PGDATABASE=postgres
+    CLUSTER_RUNAS=("${runas[@]}")
+    log "throwaway cluster at $dir (port $port)"
+}
+
+cluster_stop() {
+    [ -n "${PGTRACK_CLUSTER_DIR:-}" ] || return 0
+    "${CLUSTER_RUNAS[@]}" "$PG_BIN/pg_ctl" -D "$PGTRACK_CLUSTER_DIR/data" -m immediate -w stop >/dev/null 2>&1 || true
+    rm -rf "$PGTRACK_CLUSTER_DIR"
+    unset PGTRACK_CLUSTER_DIR
+}
+
+# A fresh database with pgtrack installed and set up.
+create_pgtrack_db() {
+    local db=$1
+    psql -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $db" >/dev/null
+    psql -q -v ON_ERROR_STOP=1 -d "$db" -c "CREATE EXTENSION pgtrack" -c "SELECT pgtrack.setup()" >/dev/null
+}
