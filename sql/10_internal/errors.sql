@@ -1,9 +1,14 @@
 -- Raising pgtrack errors: one place that knows SQLSTATEs PT001..PT005 and always adds a hint.
+--
+-- Convention for every internal helper (names starting with _): no SET search_path. They are
+-- SECURITY INVOKER, qualify every pgtrack name, and run under the search_path of the public function
+-- that calls them (pinned to pg_catalog, pg_temp where that matters). A SET clause costs a GUC
+-- save/restore per call, and register() makes about a dozen helper calls (bench/registry_bench.py).
+-- SECURITY DEFINER functions always pin search_path.
 
 CREATE FUNCTION pgtrack._raise(p_code text, p_message text, p_hint text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 /* Raise an error with a pgtrack SQLSTATE (PT001 duplicate run, PT002 not found, PT003 validation,
    PT004 lease lost, PT005 schema change refused), a message naming the offending value and a hint
@@ -17,7 +22,6 @@ $$;
 CREATE FUNCTION pgtrack._not_found(p_what text, p_id bigint)
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 /* PT002 for a missing experiment or run id. */
 BEGIN
@@ -32,7 +36,6 @@ $$;
 CREATE FUNCTION pgtrack._require_experiment(p_experiment_id bigint)
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 /* PT002 unless the experiment exists. */
 BEGIN
@@ -46,7 +49,6 @@ $$;
 CREATE FUNCTION pgtrack._require_run(p_run_id bigint)
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 /* PT002 unless the run exists. */
 BEGIN
@@ -61,7 +63,6 @@ CREATE FUNCTION pgtrack._require_object(p_value jsonb, p_what text)
 RETURNS jsonb
 LANGUAGE plpgsql
 IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 /* Return p_value if it is NULL or a JSON object, else raise PT003. */
 BEGIN

@@ -3,7 +3,6 @@
 CREATE FUNCTION pgtrack._lock_schema()
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 /* Transaction-scoped advisory lock taken by every function that alters the data tables (setup,
    migrate, add_metric, drop_metric, rename_metric, add_run_column). Released at commit, so a waiter
@@ -16,7 +15,6 @@ $$;
 CREATE FUNCTION pgtrack._execute_guarded(p_sql text)
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 /* Run one statement (DDL built with format('%I'), or a lock request). A lock_timeout (set by the calling function) turns
    waiting behind a busy logger into a clear PT005 instead of a hang. */
@@ -32,7 +30,6 @@ $$;
 CREATE FUNCTION pgtrack._lock_registry(p_experiment_id bigint, p_exclusive boolean)
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 /* Per-experiment registry lock: shared for every identity write (normalize_identity), exclusive for
    changes to the experiment's identifying fields, so a register() never mixes old and new fields. */

@@ -4,7 +4,6 @@ CREATE FUNCTION pgtrack._validate_name(p_name text, p_what text, p_reserved text
 RETURNS text
 LANGUAGE plpgsql
 IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 /* The one name rule (SPEC 4.5): lowercase letters, digits and _, starting with a letter, at most 63
    bytes, not one of p_reserved. Returns the name; raises PT003 naming the bad value otherwise.
@@ -26,7 +25,6 @@ CREATE FUNCTION pgtrack._validate_label(p_value text, p_what text)
 RETURNS text
 LANGUAGE plpgsql
 IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 /* Free-text labels (experiment names, tags, relationship kinds, JSON keys) are stored as data, so
    any text is allowed except NULL and blank. */
@@ -43,7 +41,6 @@ CREATE FUNCTION pgtrack._tags_object(p_tags text[])
 RETURNS jsonb
 LANGUAGE plpgsql
 IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 /* Tags are stored as a JSON object {"tag": true, ...}. NULL stays NULL; every tag must be non-blank. */
 DECLARE

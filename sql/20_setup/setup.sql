@@ -59,8 +59,13 @@ BEGIN
         worker        text,
         CONSTRAINT runs_identity_key UNIQUE (experiment_id, identity)
     );
-    -- (experiment_id, status) also serves the experiment_id foreign key (ON DELETE CASCADE).
-    CREATE INDEX IF NOT EXISTS runs_experiment_status_idx ON pgtrack.runs (experiment_id, status);
+    -- Runs by (experiment_id, status), id-ordered, for the work queue and status queries. Partial on
+    -- purpose: only queries that filter on status can use it. A non-partial index would be chosen for
+    -- identity lookups whenever an experiment grows faster than autovacuum analyzes it, turning each
+    -- register() into a scan of the experiment. Lookups by experiment_id alone (and the FK cascade)
+    -- use runs_identity_key, which leads with experiment_id.
+    CREATE INDEX IF NOT EXISTS runs_experiment_status_idx ON pgtrack.runs (experiment_id, status, id)
+        WHERE status <> 'COMPLETED';
     -- One GIN index per queried column: tags answer ? and @>, args answer @> (path ops, smaller).
     CREATE INDEX IF NOT EXISTS runs_tags_idx ON pgtrack.runs USING gin (tags);
     CREATE INDEX IF NOT EXISTS runs_args_idx ON pgtrack.runs USING gin (args jsonb_path_ops);

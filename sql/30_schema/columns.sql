@@ -18,7 +18,6 @@ CREATE FUNCTION pgtrack._column_type(p_table text, p_name text)
 RETURNS regtype
 LANGUAGE sql
 STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
     /* Type of a live column of pgtrack.<p_table>, NULL if there is none. */
     SELECT a.atttypid::regtype
@@ -30,7 +29,6 @@ $$;
 CREATE FUNCTION pgtrack._add_column(p_table text, p_name text, p_type regtype, p_comment text)
 RETURNS boolean
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 /* Shared by add_metric and add_run_column (both SECURITY DEFINER, with lock_timeout set). Validates
    the name and type, serialises on the schema lock, then: false if the same column exists, PT005 if
@@ -65,7 +63,6 @@ $$;
 CREATE FUNCTION pgtrack._existing_metric(p_name text)
 RETURNS text
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 /* Validate p_name and require that metric column to exist (PT003 naming the known ones otherwise). */
 BEGIN

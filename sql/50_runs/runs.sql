@@ -4,7 +4,6 @@
 CREATE FUNCTION pgtrack._reserve_run_id(p_run_id bigint)
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 /* After inserting an explicit id, move the runs id sequence past it so it never hands that id out.
    Serialised by an advisory lock, and it only ever moves the sequence forward: nextval() tells where
@@ -96,7 +95,6 @@ $$Mark a run RUNNING: sets time_started and time_updated (default: now), clears 
 CREATE FUNCTION pgtrack._lease_check_failed(p_run_id bigint, p_attempt integer)
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 /* Called when an UPDATE ... WHERE id = p_run_id AND attempt = p_attempt matched nothing:
    PT002 if the run does not exist, else PT004 (lease lost). */

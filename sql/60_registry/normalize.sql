@@ -5,7 +5,6 @@ RETURNS numeric
 LANGUAGE plpgsql
 IMMUTABLE
 STRICT
-SET search_path = pg_catalog, pg_temp
 AS $$
 /* Round to p_digits significant decimal digits, half away from zero, then strip trailing zeros.
    Works on the exact decimal the caller sent: a JSON number is parsed by PostgreSQL as numeric, so
@@ -33,7 +32,6 @@ CREATE FUNCTION pgtrack._normalize_value(p_field text, p_type text, p_value json
 RETURNS jsonb
 LANGUAGE plpgsql
 IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 /* Strict type check and canonical form of one identifying value; PT003 naming the field otherwise.
    int: JSON integers only (1.0, 1.5, true, "1" rejected); bool: true/false only; string: JSON strings
@@ -118,7 +116,6 @@ $$Canonical form of a run's identifying values: defaults filled; unknown, missin
 CREATE FUNCTION pgtrack._runs_normalize_identity()
 RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 /* BEFORE INSERT/UPDATE trigger on pgtrack.runs: every write of identity, raw SQL included, is
    normalised, so the unique key (experiment_id, identity) cannot be bypassed. */

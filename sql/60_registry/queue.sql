@@ -32,43 +32,49 @@ RETURNS pgtrack.registration
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-/* Hand out one claimable run: PENDING first, then other non-live, non-COMPLETED runs (FAILED,
-   CANCELLED, TIMEOUT, ...), then live runs whose time_updated is older than stale_after; oldest id
-   first within each group. FOR UPDATE SKIP LOCKED lets N workers claim different runs without
-   waiting; the row lock re-checks the condition on the latest version, so a run is never handed
-   out twice while its holder heartbeats. Only registry runs (identity not NULL) are handed out; runs
-   made by create_run belong to whoever created them (e.g. a Slurm job). The worker name is stored in runs.worker. Returns a
-   registration with NULL run_id when nothing is claimable. */
+/* Hand out one claimable run, in three steps, oldest id first within each: PENDING runs; then other
+   non-live, non-COMPLETED runs (FAILED, CANCELLED, TIMEOUT, ...); then live runs whose time_updated
+   is older than stale_after. Each step is an index-ordered LIMIT 1 FOR UPDATE SKIP LOCKED, so N
+   workers take different runs without waiting, and the row lock re-checks the condition on the
+   latest row version: a run is never handed out twice while its holder heartbeats. Only registry
+   runs (identity not NULL) are queue items; runs made by create_run belong to whoever created them
+   (e.g. a Slurm job). The worker name is stored in runs.worker. NULL run_id when nothing is left.
+   Query shape: experiment_id is bounded by a range (>= and <=) and rows are ordered by
+   (experiment_id, id), not by id alone. With "= $1 ... ORDER BY id" the planner may walk the primary
+   key in id order and filter past every other experiment's runs, expecting a match within a few
+   rows (measured: 3 ms per claim at 30k runs); this shape can only be served in order by
+   runs_experiment_status_idx (0.02 ms), with a custom or a generic plan. */
 DECLARE
-    v_id bigint;
+    v_id   bigint;
+    c_live CONSTANT pgtrack.runstatus[] := pgtrack._live_statuses();
 BEGIN
     PERFORM pgtrack._require_experiment($1);
     IF $2 IS NULL THEN
         PERFORM pgtrack._raise('PT003', 'claim_next requires stale_after',
             'pass stale_after => interval ''10 minutes'' (2-3x the longest gap between heartbeats)');
     END IF;
-    WITH candidate AS (
-        SELECT r.id
-          FROM pgtrack.runs r
-         WHERE r.experiment_id = $1
+    SELECT r.id INTO v_id FROM pgtrack.runs r
+     WHERE r.experiment_id >= $1 AND r.experiment_id <= $1 AND r.status = 'PENDING' AND r.identity IS NOT NULL
+     ORDER BY r.experiment_id, r.id LIMIT 1 FOR UPDATE SKIP LOCKED;
+    IF v_id IS NULL THEN
+        SELECT r.id INTO v_id FROM pgtrack.runs r
+         WHERE r.experiment_id >= $1 AND r.experiment_id <= $1 AND r.status <> ALL (c_live || '{PENDING,COMPLETED}'::pgtrack.runstatus[])
            AND r.identity IS NOT NULL
-           AND r.status <> 'COMPLETED'
-           AND (r.status <> ALL (pgtrack._live_statuses())
-                OR coalesce(r.time_updated, r.time_created) < clock_timestamp() - $2)
-         ORDER BY CASE WHEN r.status = 'PENDING' THEN 0
-                       WHEN r.status = ANY (pgtrack._live_statuses()) THEN 2 ELSE 1 END, r.id
-         LIMIT 1
-           FOR UPDATE SKIP LOCKED
-    )
-    UPDATE pgtrack.runs r
-       SET status = 'RUNNING', attempt = r.attempt + 1, time_started = clock_timestamp(),
-           time_updated = clock_timestamp(), time_finished = NULL, error = NULL, worker = $3
-      FROM candidate c
-     WHERE r.id = c.id
-    RETURNING r.id INTO v_id;
+         ORDER BY r.experiment_id, r.id LIMIT 1 FOR UPDATE SKIP LOCKED;
+    END IF;
+    IF v_id IS NULL THEN
+        SELECT r.id INTO v_id FROM pgtrack.runs r
+         WHERE r.experiment_id >= $1 AND r.experiment_id <= $1 AND r.status = ANY (c_live) AND r.identity IS NOT NULL
+           AND coalesce(r.time_updated, r.time_created) < clock_timestamp() - $2
+         ORDER BY r.experiment_id, r.id LIMIT 1 FOR UPDATE SKIP LOCKED;
+    END IF;
     IF v_id IS NULL THEN
         RETURN ROW(NULL, NULL, NULL, NULL, false, false, false)::pgtrack.registration;
     END IF;
+    UPDATE pgtrack.runs r
+       SET status = 'RUNNING', attempt = r.attempt + 1, time_started = clock_timestamp(),
+           time_updated = clock_timestamp(), time_finished = NULL, error = NULL, worker = $3
+     WHERE r.id = v_id;
     RETURN pgtrack._registration(v_id, false, true, false);
 END
 $$;

@@ -12,7 +12,6 @@ $$;
 CREATE FUNCTION pgtrack._apply_annotating(p_run_id bigint, p_annotating jsonb)
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 /* Write annotating fields onto a run the caller holds (just inserted, or locked by its ON CONFLICT
    update). Allowed keys: status, comment, tags (JSON array), args, env, error and columns added with
@@ -79,16 +78,16 @@ AS $$
    raise / return_existing / skip use DO NOTHING and then read the row that won; overwrite and
    claim_if_stale use DO UPDATE, whose WHERE is re-checked on the locked, latest row version, so
    under any number of concurrent callers exactly one wins each claim. RETURNING (xmax = 0) tells an
-   insert from an update. Staleness is judged by the database clock only. */
+   insert from an update, and RETURNING fills the result without reading the row again. Staleness is judged by the database clock only. */
 DECLARE
     p_experiment_id ALIAS FOR $1;
     p_annotating    jsonb := coalesce($3, '{}');
     p_policy        ALIAS FOR $4;
     p_stale_after   ALIAS FOR $5;
     v_identity      jsonb;
-    v_id            bigint;   -- the run this call inserted or updated
-    v_existing      bigint;   -- the run that already had this key
-    v_inserted      boolean;
+    v_result        pgtrack.registration;  -- the run this call inserted or updated
+    v_existing      bigint;                -- the run that already had this key
+    v_id            bigint;
 BEGIN
     IF p_policy IS NULL OR p_policy NOT IN ('raise', 'return_existing', 'overwrite', 'skip', 'claim_if_stale') THEN
         PERFORM pgtrack._raise('PT003', format('invalid on_duplicate policy %s', coalesce(quote_literal(p_policy), 'NULL')),
@@ -110,12 +109,12 @@ BEGIN
          WHERE r.status <> 'COMPLETED'
            AND (r.status <> ALL (pgtrack._live_statuses())
                 OR coalesce(r.time_updated, r.time_created) < clock_timestamp() - p_stale_after)
-        RETURNING r.id, r.xmax = 0 INTO v_id, v_inserted;
+        RETURNING r.id, r.uuid, r.status, r.attempt, r.xmax = 0, r.xmax <> 0, false INTO v_result;
     ELSIF p_policy = 'overwrite' THEN
         INSERT INTO pgtrack.runs AS r (experiment_id, identity, time_updated)
         VALUES (p_experiment_id, v_identity, clock_timestamp())
         ON CONFLICT ON CONSTRAINT runs_identity_key DO UPDATE SET time_updated = clock_timestamp()
-        RETURNING r.id, r.xmax = 0 INTO v_id, v_inserted;
+        RETURNING r.id, r.uuid, r.status, r.attempt, r.xmax = 0, r.xmax <> 0, false INTO v_result;
     ELSE
         -- Look first: a hit costs no sequence value and no dead tuple. A miss inserts; losing that
         -- race to a concurrent insert lands in the DO NOTHING branch and reads the winner below.
@@ -124,15 +123,16 @@ BEGIN
             INSERT INTO pgtrack.runs AS r (experiment_id, identity)
             VALUES (p_experiment_id, v_identity)
             ON CONFLICT ON CONSTRAINT runs_identity_key DO NOTHING
-            RETURNING r.id, true INTO v_id, v_inserted;
+            RETURNING r.id, r.uuid, r.status, r.attempt, true, false, false INTO v_result;
         END IF;
     END IF;
 
-    IF v_id IS NOT NULL THEN  -- inserted, or (overwrite / claim_if_stale) updated: we hold the row
-        IF p_annotating <> '{}' THEN
-            PERFORM pgtrack._apply_annotating(v_id, p_annotating);
+    IF v_result.run_id IS NOT NULL THEN  -- inserted, or (overwrite / claim_if_stale) updated: we hold the row
+        IF p_annotating <> '{}' THEN  -- may change status: report the row as written
+            PERFORM pgtrack._apply_annotating(v_result.run_id, p_annotating);
+            RETURN pgtrack._registration(v_result.run_id, v_result.was_inserted, v_result.was_updated, false);
         END IF;
-        RETURN pgtrack._registration(v_id, v_inserted, NOT v_inserted, false);
+        RETURN v_result;
     END IF;
 
     -- A row with this key exists and was not taken: the DO NOTHING / unmet WHERE paths.
