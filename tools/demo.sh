@@ -6,11 +6,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT_DIR"
 WORKERS=${WORKERS:-4}
 
-ensure_system_deps
-ensure_venv
-install_extension
-trap cluster_stop EXIT
-cluster_start
+prepare_cluster
 create_pgtrack_db pgtrack_demo
 export PGDATABASE=pgtrack_demo
 PSQL=(psql -X -v ON_ERROR_STOP=1)

@@ -87,3 +87,12 @@ create_pgtrack_db() {
     psql -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $db" >/dev/null
     psql -q -v ON_ERROR_STOP=1 -d "$db" -c "CREATE EXTENSION pgtrack" -c "SELECT pgtrack.setup()" >/dev/null
 }
+
+# Everything a test/demo/bench run needs, then a throwaway cluster that is stopped on exit.
+prepare_cluster() {
+    ensure_system_deps
+    ensure_venv
+    install_extension
+    trap cluster_stop EXIT
+    cluster_start
+}

@@ -5,11 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT_DIR"
 
-ensure_system_deps
-ensure_venv
-install_extension
-trap cluster_stop EXIT
-cluster_start
+prepare_cluster
 
 create_pgtrack_db pgtrack_tap
 psql -q -v ON_ERROR_STOP=1 -d pgtrack_tap -c "CREATE EXTENSION pgtap" >/dev/null

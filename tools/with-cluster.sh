@@ -3,11 +3,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT_DIR"
-ensure_system_deps
-ensure_venv
-install_extension
-trap cluster_stop EXIT
-cluster_start
+prepare_cluster
 create_pgtrack_db pgtrack
 export PGDATABASE=pgtrack
 "$@"

@@ -1,6 +1,18 @@
 -- Generic row edits shared by the experiment_* and run_* functions: JSONB fields (tags, args, env)
 -- and relationships. Table and column names come from pgtrack's own code, still quoted with %I.
 
+CREATE FUNCTION pgtrack._require_updated(p_rows bigint, p_table text, p_id bigint)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+/* After an UPDATE of pgtrack.<p_table> by id: PT002 if it matched no row. */
+BEGIN
+    IF p_rows = 0 THEN
+        PERFORM pgtrack._not_found(CASE p_table WHEN 'runs' THEN 'run' ELSE 'experiment' END, p_id);
+    END IF;
+END
+$$;
+
 CREATE FUNCTION pgtrack._edit_jsonb(p_table text, p_id bigint, p_column text, p_mode text,
                                     p_value jsonb DEFAULT NULL, p_keys text[] DEFAULT NULL)
 RETURNS void
@@ -16,9 +28,7 @@ BEGIN
         WHEN 'remove' THEN 'UPDATE pgtrack.%1$I SET %2$I = %2$I - $2 WHERE id = $3'
     END, p_table, p_column) USING p_value, p_keys, p_id;
     GET DIAGNOSTICS v_rows = ROW_COUNT;
-    IF v_rows = 0 THEN
-        PERFORM pgtrack._not_found(CASE p_table WHEN 'runs' THEN 'run' ELSE 'experiment' END, p_id);
-    END IF;
+    PERFORM pgtrack._require_updated(v_rows, p_table, p_id);
 END
 $$;
 
@@ -76,8 +86,6 @@ DECLARE
 BEGIN
     EXECUTE format('UPDATE pgtrack.%I SET %I = $1 WHERE id = $2', p_table, p_column) USING p_value, p_id;
     GET DIAGNOSTICS v_rows = ROW_COUNT;
-    IF v_rows = 0 THEN
-        PERFORM pgtrack._not_found(CASE p_table WHEN 'runs' THEN 'run' ELSE 'experiment' END, p_id);
-    END IF;
+    PERFORM pgtrack._require_updated(v_rows, p_table, p_id);
 END
 $$;

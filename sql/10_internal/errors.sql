@@ -46,19 +46,6 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION pgtrack._require_run(p_run_id bigint)
-RETURNS void
-LANGUAGE plpgsql
-AS $$
-/* PT002 unless the run exists. */
-BEGIN
-    PERFORM FROM pgtrack.runs WHERE id = p_run_id;
-    IF NOT FOUND THEN
-        PERFORM pgtrack._not_found('run', p_run_id);
-    END IF;
-END
-$$;
-
 CREATE FUNCTION pgtrack._require_object(p_value jsonb, p_what text)
 RETURNS jsonb
 LANGUAGE plpgsql

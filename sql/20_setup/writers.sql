@@ -34,6 +34,17 @@ DECLARE
     v_merge   text;  -- aggregate that keeps the last non-null value of a column within a batch
     v_update  text;  -- ON CONFLICT ... SET list
     v_conflict text;
+    -- Shared by both writers: touch (or just find) the run, PT002 if it does not exist.
+    c_touch CONSTANT text := $touch$
+    IF p_set_updated THEN
+        UPDATE pgtrack.runs SET time_updated = clock_timestamp() WHERE id = p_run_id;
+    ELSE
+        PERFORM FROM pgtrack.runs WHERE id = p_run_id;
+    END IF;
+    IF NOT FOUND THEN
+        PERFORM pgtrack._not_found('run', p_run_id);
+    END IF;
+$touch$;
 BEGIN
     SELECT coalesce(array_agg(a.attname::text ORDER BY a.attnum), '{}'),
            string_agg(', ' || pgtrack._metric_value_expr('p_metrics', a.attname, a.atttypid), '' ORDER BY a.attnum),
@@ -58,22 +69,14 @@ BEGIN
     IF p_metrics - %2$L::text[] <> '{}'::jsonb THEN
         PERFORM pgtrack._unknown_metrics(p_metrics, %2$L::text[]);
     END IF;
-    IF p_set_updated THEN
-        UPDATE pgtrack.runs SET time_updated = clock_timestamp() WHERE id = p_run_id;
-    ELSE
-        PERFORM FROM pgtrack.runs WHERE id = p_run_id;
-    END IF;
-    IF NOT FOUND THEN
-        PERFORM pgtrack._not_found('run', p_run_id);
-    END IF;
-    INSERT INTO pgtrack.metrics AS m (run_id, step, progress%3$s)
+%6$s    INSERT INTO pgtrack.metrics AS m (run_id, step, progress%3$s)
     VALUES (p_run_id, p_step, p_progress%4$s)
     ON CONFLICT (run_id, step, progress) %5$s;
 END
 $body$;
 $fn$, coalesce(array_to_string(v_names, ', '), '(none)'), v_names,
       (SELECT coalesce(string_agg(format(', %I', n), ''), '') FROM unnest(v_names) n),
-      coalesce(v_single, ''), v_conflict);
+      coalesce(v_single, ''), v_conflict, c_touch);
 
     EXECUTE format($fn$
 CREATE OR REPLACE FUNCTION pgtrack._metrics_write_batch(p_run_id bigint, p_rows jsonb, p_set_updated boolean)
@@ -89,15 +92,7 @@ BEGIN
                 WHERE jsonb_typeof(r.v) <> 'object' OR r.v - %2$L::text[] <> '{}'::jsonb) THEN
         PERFORM pgtrack._bad_metric_rows(p_rows, %2$L::text[]);
     END IF;
-    IF p_set_updated THEN
-        UPDATE pgtrack.runs SET time_updated = clock_timestamp() WHERE id = p_run_id;
-    ELSE
-        PERFORM FROM pgtrack.runs WHERE id = p_run_id;
-    END IF;
-    IF NOT FOUND THEN
-        PERFORM pgtrack._not_found('run', p_run_id);
-    END IF;
-    INSERT INTO pgtrack.metrics AS m (run_id, step, progress%3$s)
+%7$s    INSERT INTO pgtrack.metrics AS m (run_id, step, progress%3$s)
     SELECT p_run_id, s.step, s.progress%4$s
       FROM (SELECT r.ord,
                    coalesce((r.v ->> 'step')::bigint, 0) AS step,
@@ -111,7 +106,7 @@ END
 $body$;
 $fn$, coalesce(array_to_string(v_names, ', '), '(none)'), ARRAY['step', 'progress'] || v_names,
       (SELECT coalesce(string_agg(format(', %I', n), ''), '') FROM unnest(v_names) n),
-      coalesce(v_merge, ''), coalesce(v_batch, ''), v_conflict);
+      coalesce(v_merge, ''), coalesce(v_batch, ''), v_conflict, c_touch);
 END
 $$;
 

@@ -50,9 +50,8 @@ BEGIN
     SELECT string_agg(format('%I', k), ', ') INTO v_columns FROM jsonb_object_keys(v_values) k;
     EXECUTE format('UPDATE pgtrack.runs SET (%1$s) = (SELECT %1$s FROM jsonb_populate_record(NULL::pgtrack.runs, $1)) WHERE id = $2',
                    v_columns)
-      USING jsonb_strip_nulls(v_values) || (SELECT coalesce(jsonb_object_agg(k, NULL), '{}') FROM jsonb_each(v_values) e(k, v) WHERE jsonb_typeof(v) = 'null'),
-            p_run_id;
-EXCEPTION WHEN data_exception OR invalid_text_representation THEN
+      USING v_values, p_run_id;
+EXCEPTION WHEN data_exception THEN
     PERFORM pgtrack._raise('PT003', format('invalid annotating value for run %s: %s', p_run_id, SQLERRM),
         'check the value types of the annotating fields');
 END
@@ -159,9 +158,11 @@ RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+/* Normalise first (PT002/PT003 for a bad experiment or key), then one index lookup. */
+DECLARE
+    v_identity jsonb := pgtrack.normalize_identity($1, $2);
 BEGIN
-    RETURN (SELECT r.id FROM pgtrack.runs r
-             WHERE r.experiment_id = $1 AND r.identity = pgtrack.normalize_identity($1, $2));
+    RETURN (SELECT r.id FROM pgtrack.runs r WHERE r.experiment_id = $1 AND r.identity = v_identity);
 END
 $$;
 COMMENT ON FUNCTION pgtrack.find_run(bigint, jsonb) IS
