@@ -15,8 +15,10 @@ DATA = extension/pgtrack.control $(GENERATED) \
        $(filter-out $(GENERATED),$(wildcard extension/pgtrack--*.sql))
 EXTRA_CLEAN = $(GENERATED)
 
+# On a fresh machine PGXS may be missing until `make test` installs postgresql-server-dev-15, so it
+# is included only when the file exists (pg_config prints its path either way).
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
-ifneq ($(PGXS),)
+ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
 else
 all: $(GENERATED)
