@@ -13,7 +13,10 @@ log() { printf '==> %s\n' "$*" >&2; }
 ensure_system_deps() {
     local missing=()
     [ -x "$PG_BIN/initdb" ] || missing+=(postgresql-15)
-    [ -f /usr/lib/postgresql/15/lib/pgxs/src/makefiles/pgxs.mk ] || missing+=(postgresql-server-dev-15)
+    # PGXS (pgxs.mk ships in postgresql-client-15 on Debian 12; the server-dev package is the
+    # documented PGXS dependency and brings the rest of the build environment)
+    { [ -f /usr/lib/postgresql/15/lib/pgxs/src/makefiles/pgxs.mk ] \
+      && [ -f /usr/include/postgresql/15/server/pg_config.h ]; } || missing+=(postgresql-server-dev-15)
     [ -f /usr/share/postgresql/15/extension/pgtap.control ] || missing+=(postgresql-15-pgtap)
     command -v pg_prove >/dev/null 2>&1 || missing+=(libtap-parser-sourcehandler-pgtap-perl)
     [ ${#missing[@]} -eq 0 ] && return 0
