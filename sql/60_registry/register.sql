@@ -9,25 +9,25 @@ AS $$
     SELECT '{RUNNING,CONFIGURING,COMPLETING,SIGNALING,STAGE_OUT,RESIZING,SUSPENDED}'::pgtrack.runstatus[]
 $$;
 
-CREATE FUNCTION pgtrack._apply_annotating(p_run_id bigint, p_annotating jsonb)
-RETURNS void
+CREATE FUNCTION pgtrack._annotating_values(p_annotating jsonb)
+RETURNS jsonb
 LANGUAGE plpgsql
 AS $$
-/* Write annotating fields onto a run the caller holds (just inserted, or locked by its ON CONFLICT
-   update). Allowed keys: status, comment, tags (JSON array), args, env, error and columns added with
-   add_run_column. Values are converted to the column types by jsonb_populate_record. */
+/* Validate register()'s annotating argument before anything is written, on every path: keys may be
+   status, comment, tags (JSON array), args, env, error and columns added with add_run_column; every
+   value must convert to its column's type. Returns the values ready for _apply_annotating (tags as
+   the stored {"tag": true} object). PT003 otherwise. */
 DECLARE
     v_allowed text[];
     v_bad     text[];
-    v_values  jsonb := p_annotating;
-    v_columns text;
+    v_values  jsonb := pgtrack._require_object(p_annotating, 'annotating');
 BEGIN
     SELECT ARRAY['status', 'comment', 'tags', 'args', 'env', 'error'] || coalesce(array_agg(a.attname::text), '{}')
       INTO v_allowed
-      FROM pg_attribute a
+      FROM pg_catalog.pg_attribute a
      WHERE a.attrelid = 'pgtrack.runs'::regclass AND a.attnum > 0 AND NOT a.attisdropped
        AND a.attname <> ALL (pgtrack._builtin_columns('runs'));
-    v_bad := ARRAY(SELECT k FROM jsonb_object_keys(p_annotating) k WHERE k <> ALL (v_allowed) ORDER BY k);
+    v_bad := ARRAY(SELECT k FROM jsonb_object_keys(v_values) k WHERE k <> ALL (v_allowed) ORDER BY k);
     IF cardinality(v_bad) > 0 THEN
         PERFORM pgtrack._raise('PT003', format('unknown annotating field%s %s', CASE WHEN cardinality(v_bad) > 1 THEN 's' ELSE '' END,
                                                array_to_string(v_bad, ', ')),
@@ -46,14 +46,26 @@ BEGIN
     IF v_values ? 'status' AND jsonb_typeof(v_values -> 'status') = 'null' THEN
         PERFORM pgtrack._raise('PT003', 'annotating status must not be null', 'omit status, or pass one such as "RUNNING"');
     END IF;
+    BEGIN
+        PERFORM jsonb_populate_record(NULL::pgtrack.runs, v_values);  -- every value converts to its type
+    EXCEPTION WHEN data_exception THEN
+        PERFORM pgtrack._raise('PT003', format('invalid annotating value: %s', SQLERRM),
+            'check the value types of the annotating fields (SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ''runs'')');
+    END;
+    RETURN v_values;
+END
+$$;
 
-    SELECT string_agg(format('%I', k), ', ') INTO v_columns FROM jsonb_object_keys(v_values) k;
+CREATE FUNCTION pgtrack._apply_annotating(p_run_id bigint, p_values jsonb)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+/* Write annotating values (checked by _annotating_values) onto a run the caller holds: just
+   inserted, or locked by its ON CONFLICT update. One UPDATE; jsonb_populate_record converts types. */
+BEGIN
     EXECUTE format('UPDATE pgtrack.runs SET (%1$s) = (SELECT %1$s FROM jsonb_populate_record(NULL::pgtrack.runs, $1)) WHERE id = $2',
-                   v_columns)
-      USING v_values, p_run_id;
-EXCEPTION WHEN data_exception THEN
-    PERFORM pgtrack._raise('PT003', format('invalid annotating value for run %s: %s', p_run_id, SQLERRM),
-        'check the value types of the annotating fields');
+                   (SELECT string_agg(format('%I', k), ', ') FROM jsonb_object_keys(p_values) k))
+      USING p_values, p_run_id;
 END
 $$;
 
@@ -96,7 +108,9 @@ BEGIN
         PERFORM pgtrack._raise('PT003', 'on_duplicate => ''claim_if_stale'' requires stale_after',
             'pass stale_after => interval ''10 minutes'' (2-3x the longest gap between heartbeats)');
     END IF;
-    PERFORM pgtrack._require_object(p_annotating, 'annotating');
+    IF p_annotating <> '{}' THEN
+        p_annotating := pgtrack._annotating_values(p_annotating);
+    END IF;
     v_identity := pgtrack.normalize_identity(p_experiment_id, $2);
 
     IF p_policy = 'claim_if_stale' THEN
@@ -117,13 +131,16 @@ BEGIN
     ELSE
         -- Look first: a hit costs no sequence value and no dead tuple. A miss inserts; losing that
         -- race to a concurrent insert lands in the DO NOTHING branch and reads the winner below.
-        SELECT r.id INTO v_existing FROM pgtrack.runs r WHERE r.experiment_id = p_experiment_id AND r.identity = v_identity;
-        IF v_existing IS NULL THEN
+        -- The loop only repeats if the row that won was deleted before we could read it.
+        LOOP
+            SELECT r.id INTO v_existing FROM pgtrack.runs r WHERE r.experiment_id = p_experiment_id AND r.identity = v_identity;
+            EXIT WHEN v_existing IS NOT NULL;
             INSERT INTO pgtrack.runs AS r (experiment_id, identity)
             VALUES (p_experiment_id, v_identity)
             ON CONFLICT ON CONSTRAINT runs_identity_key DO NOTHING
             RETURNING r.id, r.uuid, r.status, r.attempt, true, false, false INTO v_result;
-        END IF;
+            EXIT WHEN v_result.run_id IS NOT NULL;
+        END LOOP;
     END IF;
 
     IF v_result.run_id IS NOT NULL THEN  -- inserted, or (overwrite / claim_if_stale) updated: we hold the row
@@ -134,7 +151,8 @@ BEGIN
         RETURN v_result;
     END IF;
 
-    -- A row with this key exists and was not taken: the DO NOTHING / unmet WHERE paths.
+    -- A row with this key exists and was not taken. For claim_if_stale the unmet DO UPDATE ... WHERE
+    -- left it locked by us, so it is still there to read.
     v_id := v_existing;
     IF v_id IS NULL THEN
         SELECT r.id INTO v_id FROM pgtrack.runs r WHERE r.experiment_id = p_experiment_id AND r.identity = v_identity;

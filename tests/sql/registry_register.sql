@@ -1,7 +1,7 @@
 -- register(): the five on_duplicate policies, claim rules, annotating fields, leases.
 \set ON_ERROR_STOP 1
 BEGIN;
-SELECT plan(37);
+SELECT plan(39);
 SELECT pgtrack.experiment('reg') AS e \gset
 SELECT pgtrack.declare_identifying(:e, 'lr', 'float'), pgtrack.declare_identifying(:e, 'seed', 'int', '0');
 SELECT pgtrack.add_run_column('host', 'text');
@@ -34,6 +34,10 @@ SELECT throws_ok(format('SELECT pgtrack.register(%s, %L, %L, on_duplicate => %L)
     NULL, 'invalid status value: PT003');
 SELECT throws_ok(format('SELECT pgtrack.register(%s, %L, on_duplicate => %L)', -1, '{"lr": 9}', 'raise'), 'PT002', NULL, 'missing experiment: PT002');
 SELECT is(pgtrack.find_run(:e, '{"lr": 9}'), NULL, 'failed registrations wrote nothing');
+SELECT throws_ok(format('SELECT pgtrack.register(%s, %L, %L, on_duplicate => %L)', :e, '{"lr": 0.1}', '{"owner": "me"}', 'return_existing'), 'PT003',
+    NULL, 'unknown annotating field on an existing key: PT003 too');
+SELECT throws_ok(format('SELECT pgtrack.register(%s, %L, %L, on_duplicate => %L)', :e, '{"lr": 0.1}', '{"status": "DONE"}', 'skip'), 'PT003',
+    NULL, 'invalid annotating value on an existing key: PT003 too');
 SELECT is(pgtrack.find_run(:e, '{"lr": 0.10000000000000001, "seed": 0}'), :r::bigint, 'find_run normalises');
 
 -- claim_if_stale
