@@ -1,7 +1,7 @@
 -- Generic row edits shared by the experiment_* and run_* functions: JSONB fields (tags, args, env)
 -- and relationships. Table and column names come from pgtrack's own code, still quoted with %I.
 
-CREATE FUNCTION pgtrack._require_updated(p_rows bigint, p_table text, p_id bigint)
+CREATE OR REPLACE FUNCTION pgtrack._require_updated(p_rows bigint, p_table text, p_id bigint)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
@@ -13,7 +13,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION pgtrack._edit_jsonb(p_table text, p_id bigint, p_column text, p_mode text,
+CREATE OR REPLACE FUNCTION pgtrack._edit_jsonb(p_table text, p_id bigint, p_column text, p_mode text,
                                     p_value jsonb DEFAULT NULL, p_keys text[] DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
@@ -32,7 +32,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION pgtrack._validate_keys(p_keys text[], p_what text)
+CREATE OR REPLACE FUNCTION pgtrack._validate_keys(p_keys text[], p_what text)
 RETURNS text[]
 LANGUAGE plpgsql
 IMMUTABLE
@@ -48,7 +48,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION pgtrack._edit_relationship(p_table text, p_from_id bigint, p_kind text, p_to_id bigint, p_add boolean)
+CREATE OR REPLACE FUNCTION pgtrack._edit_relationship(p_table text, p_from_id bigint, p_kind text, p_to_id bigint, p_add boolean)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
@@ -76,7 +76,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION pgtrack._set_field(p_table text, p_id bigint, p_column text, p_value anyelement)
+CREATE OR REPLACE FUNCTION pgtrack._set_field(p_table text, p_id bigint, p_column text, p_value anyelement)
 RETURNS void
 LANGUAGE plpgsql
 AS $$

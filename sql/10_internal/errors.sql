@@ -6,7 +6,7 @@
 -- save/restore per call, and register() makes about a dozen helper calls (bench/registry_bench.py).
 -- SECURITY DEFINER functions always pin search_path.
 
-CREATE FUNCTION pgtrack._raise(p_code text, p_message text, p_hint text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION pgtrack._raise(p_code text, p_message text, p_hint text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
@@ -19,7 +19,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION pgtrack._not_found(p_what text, p_id bigint)
+CREATE OR REPLACE FUNCTION pgtrack._not_found(p_what text, p_id bigint)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
@@ -33,7 +33,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION pgtrack._require_experiment(p_experiment_id bigint)
+CREATE OR REPLACE FUNCTION pgtrack._require_experiment(p_experiment_id bigint)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
@@ -46,7 +46,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION pgtrack._require_object(p_value jsonb, p_what text)
+CREATE OR REPLACE FUNCTION pgtrack._require_object(p_value jsonb, p_what text)
 RETURNS jsonb
 LANGUAGE plpgsql
 IMMUTABLE

@@ -1,6 +1,6 @@
 -- Serialising schema changes and running DDL with a clear error when a table is busy.
 
-CREATE FUNCTION pgtrack._lock_schema()
+CREATE OR REPLACE FUNCTION pgtrack._lock_schema()
 RETURNS void
 LANGUAGE plpgsql
 AS $$
@@ -12,7 +12,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION pgtrack._execute_guarded(p_sql text)
+CREATE OR REPLACE FUNCTION pgtrack._execute_guarded(p_sql text)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
@@ -27,7 +27,7 @@ EXCEPTION WHEN lock_not_available THEN
 END
 $$;
 
-CREATE FUNCTION pgtrack._lock_registry(p_experiment_id bigint, p_exclusive boolean)
+CREATE OR REPLACE FUNCTION pgtrack._lock_registry(p_experiment_id bigint, p_exclusive boolean)
 RETURNS void
 LANGUAGE plpgsql
 AS $$

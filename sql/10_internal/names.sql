@@ -1,6 +1,6 @@
 -- Validating identifiers and labels that callers pass in (metric names, run columns, field names, tags).
 
-CREATE FUNCTION pgtrack._validate_name(p_name text, p_what text, p_reserved text[] DEFAULT '{}')
+CREATE OR REPLACE FUNCTION pgtrack._validate_name(p_name text, p_what text, p_reserved text[] DEFAULT '{}')
 RETURNS text
 LANGUAGE plpgsql
 IMMUTABLE
@@ -21,7 +21,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION pgtrack._validate_label(p_value text, p_what text)
+CREATE OR REPLACE FUNCTION pgtrack._validate_label(p_value text, p_what text)
 RETURNS text
 LANGUAGE plpgsql
 IMMUTABLE
@@ -37,7 +37,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION pgtrack._tags_object(p_tags text[])
+CREATE OR REPLACE FUNCTION pgtrack._tags_object(p_tags text[])
 RETURNS jsonb
 LANGUAGE plpgsql
 IMMUTABLE

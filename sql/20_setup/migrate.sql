@@ -1,6 +1,6 @@
 -- migrate(): user SQL migration scripts, each applied once and recorded in the same transaction.
 
-CREATE FUNCTION pgtrack.migrate(name text, script text)
+CREATE OR REPLACE FUNCTION pgtrack.migrate(name text, script text)
 RETURNS boolean
 LANGUAGE plpgsql
 SET lock_timeout = '10s'

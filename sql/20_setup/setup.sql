@@ -1,7 +1,7 @@
 -- setup(): create or upgrade the data tables. They are ordinary tables, NOT extension members, so
 -- pg_dump saves them whole, including metric columns added at run time (see README, "install model").
 
-CREATE FUNCTION pgtrack.setup()
+CREATE OR REPLACE FUNCTION pgtrack.setup()
 RETURNS text
 LANGUAGE plpgsql
 SECURITY DEFINER

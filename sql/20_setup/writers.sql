@@ -1,7 +1,7 @@
 -- The metric writers: plain (non-member) functions generated from the current metric columns, so
 -- each call runs a statement planned once instead of building dynamic SQL per call.
 
-CREATE FUNCTION pgtrack._metric_value_expr(p_source text, p_column name, p_type oid)
+CREATE OR REPLACE FUNCTION pgtrack._metric_value_expr(p_source text, p_column name, p_type oid)
 RETURNS text
 LANGUAGE sql
 STABLE
@@ -16,7 +16,7 @@ AS $$
     END
 $$;
 
-CREATE FUNCTION pgtrack._regenerate_writers()
+CREATE OR REPLACE FUNCTION pgtrack._regenerate_writers()
 RETURNS void
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -34,15 +34,20 @@ DECLARE
     v_merge   text;  -- aggregate that keeps the last non-null value of a column within a batch
     v_update  text;  -- ON CONFLICT ... SET list
     v_conflict text;
-    -- Shared by both writers: touch (or just find) the run, PT002 if it does not exist.
+    -- Shared by both writers: touch (or just find) the run, PT002 if it does not exist, PT004 if
+    -- p_attempt is given and is not the run's current attempt. The row lock (UPDATE, or FOR SHARE)
+    -- is held to commit, so a concurrent claim (which bumps attempt) waits for this write instead
+    -- of interleaving with it: a fenced-off worker can never write into the new attempt.
     c_touch CONSTANT text := $touch$
     IF p_set_updated THEN
-        UPDATE pgtrack.runs SET time_updated = clock_timestamp() WHERE id = p_run_id;
+        UPDATE pgtrack.runs r SET time_updated = clock_timestamp()
+         WHERE r.id = p_run_id AND (p_attempt IS NULL OR r.attempt = p_attempt);
     ELSE
-        PERFORM FROM pgtrack.runs WHERE id = p_run_id;
+        PERFORM FROM pgtrack.runs r WHERE r.id = p_run_id AND (p_attempt IS NULL OR r.attempt = p_attempt)
+            FOR SHARE;
     END IF;
     IF NOT FOUND THEN
-        PERFORM pgtrack._not_found('run', p_run_id);
+        PERFORM pgtrack._lease_check_failed(p_run_id, p_attempt);
     END IF;
 $touch$;
 BEGIN
@@ -60,7 +65,8 @@ BEGIN
 
     EXECUTE format($fn$
 CREATE OR REPLACE FUNCTION pgtrack._metrics_write(
-    p_run_id bigint, p_step bigint, p_progress double precision, p_metrics jsonb, p_set_updated boolean)
+    p_run_id bigint, p_step bigint, p_progress double precision, p_metrics jsonb, p_set_updated boolean,
+    p_attempt integer)
 RETURNS void
 LANGUAGE plpgsql
 AS $body$
@@ -79,7 +85,8 @@ $fn$, coalesce(array_to_string(v_names, ', '), '(none)'), v_names,
       coalesce(v_single, ''), v_conflict, c_touch);
 
     EXECUTE format($fn$
-CREATE OR REPLACE FUNCTION pgtrack._metrics_write_batch(p_run_id bigint, p_rows jsonb, p_set_updated boolean)
+CREATE OR REPLACE FUNCTION pgtrack._metrics_write_batch(p_run_id bigint, p_rows jsonb, p_set_updated boolean,
+                                                      p_attempt integer)
 RETURNS integer
 LANGUAGE plpgsql
 AS $body$
@@ -110,7 +117,7 @@ $fn$, coalesce(array_to_string(v_names, ', '), '(none)'), ARRAY['step', 'progres
 END
 $$;
 
-CREATE FUNCTION pgtrack._unknown_metrics(p_metrics jsonb, p_known text[])
+CREATE OR REPLACE FUNCTION pgtrack._unknown_metrics(p_metrics jsonb, p_known text[])
 RETURNS void
 LANGUAGE plpgsql
 AS $$
@@ -126,7 +133,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION pgtrack._bad_metric_rows(p_rows jsonb, p_known text[])
+CREATE OR REPLACE FUNCTION pgtrack._bad_metric_rows(p_rows jsonb, p_known text[])
 RETURNS void
 LANGUAGE plpgsql
 AS $$

@@ -1,6 +1,6 @@
 -- Typed columns added at run time: metric columns on pgtrack.metrics, annotating fields on pgtrack.runs.
 
-CREATE FUNCTION pgtrack._builtin_columns(p_table text)
+CREATE OR REPLACE FUNCTION pgtrack._builtin_columns(p_table text)
 RETURNS text[]
 LANGUAGE sql
 IMMUTABLE
@@ -14,7 +14,7 @@ AS $$
     END
 $$;
 
-CREATE FUNCTION pgtrack._column_type(p_table text, p_name text)
+CREATE OR REPLACE FUNCTION pgtrack._column_type(p_table text, p_name text)
 RETURNS regtype
 LANGUAGE sql
 STABLE
@@ -26,7 +26,7 @@ AS $$
        AND a.attname = p_name AND a.attnum > 0 AND NOT a.attisdropped
 $$;
 
-CREATE FUNCTION pgtrack._add_column(p_table text, p_name text, p_type regtype, p_comment text)
+CREATE OR REPLACE FUNCTION pgtrack._add_column(p_table text, p_name text, p_type regtype, p_comment text)
 RETURNS boolean
 LANGUAGE plpgsql
 AS $$
@@ -60,7 +60,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION pgtrack._existing_metric(p_name text)
+CREATE OR REPLACE FUNCTION pgtrack._existing_metric(p_name text)
 RETURNS text
 LANGUAGE plpgsql
 AS $$
@@ -75,7 +75,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION pgtrack.add_metric(name text, type regtype DEFAULT 'double precision', comment text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION pgtrack.add_metric(name text, type regtype DEFAULT 'double precision', comment text DEFAULT NULL)
 RETURNS boolean
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -96,7 +96,7 @@ $$;
 COMMENT ON FUNCTION pgtrack.add_metric(text, regtype, text) IS
 $$Add a metric column (default type double precision) to pgtrack.metrics. Returns true if added, false if a column of that name and type exists; PT005 if it exists with another type; PT003 for an invalid or reserved name. Safe under concurrent callers.$$;
 
-CREATE FUNCTION pgtrack.drop_metric(name text, force boolean DEFAULT false)
+CREATE OR REPLACE FUNCTION pgtrack.drop_metric(name text, force boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -123,7 +123,7 @@ $$;
 COMMENT ON FUNCTION pgtrack.drop_metric(text, boolean) IS
 $$Drop a metric column. Refused (PT005) while any row has a value for it, unless force => true.$$;
 
-CREATE FUNCTION pgtrack.rename_metric(old_name text, new_name text)
+CREATE OR REPLACE FUNCTION pgtrack.rename_metric(old_name text, new_name text)
 RETURNS void
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -146,7 +146,7 @@ $$;
 COMMENT ON FUNCTION pgtrack.rename_metric(text, text) IS
 $$Rename a metric column (PT003 if old_name is unknown or new_name invalid, PT005 if new_name exists).$$;
 
-CREATE FUNCTION pgtrack.metric_columns()
+CREATE OR REPLACE FUNCTION pgtrack.metric_columns()
 RETURNS TABLE (name text, type regtype, comment text)
 LANGUAGE sql
 STABLE
@@ -162,7 +162,7 @@ $$;
 COMMENT ON FUNCTION pgtrack.metric_columns() IS
 $$The declared metric columns of pgtrack.metrics: name, type and comment, in column order.$$;
 
-CREATE FUNCTION pgtrack.add_run_column(name text, type regtype, indexed boolean DEFAULT false, comment text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION pgtrack.add_run_column(name text, type regtype, indexed boolean DEFAULT false, comment text DEFAULT NULL)
 RETURNS boolean
 LANGUAGE plpgsql
 SECURITY DEFINER

@@ -1,7 +1,8 @@
 -- Experiments: race-free get-or-create, name/comment/tags, relationships (names follow SQLTrack).
 -- Parameter names are part of the API (named-argument calls), so bodies refer to them as $n.
 
-CREATE FUNCTION pgtrack.experiment(name text, comment text DEFAULT NULL, tags text[] DEFAULT NULL)
+CREATE OR REPLACE FUNCTION pgtrack.experiment(name text, comment text DEFAULT NULL, tags text[] DEFAULT NULL,
+                                              float_precision integer DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -9,18 +10,28 @@ AS $$
 /* Get or create by name. Race-free: concurrent first callers all get the same id and none errors
    (INSERT ... ON CONFLICT DO NOTHING waits for the competing insert, then the SELECT sees it; the
    loop covers a competitor that rolled back). comment and tags apply only on creation. Looking up
-   first means an existing name costs no sequence value and no dead tuple. */
+   first means an existing name costs no sequence value and no dead tuple. float_precision (the
+   significant digits of identifying floats) is set on creation, and changed on an existing
+   experiment by _set_float_precision, which re-normalises its registered runs. */
 DECLARE
-    v_id bigint;
+    v_id        bigint;
+    v_precision integer;
 BEGIN
     PERFORM pgtrack._validate_label($1, 'experiment name');
+    IF $4 IS NOT NULL AND $4 NOT BETWEEN 1 AND 1000 THEN
+        PERFORM pgtrack._raise('PT003', format('float_precision must be between 1 and 1000 significant digits, got %s', $4),
+            'omit float_precision for the default of 12');
+    END IF;
     LOOP
-        SELECT e.id INTO v_id FROM pgtrack.experiments e WHERE e.name = $1;
+        SELECT e.id, e.float_precision INTO v_id, v_precision FROM pgtrack.experiments e WHERE e.name = $1;
         IF FOUND THEN
+            IF $4 IS NOT NULL AND $4 <> v_precision THEN
+                PERFORM pgtrack._set_float_precision(v_id, $4);
+            END IF;
             RETURN v_id;
         END IF;
-        INSERT INTO pgtrack.experiments AS e (name, comment, tags)
-        VALUES ($1, $2, pgtrack._tags_object($3))
+        INSERT INTO pgtrack.experiments AS e (name, comment, tags, float_precision)
+        VALUES ($1, $2, pgtrack._tags_object($3), coalesce($4, 12))
         ON CONFLICT ON CONSTRAINT experiments_name_key DO NOTHING
         RETURNING e.id INTO v_id;
         IF v_id IS NOT NULL THEN
@@ -29,10 +40,34 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION pgtrack.experiment(text, text, text[]) IS
-$$Get or create the experiment called name and return its id. Race-free under concurrent callers; comment and tags apply only when it is created.$$;
+COMMENT ON FUNCTION pgtrack.experiment(text, text, text[], integer) IS
+$$Get or create the experiment called name and return its id. Race-free under concurrent callers; comment and tags apply only when it is created. float_precision (default 12) is the number of significant digits identifying floats are rounded to; changing it on an experiment with registered runs re-normalises every stored key in the same transaction, or is refused (PT005) if two keys would then collide.$$;
 
-CREATE FUNCTION pgtrack.experiment_set_name(experiment_id bigint, name text)
+CREATE OR REPLACE FUNCTION pgtrack._set_float_precision(p_experiment_id bigint, p_precision integer)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+/* Change an experiment's float_precision and re-normalise its registered identities (the identity
+   trigger rounds with the new precision). Holds the experiment's registry lock exclusively, so no
+   register() runs with a mix of old and new keys. Rounding is idempotent and monotone, so a unique
+   violation during the UPDATE means two keys really collide at the new precision: PT005, and the
+   whole change is rolled back. Raising the precision cannot restore digits already rounded away. */
+BEGIN
+    PERFORM pgtrack._lock_registry(p_experiment_id, true);
+    UPDATE pgtrack.experiments e SET float_precision = p_precision WHERE e.id = p_experiment_id;
+    BEGIN
+        UPDATE pgtrack.runs r SET identity = r.identity
+         WHERE r.experiment_id = p_experiment_id AND r.identity IS NOT NULL;
+    EXCEPTION WHEN unique_violation THEN
+        PERFORM pgtrack._raise('PT005',
+            format('changing float_precision of experiment %s to %s would make registered runs collide: %s',
+                   p_experiment_id, p_precision, SQLERRM),
+            'keep the current float_precision, or delete or re-key the colliding runs first');
+    END;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pgtrack.experiment_set_name(experiment_id bigint, name text)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -53,7 +88,7 @@ END
 $$;
 COMMENT ON FUNCTION pgtrack.experiment_set_name(bigint, text) IS $$Rename an experiment (names are unique).$$;
 
-CREATE FUNCTION pgtrack.experiment_set_comment(experiment_id bigint, comment text)
+CREATE OR REPLACE FUNCTION pgtrack.experiment_set_comment(experiment_id bigint, comment text)
 RETURNS void
 LANGUAGE sql
 AS $$
@@ -61,7 +96,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION pgtrack.experiment_set_comment(bigint, text) IS $$Set (or clear, with NULL) an experiment's comment.$$;
 
-CREATE FUNCTION pgtrack.experiment_set_tags(experiment_id bigint, VARIADIC tags text[])
+CREATE OR REPLACE FUNCTION pgtrack.experiment_set_tags(experiment_id bigint, VARIADIC tags text[])
 RETURNS void
 LANGUAGE sql
 AS $$
@@ -69,7 +104,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION pgtrack.experiment_set_tags(bigint, text[]) IS $$Replace an experiment's tags (stored as {"tag": true, ...}).$$;
 
-CREATE FUNCTION pgtrack.experiment_add_tags(experiment_id bigint, VARIADIC tags text[])
+CREATE OR REPLACE FUNCTION pgtrack.experiment_add_tags(experiment_id bigint, VARIADIC tags text[])
 RETURNS void
 LANGUAGE sql
 AS $$
@@ -77,7 +112,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION pgtrack.experiment_add_tags(bigint, text[]) IS $$Add tags to an experiment (existing tags stay).$$;
 
-CREATE FUNCTION pgtrack.experiment_remove_tags(experiment_id bigint, VARIADIC tags text[])
+CREATE OR REPLACE FUNCTION pgtrack.experiment_remove_tags(experiment_id bigint, VARIADIC tags text[])
 RETURNS void
 LANGUAGE sql
 AS $$
@@ -85,7 +120,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION pgtrack.experiment_remove_tags(bigint, text[]) IS $$Remove tags from an experiment (absent tags are ignored).$$;
 
-CREATE FUNCTION pgtrack.experiment_add_relationship(from_id bigint, kind text, to_id bigint)
+CREATE OR REPLACE FUNCTION pgtrack.experiment_add_relationship(from_id bigint, kind text, to_id bigint)
 RETURNS void
 LANGUAGE sql
 AS $$
@@ -94,7 +129,7 @@ $$;
 COMMENT ON FUNCTION pgtrack.experiment_add_relationship(bigint, text, bigint) IS
 $$Record that experiment from_id relates to experiment to_id by kind (free text, e.g. 'derived_from'); idempotent.$$;
 
-CREATE FUNCTION pgtrack.experiment_remove_relationship(from_id bigint, kind text, to_id bigint)
+CREATE OR REPLACE FUNCTION pgtrack.experiment_remove_relationship(from_id bigint, kind text, to_id bigint)
 RETURNS void
 LANGUAGE sql
 AS $$

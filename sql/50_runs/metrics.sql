@@ -5,7 +5,7 @@
 -- time (bench/metrics_bench.py). They are SECURITY INVOKER and every name in them is qualified
 -- (pg_catalog is always searched first unless a caller lists it later), so pinning gains nothing.
 
-CREATE FUNCTION pgtrack._check_metric_call(p_run_id bigint, p_payload jsonb, p_kind text)
+CREATE OR REPLACE FUNCTION pgtrack._check_metric_call(p_run_id bigint, p_payload jsonb, p_kind text)
 RETURNS void
 LANGUAGE plpgsql
 IMMUTABLE
@@ -24,7 +24,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION pgtrack._bad_metric_value(p_run_id bigint, p_message text)
+CREATE OR REPLACE FUNCTION pgtrack._bad_metric_value(p_run_id bigint, p_message text)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
@@ -35,27 +35,30 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION pgtrack.run_add_metrics(run_id bigint, step bigint DEFAULT 0, progress double precision DEFAULT 0,
-                                        metrics jsonb DEFAULT '{}', set_updated boolean DEFAULT true)
+CREATE OR REPLACE FUNCTION pgtrack.run_add_metrics(run_id bigint, step bigint DEFAULT 0, progress double precision DEFAULT 0,
+                                        metrics jsonb DEFAULT '{}', set_updated boolean DEFAULT true,
+                                        attempt integer DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
 /* Upsert one metrics row keyed by (run_id, step, progress). Only the given keys are written, so
-   several calls for one step merge; a JSON null leaves the stored value alone. */
+   several calls for one step merge; a JSON null leaves the stored value alone. With attempt: PT004
+   (nothing written) unless it is the run's current attempt. */
 BEGIN
     PERFORM pgtrack._check_metric_call($1, $4, 'object');
     IF $2 IS NULL OR $3 IS NULL THEN
         PERFORM pgtrack._raise('PT003', 'step and progress must not be NULL', 'omit them for 0');
     END IF;
-    PERFORM pgtrack._metrics_write($1, $2, $3, $4, coalesce($5, true));
+    PERFORM pgtrack._metrics_write($1, $2, $3, $4, coalesce($5, true), $6);
 EXCEPTION WHEN data_exception THEN
     PERFORM pgtrack._bad_metric_value($1, SQLERRM);
 END
 $$;
-COMMENT ON FUNCTION pgtrack.run_add_metrics(bigint, bigint, double precision, jsonb, boolean) IS
-$$Log metrics for a run at (step, progress): an upsert that writes only the given keys, so calls for the same step merge. Unknown metric names: PT003 listing them and how to add them. Float columns accept "NaN", "Infinity", "-Infinity". An empty object still records the row. set_updated also sets runs.time_updated.$$;
+COMMENT ON FUNCTION pgtrack.run_add_metrics(bigint, bigint, double precision, jsonb, boolean, integer) IS
+$$Log metrics for a run at (step, progress): an upsert that writes only the given keys, so calls for the same step merge. Unknown metric names: PT003 listing them and how to add them. Float columns accept "NaN", "Infinity", "-Infinity". An empty object still records the row. set_updated also sets runs.time_updated. With attempt (as returned by register/claim_next), PT004 lease lost and nothing written unless it is still the run's current attempt.$$;
 
-CREATE FUNCTION pgtrack.run_add_metrics_batch(run_id bigint, rows jsonb, set_updated boolean DEFAULT true)
+CREATE OR REPLACE FUNCTION pgtrack.run_add_metrics_batch(run_id bigint, rows jsonb, set_updated boolean DEFAULT true,
+                                                         attempt integer DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql
 AS $$
@@ -63,11 +66,11 @@ AS $$
    step, progress and metric keys; rows sharing (step, progress) are merged, later rows winning. */
 BEGIN
     PERFORM pgtrack._check_metric_call($1, $2, 'array');
-    RETURN pgtrack._metrics_write_batch($1, $2, coalesce($3, true));
+    RETURN pgtrack._metrics_write_batch($1, $2, coalesce($3, true), $4);
 EXCEPTION WHEN data_exception THEN
     PERFORM pgtrack._bad_metric_value($1, SQLERRM);
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION pgtrack.run_add_metrics_batch(bigint, jsonb, boolean) IS
-$$Log many metric rows for a run in one statement (all or nothing): rows is a JSON array of objects with optional step, progress and metric keys. Same rules as run_add_metrics. Returns the number of (step, progress) rows written.$$;
+COMMENT ON FUNCTION pgtrack.run_add_metrics_batch(bigint, jsonb, boolean, integer) IS
+$$Log many metric rows for a run in one statement (all or nothing): rows is a JSON array of objects with optional step, progress and metric keys. Same rules as run_add_metrics, attempt included. Returns the number of (step, progress) rows written.$$;

@@ -1,7 +1,7 @@
 -- Run fields: status, timestamps, comment, tags/args/env, relationships (names follow SQLTrack).
 -- Each is one call to a shared helper (10_internal/edits.sql); PT002 for a missing run.
 
-CREATE FUNCTION pgtrack.run_set_status(run_id bigint, status pgtrack.runstatus)
+CREATE OR REPLACE FUNCTION pgtrack.run_set_status(run_id bigint, status pgtrack.runstatus)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -15,7 +15,7 @@ END
 $$;
 COMMENT ON FUNCTION pgtrack.run_set_status(bigint, pgtrack.runstatus) IS $$Set a run's status.$$;
 
-CREATE FUNCTION pgtrack.run_set_created(run_id bigint, dt timestamptz DEFAULT clock_timestamp())
+CREATE OR REPLACE FUNCTION pgtrack.run_set_created(run_id bigint, dt timestamptz DEFAULT clock_timestamp())
 RETURNS void
 LANGUAGE sql
 AS $$
@@ -23,7 +23,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION pgtrack.run_set_created(bigint, timestamptz) IS $$Set a run's time_created (default: now; NULL clears it is refused: time_created is NOT NULL).$$;
 
-CREATE FUNCTION pgtrack.run_set_started(run_id bigint, dt timestamptz DEFAULT clock_timestamp())
+CREATE OR REPLACE FUNCTION pgtrack.run_set_started(run_id bigint, dt timestamptz DEFAULT clock_timestamp())
 RETURNS void
 LANGUAGE sql
 AS $$
@@ -31,7 +31,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION pgtrack.run_set_started(bigint, timestamptz) IS $$Set a run's time_started (default: now; NULL clears it).$$;
 
-CREATE FUNCTION pgtrack.run_set_updated(run_id bigint, dt timestamptz DEFAULT clock_timestamp())
+CREATE OR REPLACE FUNCTION pgtrack.run_set_updated(run_id bigint, dt timestamptz DEFAULT clock_timestamp())
 RETURNS void
 LANGUAGE sql
 AS $$
@@ -39,7 +39,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION pgtrack.run_set_updated(bigint, timestamptz) IS $$Set a run's time_updated (default: now; NULL clears it).$$;
 
-CREATE FUNCTION pgtrack.run_set_comment(run_id bigint, comment text)
+CREATE OR REPLACE FUNCTION pgtrack.run_set_comment(run_id bigint, comment text)
 RETURNS void
 LANGUAGE sql
 AS $$
@@ -47,7 +47,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION pgtrack.run_set_comment(bigint, text) IS $$Set (or clear, with NULL) a run's comment.$$;
 
-CREATE FUNCTION pgtrack.run_set_tags(run_id bigint, VARIADIC tags text[])
+CREATE OR REPLACE FUNCTION pgtrack.run_set_tags(run_id bigint, VARIADIC tags text[])
 RETURNS void
 LANGUAGE sql
 AS $$
@@ -55,7 +55,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION pgtrack.run_set_tags(bigint, text[]) IS $$Replace a run's tags (stored as {"tag": true, ...}).$$;
 
-CREATE FUNCTION pgtrack.run_add_tags(run_id bigint, VARIADIC tags text[])
+CREATE OR REPLACE FUNCTION pgtrack.run_add_tags(run_id bigint, VARIADIC tags text[])
 RETURNS void
 LANGUAGE sql
 AS $$
@@ -63,7 +63,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION pgtrack.run_add_tags(bigint, text[]) IS $$Add tags to a run.$$;
 
-CREATE FUNCTION pgtrack.run_remove_tags(run_id bigint, VARIADIC tags text[])
+CREATE OR REPLACE FUNCTION pgtrack.run_remove_tags(run_id bigint, VARIADIC tags text[])
 RETURNS void
 LANGUAGE sql
 AS $$
@@ -71,7 +71,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION pgtrack.run_remove_tags(bigint, text[]) IS $$Remove tags from a run (absent tags are ignored).$$;
 
-CREATE FUNCTION pgtrack.run_set_args(run_id bigint, args jsonb)
+CREATE OR REPLACE FUNCTION pgtrack.run_set_args(run_id bigint, args jsonb)
 RETURNS void
 LANGUAGE sql
 AS $$
@@ -79,7 +79,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION pgtrack.run_set_args(bigint, jsonb) IS $$Replace a run's args (a JSON object, or NULL).$$;
 
-CREATE FUNCTION pgtrack.run_add_args(run_id bigint, args jsonb)
+CREATE OR REPLACE FUNCTION pgtrack.run_add_args(run_id bigint, args jsonb)
 RETURNS void
 LANGUAGE sql
 AS $$
@@ -87,7 +87,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION pgtrack.run_add_args(bigint, jsonb) IS $$Merge a JSON object into a run's args (given keys win, other keys stay).$$;
 
-CREATE FUNCTION pgtrack.run_remove_args(run_id bigint, VARIADIC keys text[])
+CREATE OR REPLACE FUNCTION pgtrack.run_remove_args(run_id bigint, VARIADIC keys text[])
 RETURNS void
 LANGUAGE sql
 AS $$
@@ -95,7 +95,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION pgtrack.run_remove_args(bigint, text[]) IS $$Remove keys from a run's args (absent keys are ignored).$$;
 
-CREATE FUNCTION pgtrack.run_set_env(run_id bigint, env jsonb)
+CREATE OR REPLACE FUNCTION pgtrack.run_set_env(run_id bigint, env jsonb)
 RETURNS void
 LANGUAGE sql
 AS $$
@@ -103,7 +103,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION pgtrack.run_set_env(bigint, jsonb) IS $$Replace a run's env (a JSON object, or NULL).$$;
 
-CREATE FUNCTION pgtrack.run_add_env(run_id bigint, env jsonb)
+CREATE OR REPLACE FUNCTION pgtrack.run_add_env(run_id bigint, env jsonb)
 RETURNS void
 LANGUAGE sql
 AS $$
@@ -111,7 +111,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION pgtrack.run_add_env(bigint, jsonb) IS $$Merge a JSON object into a run's env (given keys win, other keys stay).$$;
 
-CREATE FUNCTION pgtrack.run_remove_env(run_id bigint, VARIADIC keys text[])
+CREATE OR REPLACE FUNCTION pgtrack.run_remove_env(run_id bigint, VARIADIC keys text[])
 RETURNS void
 LANGUAGE sql
 AS $$
@@ -119,7 +119,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION pgtrack.run_remove_env(bigint, text[]) IS $$Remove keys from a run's env (absent keys are ignored).$$;
 
-CREATE FUNCTION pgtrack.run_add_relationship(from_id bigint, kind text, to_id bigint)
+CREATE OR REPLACE FUNCTION pgtrack.run_add_relationship(from_id bigint, kind text, to_id bigint)
 RETURNS void
 LANGUAGE sql
 AS $$
@@ -128,7 +128,7 @@ $$;
 COMMENT ON FUNCTION pgtrack.run_add_relationship(bigint, text, bigint) IS
 $$Record that run from_id relates to run to_id by kind (free text, e.g. 'resumed_from'); idempotent.$$;
 
-CREATE FUNCTION pgtrack.run_remove_relationship(from_id bigint, kind text, to_id bigint)
+CREATE OR REPLACE FUNCTION pgtrack.run_remove_relationship(from_id bigint, kind text, to_id bigint)
 RETURNS void
 LANGUAGE sql
 AS $$

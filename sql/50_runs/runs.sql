@@ -1,7 +1,7 @@
 -- Runs: creation (including explicit ids such as Slurm job ids), start/stop and scalar setters.
 -- Parameter names are part of the API (named-argument calls), so bodies refer to them as $n.
 
-CREATE FUNCTION pgtrack._reserve_run_id(p_run_id bigint)
+CREATE OR REPLACE FUNCTION pgtrack._reserve_run_id(p_run_id bigint)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
@@ -18,7 +18,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION pgtrack.create_run(experiment_id bigint, run_id bigint DEFAULT NULL,
+CREATE OR REPLACE FUNCTION pgtrack.create_run(experiment_id bigint, run_id bigint DEFAULT NULL,
                                    status pgtrack.runstatus DEFAULT 'PENDING', comment text DEFAULT NULL,
                                    tags text[] DEFAULT NULL, args jsonb DEFAULT NULL, env jsonb DEFAULT NULL)
 RETURNS bigint
@@ -73,7 +73,7 @@ $$;
 COMMENT ON FUNCTION pgtrack.create_run(bigint, bigint, pgtrack.runstatus, text, text[], jsonb, jsonb) IS
 $$Create a run in an experiment and return its id. With run_id (e.g. a Slurm job id): get or create that exact id; the id sequence never later hands out an id that was inserted explicitly.$$;
 
-CREATE FUNCTION pgtrack.run_start(run_id bigint, started timestamptz DEFAULT clock_timestamp())
+CREATE OR REPLACE FUNCTION pgtrack.run_start(run_id bigint, started timestamptz DEFAULT clock_timestamp())
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -92,7 +92,7 @@ $$;
 COMMENT ON FUNCTION pgtrack.run_start(bigint, timestamptz) IS
 $$Mark a run RUNNING: sets time_started and time_updated (default: now), clears time_finished and error.$$;
 
-CREATE FUNCTION pgtrack._lease_check_failed(p_run_id bigint, p_attempt integer)
+CREATE OR REPLACE FUNCTION pgtrack._lease_check_failed(p_run_id bigint, p_attempt integer)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
@@ -111,7 +111,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION pgtrack.run_stop(run_id bigint, status pgtrack.runstatus DEFAULT 'COMPLETED',
+CREATE OR REPLACE FUNCTION pgtrack.run_stop(run_id bigint, status pgtrack.runstatus DEFAULT 'COMPLETED',
                                  error text DEFAULT NULL, attempt integer DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
@@ -134,7 +134,7 @@ $$;
 COMMENT ON FUNCTION pgtrack.run_stop(bigint, pgtrack.runstatus, text, integer) IS
 $$Stop a run: status (default COMPLETED), time_finished, time_updated and error. With attempt, PT004 if the run was claimed by a newer attempt.$$;
 
-CREATE FUNCTION pgtrack.heartbeat(run_id bigint, attempt integer DEFAULT NULL)
+CREATE OR REPLACE FUNCTION pgtrack.heartbeat(run_id bigint, attempt integer DEFAULT NULL)
 RETURNS timestamptz
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp

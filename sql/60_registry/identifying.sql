@@ -1,6 +1,6 @@
 -- Declared identifying fields per experiment, and guarded changes to them.
 
-CREATE FUNCTION pgtrack.declare_identifying(experiment_id bigint, name text, type text,
+CREATE OR REPLACE FUNCTION pgtrack.declare_identifying(experiment_id bigint, name text, type text,
                                             default_value jsonb DEFAULT NULL, doc text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
@@ -59,7 +59,7 @@ $$;
 COMMENT ON FUNCTION pgtrack.declare_identifying(bigint, text, text, jsonb, text) IS
 $$Declare an identifying field (int, float, string or bool) of an experiment, with an optional default and doc. Re-declaring with the same type updates doc/default; another type is PT005. On an experiment with registered runs a new field needs a default (PT005 otherwise), which is backfilled into every identity in the same transaction.$$;
 
-CREATE FUNCTION pgtrack.collisions_after_drop(experiment_id bigint, name text)
+CREATE OR REPLACE FUNCTION pgtrack.collisions_after_drop(experiment_id bigint, name text)
 RETURNS TABLE (identity jsonb, run_ids bigint[])
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -85,12 +85,14 @@ $$;
 COMMENT ON FUNCTION pgtrack.collisions_after_drop(bigint, text) IS
 $$The groups of runs (identity without the field, sorted run ids; each group of 2 or more) that would collide if the identifying field were dropped. One query.$$;
 
-CREATE FUNCTION pgtrack.drop_identifying(experiment_id bigint, name text)
+CREATE OR REPLACE FUNCTION pgtrack.drop_identifying(experiment_id bigint, name text, force boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-/* Remove a field from the experiment and from every identity; refused (PT005) when runs would collide. */
+/* Remove a field from the experiment and from every identity. Refused (PT005) when runs would
+   collide, unless force: then, in each colliding group, the run with the lowest id (the first
+   registered) is kept and the others are deleted with their metrics, in this transaction. */
 DECLARE
     v_groups integer;
     v_first  bigint[];
@@ -99,16 +101,20 @@ BEGIN
     PERFORM pgtrack._lock_registry($1, true);
     SELECT count(*), (array_agg(c.run_ids))[1:1] INTO v_groups, v_first
       FROM pgtrack.collisions_after_drop($1, $2) c;
-    IF v_groups > 0 THEN
+    IF v_groups > 0 AND coalesce($3, false) THEN
+        DELETE FROM pgtrack.runs r
+         WHERE r.id IN (SELECT unnest(c.run_ids[2:]) FROM pgtrack.collisions_after_drop($1, $2) c);
+    ELSIF v_groups > 0 THEN
         PERFORM pgtrack._raise('PT005',
             format('dropping identifying field %I of experiment %s would make runs collide in %s group(s), e.g. runs %s',
                    $2, $1, v_groups, (SELECT string_agg(x::text, ', ') FROM unnest(v_first) x)),
-            format('see SELECT * FROM pgtrack.collisions_after_drop(%s, %L); delete or re-key those runs first', $1, $2));
+            format('see SELECT * FROM pgtrack.collisions_after_drop(%s, %L); delete or re-key those runs first, '
+                   'or pass force => true to keep the first run of each group and delete the others', $1, $2));
     END IF;
     DELETE FROM pgtrack.identifying_fields f WHERE f.experiment_id = $1 AND f.name = $2;
     UPDATE pgtrack.runs r SET identity = r.identity - $2
      WHERE r.experiment_id = $1 AND r.identity ? $2;
 END
 $$;
-COMMENT ON FUNCTION pgtrack.drop_identifying(bigint, text) IS
-$$Drop an identifying field: removed from the experiment and from every run's identity. Refused (PT005) while dropping would make two runs collide (see collisions_after_drop).$$;
+COMMENT ON FUNCTION pgtrack.drop_identifying(bigint, text, boolean) IS
+$$Drop an identifying field: removed from the experiment and from every run's identity. Refused (PT005) while dropping would make two runs collide (see collisions_after_drop), unless force => true, which keeps the lowest-id run of each colliding group and deletes the others (with their metrics).$$;

@@ -1,6 +1,6 @@
 -- Normalising identifying values: the one definition of "the same run" for the registry.
 
-CREATE FUNCTION pgtrack._round_significant(p_value numeric, p_digits integer)
+CREATE OR REPLACE FUNCTION pgtrack._round_significant(p_value numeric, p_digits integer)
 RETURNS numeric
 LANGUAGE plpgsql
 IMMUTABLE
@@ -28,7 +28,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION pgtrack._normalize_value(p_field text, p_type text, p_value jsonb, p_precision integer)
+CREATE OR REPLACE FUNCTION pgtrack._normalize_value(p_field text, p_type text, p_value jsonb, p_precision integer)
 RETURNS jsonb
 LANGUAGE plpgsql
 IMMUTABLE
@@ -62,14 +62,14 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION pgtrack.normalize_identity(experiment_id bigint, identifying jsonb)
+CREATE OR REPLACE FUNCTION pgtrack.normalize_identity(experiment_id bigint, identifying jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 /* Fill defaults, reject unknown or missing fields, check types strictly, canonicalise values.
    Takes the experiment's registry lock in shared mode, so it cannot interleave with a concurrent
-   declare_identifying/drop_identifying, which take it exclusively. VOLATILE on purpose: after waiting
+   declare_identifying/drop_identifying/_set_float_precision, which take it exclusively. VOLATILE on purpose: after waiting
    for that lock, the field list must be read with a new snapshot. */
 DECLARE
     v_precision integer;
@@ -81,11 +81,11 @@ BEGIN
         PERFORM pgtrack._raise('PT003', format('identifying must be a JSON object, got %s', coalesce(left($2::text, 200), 'NULL')),
             'pass identifying fields like ''{"lr": 0.1, "seed": 1}''::jsonb');
     END IF;
+    PERFORM pgtrack._lock_registry($1, false);  -- first: the precision and fields read below are current
     SELECT e.float_precision INTO v_precision FROM pgtrack.experiments e WHERE e.id = $1;
     IF NOT FOUND THEN
         PERFORM pgtrack._not_found('experiment', $1);
     END IF;
-    PERFORM pgtrack._lock_registry($1, false);
 
     FOR v_field IN
         SELECT f.name, f.type, coalesce($2 -> f.name, f.default_value) AS value, $2 ? f.name AS given
@@ -113,7 +113,7 @@ $$;
 COMMENT ON FUNCTION pgtrack.normalize_identity(bigint, jsonb) IS
 $$Canonical form of a run's identifying values: defaults filled; unknown, missing or null fields rejected (PT003); strict types (int: JSON integers; bool: true/false; string: JSON strings; float: any finite JSON number); floats rounded to the experiment's float_precision significant digits, half away from zero on the decimal text, -0 as 0, trailing zeros stripped (so 0.1+0.2 and 0.3, and 1 and 1.0, are one key).$$;
 
-CREATE FUNCTION pgtrack._runs_normalize_identity()
+CREATE OR REPLACE FUNCTION pgtrack._runs_normalize_identity()
 RETURNS trigger
 LANGUAGE plpgsql
 AS $$

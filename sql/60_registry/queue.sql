@@ -1,6 +1,6 @@
 -- The work queue: enqueue identities as PENDING runs, hand them out with FOR UPDATE SKIP LOCKED.
 
-CREATE FUNCTION pgtrack.enqueue(experiment_id bigint, identities jsonb)
+CREATE OR REPLACE FUNCTION pgtrack.enqueue(experiment_id bigint, identities jsonb)
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -27,7 +27,7 @@ $$;
 COMMENT ON FUNCTION pgtrack.enqueue(bigint, jsonb) IS
 $$Register a JSON array of identities as PENDING runs in one statement, skipping existing ones; returns how many were new.$$;
 
-CREATE FUNCTION pgtrack.claim_next(experiment_id bigint, stale_after interval, worker text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION pgtrack.claim_next(experiment_id bigint, stale_after interval, worker text DEFAULT NULL)
 RETURNS pgtrack.registration
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -49,10 +49,7 @@ DECLARE
     c_live CONSTANT pgtrack.runstatus[] := pgtrack._live_statuses();
 BEGIN
     PERFORM pgtrack._require_experiment($1);
-    IF $2 IS NULL THEN
-        PERFORM pgtrack._raise('PT003', 'claim_next requires stale_after',
-            'pass stale_after => interval ''10 minutes'' (2-3x the longest gap between heartbeats)');
-    END IF;
+    PERFORM pgtrack._check_stale_after($2, 'claim_next');
     SELECT r.id INTO v_id FROM pgtrack.runs r
      WHERE r.experiment_id >= $1 AND r.experiment_id <= $1 AND r.status = 'PENDING' AND r.identity IS NOT NULL
      ORDER BY r.experiment_id, r.id LIMIT 1 FOR UPDATE SKIP LOCKED;

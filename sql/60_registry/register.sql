@@ -1,6 +1,6 @@
 -- register(): wallow's on_duplicate policies, each decided by one INSERT ... ON CONFLICT statement.
 
-CREATE FUNCTION pgtrack._live_statuses()
+CREATE OR REPLACE FUNCTION pgtrack._live_statuses()
 RETURNS pgtrack.runstatus[]
 LANGUAGE sql
 IMMUTABLE
@@ -9,7 +9,27 @@ AS $$
     SELECT '{RUNNING,CONFIGURING,COMPLETING,SIGNALING,STAGE_OUT,RESIZING,SUSPENDED}'::pgtrack.runstatus[]
 $$;
 
-CREATE FUNCTION pgtrack._annotating_values(p_annotating jsonb)
+CREATE OR REPLACE FUNCTION pgtrack._check_stale_after(p_stale_after interval, p_required text)
+RETURNS void
+LANGUAGE plpgsql
+IMMUTABLE
+AS $$
+/* stale_after must be a positive interval wherever it is given; p_required (the caller's name, e.g.
+   'claim_next') makes it mandatory. A zero or negative interval would let any worker steal a run
+   that is being heartbeated right now, so it is PT003, never "claim at once". */
+BEGIN
+    IF p_stale_after IS NULL AND p_required IS NOT NULL THEN
+        PERFORM pgtrack._raise('PT003', format('%s requires stale_after', p_required),
+            'pass stale_after => interval ''10 minutes'' (2-3x the longest gap between heartbeats)');
+    END IF;
+    IF p_stale_after <= interval '0' THEN
+        PERFORM pgtrack._raise('PT003', format('stale_after must be a positive interval, got %s', p_stale_after),
+            'pass stale_after => interval ''10 minutes'' (2-3x the longest gap between heartbeats)');
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pgtrack._annotating_values(p_annotating jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql
 AS $$
@@ -56,7 +76,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION pgtrack._apply_annotating(p_run_id bigint, p_values jsonb)
+CREATE OR REPLACE FUNCTION pgtrack._apply_annotating(p_run_id bigint, p_values jsonb)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
@@ -69,7 +89,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION pgtrack._registration(p_run_id bigint, p_inserted boolean, p_updated boolean, p_skipped boolean)
+CREATE OR REPLACE FUNCTION pgtrack._registration(p_run_id bigint, p_inserted boolean, p_updated boolean, p_skipped boolean)
 RETURNS pgtrack.registration
 LANGUAGE sql
 STABLE
@@ -79,7 +99,7 @@ AS $$
       FROM pgtrack.runs r WHERE r.id = p_run_id
 $$;
 
-CREATE FUNCTION pgtrack.register(experiment_id bigint, identifying jsonb, annotating jsonb DEFAULT '{}',
+CREATE OR REPLACE FUNCTION pgtrack.register(experiment_id bigint, identifying jsonb, annotating jsonb DEFAULT '{}',
                                  on_duplicate text DEFAULT NULL, stale_after interval DEFAULT NULL)
 RETURNS pgtrack.registration
 LANGUAGE plpgsql
@@ -104,10 +124,8 @@ BEGIN
         PERFORM pgtrack._raise('PT003', format('invalid on_duplicate policy %s', coalesce(quote_literal(p_policy), 'NULL')),
             'on_duplicate is required: one of raise, return_existing, overwrite, skip, claim_if_stale');
     END IF;
-    IF p_policy = 'claim_if_stale' AND p_stale_after IS NULL THEN
-        PERFORM pgtrack._raise('PT003', 'on_duplicate => ''claim_if_stale'' requires stale_after',
-            'pass stale_after => interval ''10 minutes'' (2-3x the longest gap between heartbeats)');
-    END IF;
+    PERFORM pgtrack._check_stale_after(p_stale_after,
+                                       CASE p_policy WHEN 'claim_if_stale' THEN 'on_duplicate => ''claim_if_stale''' END);
     IF p_annotating <> '{}' THEN
         p_annotating := pgtrack._annotating_values(p_annotating);
     END IF;
@@ -171,7 +189,7 @@ $$;
 COMMENT ON FUNCTION pgtrack.register(bigint, jsonb, jsonb, text, interval) IS
 $$Register a run by its identifying fields (normalised) with a required on_duplicate policy: raise (PT001 naming the existing run), return_existing, overwrite (writes the annotating fields), skip (run_id NULL, was_skipped), claim_if_stale (needs stale_after; never claims COMPLETED; live states only when time_updated is older than stale_after; a claim sets RUNNING, attempt+1, time_started/time_updated and the annotating fields). Atomic under concurrency: exactly one caller wins each insert or claim.$$;
 
-CREATE FUNCTION pgtrack.find_run(experiment_id bigint, identifying jsonb)
+CREATE OR REPLACE FUNCTION pgtrack.find_run(experiment_id bigint, identifying jsonb)
 RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp

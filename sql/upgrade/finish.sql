@@ -1,0 +1,23 @@
+-- The end of every generated upgrade script (see Makefile).
+--
+-- setup() cannot run inside an extension script: PostgreSQL refuses CREATE ... IF NOT EXISTS on an
+-- existing object that is not a member, and whatever the script creates becomes a member (which
+-- pg_dump would then not save). So data-table changes of a version go into its hand-written
+-- sql/upgrade/A--B.sql as explicit ALTERs, and this tail only regenerates the metric writers for the
+-- current columns and detaches them from the extension, as setup() would have left them.
+DO $$
+DECLARE
+    v_fn regprocedure;
+BEGIN
+    IF to_regclass('pgtrack.metrics') IS NOT NULL THEN
+        PERFORM pgtrack._regenerate_writers();
+        FOR v_fn IN
+            SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+              JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+             WHERE p.pronamespace = 'pgtrack'::regnamespace AND p.proname IN ('_metrics_write', '_metrics_write_batch')
+        LOOP
+            EXECUTE format('ALTER EXTENSION pgtrack DROP FUNCTION %s', v_fn);
+        END LOOP;
+    END IF;
+END
+$$;
