@@ -1,8 +1,12 @@
 """pgtrack: experiment tracking and a deduplicating run registry inside PostgreSQL.
 
-The Python package is a thin shim over the extension's SQL functions (schema ``pgtrack``).
+The Python package is a thin shim over the extension's SQL functions (schema ``pgtrack``): each
+operation is one SQL call on the Client's one reused connection. ``import pgtrack`` needs only psycopg.
 """
+from .client import Client
 from .errors import (
+    AlreadyCompleted,
+    AlreadyRunning,
     DuplicateRunError,
     LeaseLostError,
     NotFoundError,
@@ -11,15 +15,18 @@ from .errors import (
     SchemaValidationError,
     translate,
 )
+from .experiment import CollisionGroup, Experiment, IdentifyingField
+from .lifecycle import LifecycleHandle, run_lifecycle
+from .registry import RegisterResult, find, heartbeat, register
+from .run import Run, run_from_env
+from .schema import load_schema
+from .tracking import Terminated
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
-    "DuplicateRunError",
-    "LeaseLostError",
-    "NotFoundError",
-    "PgtrackError",
-    "SchemaChangeError",
-    "SchemaValidationError",
-    "translate",
+    "AlreadyCompleted", "AlreadyRunning", "Client", "CollisionGroup", "DuplicateRunError", "Experiment",
+    "IdentifyingField", "LeaseLostError", "LifecycleHandle", "NotFoundError", "PgtrackError", "RegisterResult",
+    "Run", "SchemaChangeError", "SchemaValidationError", "Terminated", "find", "heartbeat", "load_schema",
+    "register", "run_from_env", "run_lifecycle", "translate",
 ]

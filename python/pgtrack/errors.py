@@ -1,8 +1,12 @@
-"""Exceptions, one per pgtrack SQLSTATE (SPEC §4.5)."""
+"""Exceptions: one class per pgtrack SQLSTATE (SPEC §4.5), plus the lifecycle's own outcomes.
+
+Every error raised by a pgtrack SQL function arrives as a psycopg error with SQLSTATE PT001..PT005;
+``translate`` turns it into the matching class below, keeping the server's message and hint.
+"""
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Any, Optional
 
 import psycopg
 
@@ -12,22 +16,35 @@ class PgtrackError(Exception):
 
     sqlstate: Optional[str] = None
 
-    def __init__(self, message: str, hint: Optional[str] = None, cause: Optional[BaseException] = None):
+    def __init__(self, message: str, hint: Optional[str] = None, sqlstate: Optional[str] = None):
         super().__init__(message)
         self.message = message
         self.hint = hint
-        self.__cause__ = cause
+        if sqlstate is not None:
+            self.sqlstate = sqlstate
+
+    def __str__(self) -> str:
+        return f"{self.message} (hint: {self.hint})" if self.hint else self.message
 
 
 class DuplicateRunError(PgtrackError):
-    """PT001: a run with these identifying fields exists (``on_duplicate='raise'``)."""
+    """PT001: a run with these identifying fields exists (``on_duplicate='raise'``).
+
+    ``existing_run_id`` is its id; ``run`` is a :class:`pgtrack.Run` for it (set by the registry API).
+    """
 
     sqlstate = "PT001"
+    run: Any = None
 
     @property
     def existing_run_id(self) -> Optional[int]:
-        match = re.search(r"run (\d+)", self.message)
+        match = re.search(r"\brun (\d+)", self.message)
         return int(match.group(1)) if match else None
+
+    @property
+    def existing(self) -> Any:
+        """wallow's name for :attr:`run`."""
+        return self.run
 
 
 class NotFoundError(PgtrackError):
@@ -43,15 +60,51 @@ class SchemaValidationError(PgtrackError):
 
 
 class LeaseLostError(PgtrackError):
-    """PT004: the run was claimed by another attempt."""
+    """PT004: the run was claimed by a newer attempt; stop working on it.
+
+    ``run_id`` is the run, ``attempt`` the attempt this worker held, ``current_attempt`` the run's now.
+    """
 
     sqlstate = "PT004"
 
+    def _numbers(self):
+        match = re.search(r"run (\d+) is at attempt (\d+), not (\d+)", self.message)
+        return tuple(int(g) for g in match.groups()) if match else (None, None, None)
+
+    @property
+    def run_id(self) -> Optional[int]:
+        return self._numbers()[0]
+
+    @property
+    def current_attempt(self) -> Optional[int]:
+        return self._numbers()[1]
+
+    @property
+    def attempt(self) -> Optional[int]:
+        return self._numbers()[2]
+
 
 class SchemaChangeError(PgtrackError):
-    """PT005: a schema change was refused."""
+    """PT005: a schema change was refused (collisions, missing default, type change, data present)."""
 
     sqlstate = "PT005"
+
+
+class AlreadyCompleted(PgtrackError):
+    """run_lifecycle(): the run is COMPLETED (pass ``force=True`` to run it again); the body did not run."""
+
+    def __init__(self, run: Any):
+        super().__init__(f"run {run.id} (uuid {run.uuid}) already completed; pass force=True to run it again")
+        self.run = run
+
+
+class AlreadyRunning(PgtrackError):
+    """run_lifecycle(): another worker holds the run and heartbeats it; the body did not run."""
+
+    def __init__(self, run: Any):
+        super().__init__(f"run {run.id} (uuid {run.uuid}) is {run.status} and its holder is alive; "
+                         "it becomes claimable when no heartbeat arrives for stale_after")
+        self.run = run
 
 
 _BY_SQLSTATE = {cls.sqlstate: cls for cls in (
@@ -64,4 +117,6 @@ def translate(exc: psycopg.Error) -> BaseException:
     if cls is None:
         return exc
     diag = exc.diag
-    return cls(diag.message_primary or str(exc), hint=diag.message_hint, cause=exc)
+    error = cls(diag.message_primary or str(exc), hint=diag.message_hint)
+    error.__cause__ = exc
+    return error

@@ -21,6 +21,22 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION pgtrack._validate_field_name(p_name text)
+RETURNS text
+LANGUAGE plpgsql
+IMMUTABLE
+AS $$
+/* Identifying field names are JSON keys, not columns: letters of either case, digits and _, starting
+   with a letter, at most 63 bytes (wallow schemas use names like discovered_T). PT003 otherwise. */
+BEGIN
+    IF p_name IS NULL OR p_name !~ '^[A-Za-z][A-Za-z0-9_]*$' OR octet_length(p_name) > 63 THEN
+        PERFORM pgtrack._raise('PT003', format('invalid identifying field name %s', coalesce(quote_literal(p_name), 'NULL')),
+            'use letters, digits and _, starting with a letter, at most 63 bytes (e.g. lr or discovered_T)');
+    END IF;
+    RETURN p_name;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION pgtrack._validate_label(p_value text, p_what text)
 RETURNS text
 LANGUAGE plpgsql

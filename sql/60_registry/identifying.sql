@@ -14,7 +14,7 @@ DECLARE
     v_default   jsonb;
     v_precision integer;
 BEGIN
-    PERFORM pgtrack._validate_name($2, 'identifying field');
+    PERFORM pgtrack._validate_field_name($2);
     IF $3 IS NULL OR $3 NOT IN ('int', 'float', 'string', 'bool') THEN
         PERFORM pgtrack._raise('PT003', format('unknown identifying field type %s', coalesce(quote_literal($3), 'NULL')),
             'use one of int, float, string, bool');
@@ -68,7 +68,7 @@ AS $$
    Groups have at least two runs, run_ids sorted, groups ordered by their first run id. */
 BEGIN
     PERFORM pgtrack._require_experiment($1);
-    PERFORM pgtrack._validate_name($2, 'identifying field');
+    PERFORM pgtrack._validate_field_name($2);
     IF NOT EXISTS (SELECT FROM pgtrack.identifying_fields f WHERE f.experiment_id = $1 AND f.name = $2) THEN
         PERFORM pgtrack._raise('PT003', format('experiment %s has no identifying field %I', $1, $2),
             'list the fields with SELECT name FROM pgtrack.identifying_fields WHERE experiment_id = ...');

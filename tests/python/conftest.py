@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import os
 import uuid
+from typing import Optional
 
 import psycopg
 import pytest
@@ -54,3 +55,36 @@ def conn(dbname):
     """An autocommit connection to the fresh database."""
     with psycopg.connect(dbname=dbname, autocommit=True) as connection:
         yield connection
+
+
+@pytest.fixture
+def client(dbname):
+    """A pgtrack.Client on the fresh database, with metrics loss and acc declared."""
+    import pgtrack
+
+    c = pgtrack.Client(dbname=dbname)
+    c.execute("SELECT pgtrack.add_metric('loss'), pgtrack.add_metric('acc')")
+    yield c
+    c.close()
+
+
+def run_python(code: str, dbname: str, *args: str, signal_after: Optional[str] = None, signum: int = 15,
+               timeout: float = 60, env: Optional[dict] = None):
+    """Run ``code`` in a real child interpreter (argv: dbname, *args). With ``signal_after``, wait
+    until the child prints that line, then send it ``signum``. Returns (returncode, stdout, stderr)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    full_env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), dbname, *args], env=full_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out_lines = []
+    if signal_after is not None:
+        for line in proc.stdout:
+            out_lines.append(line)
+            if line.strip() == signal_after:
+                proc.send_signal(signum)
+                break
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, "".join(out_lines) + out, err

@@ -1,0 +1,158 @@
+"""Client: one long-lived psycopg 3 connection, reused by every call.
+
+Transactions (as in SQLTrack and wallow): every call commits at once (the connection is in autocommit
+mode), except inside ``with client.connect():``, whose outermost block is one transaction that commits
+at its end and rolls back on an exception. Blocks nest and share the connection and the transaction;
+``client.commit()``/``client.rollback()`` end the block's transaction early and the block goes on in
+a new one.
+
+Reconnects: before a call outside a block, a connection the server has closed (restart, idle kill)
+is noticed without a round trip (its socket is readable while it should be silent) and replaced. A
+call that still fails because the connection broke is retried once on a new connection, outside a
+block only: inside a block the transaction is lost and the error is raised.
+
+Threads: a Client (and its connection) belongs to one thread at a time. Use ``client.clone()`` for
+another thread; the background heartbeat of ``Run.track(heartbeat=...)`` does so itself.
+"""
+from __future__ import annotations
+
+import os
+import select
+from contextlib import contextmanager
+from typing import Any, Iterator, List, Optional, Sequence
+
+import psycopg
+
+from .config import conninfo, resolve_params
+from .errors import translate
+
+
+class Client:
+    """Connection settings plus the one connection pgtrack uses. See the module docstring."""
+
+    def __init__(self, config_path: Optional[os.PathLike] = None, **kwargs: Any):
+        self.params = resolve_params(config_path, kwargs)
+        self.conninfo = conninfo(self.params)
+        self._conn: Optional[psycopg.Connection] = None
+        self._depth = 0
+
+    def __repr__(self) -> str:
+        shown = {k: v for k, v in self.params.items() if k not in ("password", "dsn")}
+        return f"Client({shown})"
+
+    def clone(self, **overrides: str) -> "Client":
+        """A new Client with the same settings (``overrides`` win; ``options`` are appended) and its
+        own connection, for another thread."""
+        params = dict(self.params)
+        if "options" in overrides and params.get("options"):
+            overrides["options"] = f"{params['options']} {overrides['options']}"
+        params.update(overrides)
+        other = Client.__new__(Client)
+        other.params, other.conninfo, other._conn, other._depth = params, conninfo(params), None, 0
+        return other
+
+    # -- the connection --------------------------------------------------------------------------
+
+    @property
+    def in_transaction_block(self) -> bool:
+        """True inside ``with client.connect():``."""
+        return self._depth > 0
+
+    def _connection(self) -> psycopg.Connection:
+        conn = self._conn
+        if conn is not None and self._depth == 0 and not conn.closed and _closed_by_server(conn):
+            conn.close()
+        if conn is None or conn.closed or conn.broken:
+            if self._depth > 0:
+                raise psycopg.OperationalError(
+                    "the connection was lost inside client.connect(): the block's transaction is rolled back")
+            self._conn = conn = psycopg.connect(self.conninfo, autocommit=True)
+        return conn
+
+    def close(self) -> None:
+        """Close the connection (the next call opens a new one)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    @contextmanager
+    def connect(self) -> Iterator[psycopg.Connection]:
+        """Reentrant: the outermost block is one transaction, committed at its end (rolled back on
+        an exception); inner blocks share it."""
+        conn = self._connection()
+        outermost = self._depth == 0
+        if outermost:
+            conn.autocommit = False
+        self._depth += 1
+        try:
+            yield conn
+        except BaseException:
+            if outermost and not conn.closed:
+                conn.rollback()
+            raise
+        else:
+            if outermost:
+                conn.commit()
+        finally:
+            self._depth -= 1
+            if outermost and not conn.closed and not conn.broken:
+                conn.autocommit = True
+
+    @contextmanager
+    def cursor(self) -> Iterator[psycopg.Cursor]:
+        """A cursor inside ``connect()`` (so a block of cursor work is one transaction)."""
+        with self.connect() as conn, conn.cursor() as cur:
+            yield cur
+
+    def commit(self) -> None:
+        """Commit the current block's transaction (RuntimeError outside ``connect()``)."""
+        self._require_block("commit").commit()
+
+    def rollback(self) -> None:
+        """Roll back the current block's transaction (RuntimeError outside ``connect()``)."""
+        self._require_block("rollback").rollback()
+
+    def _require_block(self, what: str) -> psycopg.Connection:
+        if self._depth == 0 or self._conn is None:
+            raise RuntimeError(f"{what}() needs an open client.connect() block; outside one every call commits at once")
+        return self._conn
+
+    # -- calls -----------------------------------------------------------------------------------
+
+    def execute(self, query: Any, params: Sequence[Any] = (), row_factory: Any = None) -> List[Any]:
+        """Run one statement and return its rows ([] if it returns none); ``row_factory`` as in
+        psycopg (e.g. ``psycopg.rows.dict_row``). pgtrack SQLSTATEs become pgtrack exceptions; a
+        connection broken between calls is replaced and the call retried once."""
+        for retry in (True, False):
+            conn = self._connection()
+            try:
+                cur = conn.cursor(row_factory=row_factory) if row_factory else conn.cursor()
+                cur.execute(query, params)
+                return cur.fetchall() if cur.description is not None else []
+            except psycopg.OperationalError:
+                if retry and conn.broken and self._depth == 0:
+                    continue
+                raise
+            except psycopg.Error as exc:
+                raise translate(exc) from None
+        raise AssertionError("unreachable")
+
+    def one(self, query: Any, params: Sequence[Any] = ()) -> Optional[tuple]:
+        """The first row of a statement, or None."""
+        rows = self.execute(query, params)
+        return rows[0] if rows else None
+
+    def value(self, query: Any, params: Sequence[Any] = ()) -> Any:
+        """The first column of the first row, or None."""
+        row = self.one(query, params)
+        return None if row is None else row[0]
+
+
+def _closed_by_server(conn: psycopg.Connection) -> bool:
+    """An idle autocommit connection receives nothing unless the server closed it (or sent a notice
+    before closing), so a readable socket means: replace it before use."""
+    try:
+        readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+    except (OSError, ValueError, psycopg.OperationalError):
+        return True
+    return bool(readable)

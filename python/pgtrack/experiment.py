@@ -1,0 +1,127 @@
+"""Experiment: SQLTrack's experiment API plus the registry methods (one SQL call each)."""
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, List, Mapping, Optional
+
+from . import registry
+from . import statements as sql
+from .client import Client
+from .errors import NotFoundError
+from .jsonvalues import identifying_json, to_json
+from .run import Run
+
+
+@dataclass(frozen=True)
+class CollisionGroup:
+    """Runs that would share one key after dropping an identifying field."""
+
+    identity: Dict[str, Any]
+    run_ids: List[int]
+
+
+@dataclass(frozen=True)
+class IdentifyingField:
+    name: str
+    type: str
+    default: Any
+    doc: Optional[str]
+
+
+class Experiment:
+    """Get or create an experiment by ``name`` (race-free), or bind an existing ``experiment_id``.
+    comment and tags apply only when it is created; ``float_precision`` sets the significant digits
+    of identifying floats (changing it re-normalises registered keys, or SchemaChangeError)."""
+
+    def __init__(self, client: Client, experiment_id: Optional[int] = None, name: Optional[str] = None,
+                 comment: Optional[str] = None, tags: Optional[Iterable[str]] = None,
+                 float_precision: Optional[int] = None):
+        self.client = client
+        self.schema_defaults: Dict[str, Any] = {}
+        if name is None and experiment_id is None:
+            raise ValueError("Experiment needs a name or an experiment_id")
+        if name is not None:
+            self.id = client.value(sql.EXPERIMENT, (name, comment, None if tags is None else list(tags), float_precision))
+            if experiment_id is not None and experiment_id != self.id:
+                raise ValueError(f"experiment {name!r} has id {self.id}, not {experiment_id}")
+            self.name = name
+        else:
+            row = client.one(sql.EXPERIMENT_BY_ID, (experiment_id,))
+            if row is None:
+                raise NotFoundError(f"experiment {experiment_id} does not exist",
+                                    hint="create it with Experiment(client, name=...)")
+            self.id, self.name = row
+
+    def __repr__(self) -> str:
+        return f"<pgtrack.Experiment id={self.id} name={self.name!r}>"
+
+    # -- SQLTrack API ------------------------------------------------------------------------------
+
+    def set_name(self, name: str) -> None:
+        self.client.execute(sql.EXPERIMENT_SET_NAME, (self.id, name))
+        self.name = name
+
+    def set_comment(self, comment: Optional[str]) -> None:
+        self.client.execute(sql.EXPERIMENT_SET_COMMENT, (self.id, comment))
+
+    def set_tags(self, *tags: str) -> None:
+        self.client.execute(sql.EXPERIMENT_TAGS["set"], (self.id, list(tags)))
+
+    def add_tags(self, *tags: str) -> None:
+        self.client.execute(sql.EXPERIMENT_TAGS["add"], (self.id, list(tags)))
+
+    def remove_tags(self, *tags: str) -> None:
+        self.client.execute(sql.EXPERIMENT_TAGS["remove"], (self.id, list(tags)))
+
+    def add_relationship(self, kind: str, to_id: Any) -> None:
+        self.client.execute(sql.EXPERIMENT_RELATIONSHIP["add"], (self.id, kind, getattr(to_id, "id", to_id)))
+
+    def remove_relationship(self, kind: str, to_id: Any) -> None:
+        self.client.execute(sql.EXPERIMENT_RELATIONSHIP["remove"], (self.id, kind, getattr(to_id, "id", to_id)))
+
+    def get_run(self, run_id: Any = None, status: Optional[str] = None, comment: Optional[str] = None,
+                tags: Optional[Iterable[str]] = None, args: Any = None, env: Any = None, updated: Any = None,
+                *, buffer: bool = True) -> Run:
+        """Get or create a run of this experiment (see Run)."""
+        run = Run(self.client, self.id, run_id, status, comment, tags, args, env, updated, buffer=buffer)
+        run.experiment = self
+        return run
+
+    # -- registry ----------------------------------------------------------------------------------
+
+    def declare_identifying(self, name: str, type: str, default: Any = None, doc: Optional[str] = None) -> None:
+        if default is not None:
+            identifying_json({name: default})  # a NaN/inf default is SchemaValidationError, like a value
+        default_json = None if default is None else to_json(default)
+        self.client.execute(sql.DECLARE_IDENTIFYING, (self.id, name, type, default_json, doc))
+
+    def drop_identifying(self, name: str, force: bool = False) -> None:
+        """Drop a field; SchemaChangeError if runs would collide, unless force (keeps the first run
+        of each colliding group, deletes the others)."""
+        self.client.execute(sql.DROP_IDENTIFYING, (self.id, name, force))
+
+    def collisions_after_drop(self, name: str) -> List[CollisionGroup]:
+        return [CollisionGroup(identity, list(run_ids))
+                for identity, run_ids in self.client.execute(sql.COLLISIONS_AFTER_DROP, (self.id, name))]
+
+    def identifying_fields(self) -> List[IdentifyingField]:
+        return [IdentifyingField(*row) for row in self.client.execute(sql.IDENTIFYING_FIELDS, (self.id,))]
+
+    def register(self, identifying: Mapping[str, Any], annotating: Optional[Mapping[str, Any]] = None, *,
+                 on_duplicate: str, stale_after: Optional[_dt.timedelta] = None) -> registry.RegisterResult:
+        return registry.register(self, identifying, annotating, on_duplicate=on_duplicate, stale_after=stale_after)
+
+    def find(self, **identifying: Any) -> Optional[Run]:
+        return registry.find(self, **identifying)
+
+    def enqueue(self, identities: Iterable[Mapping[str, Any]]) -> int:
+        """Register many identities as PENDING runs in one statement; returns how many were new."""
+        body = ",".join(identifying_json(identity) for identity in identities)
+        return self.client.value(sql.ENQUEUE, (self.id, f"[{body}]"))
+
+    def claim_next(self, stale_after: _dt.timedelta, worker: Optional[str] = None) -> Optional[Run]:
+        """Claim one run to work on (PENDING first, then failed, then stale live ones), as a Run
+        holding its new attempt; None when there is nothing left."""
+        row = self.client.one(sql.CLAIM_NEXT, (self.id, registry.stale_interval(stale_after), worker))
+        return registry.run_from_registration(self, row, claimed=True)

@@ -1,0 +1,65 @@
+"""Python values to the JSON text pgtrack's SQL functions take.
+
+PostgreSQL's jsonb has no NaN or infinity, so non-finite floats travel as the strings "NaN",
+"Infinity" and "-Infinity", which pgtrack's float metric and annotating columns accept; identifying
+values refuse them instead (``identifying_json``). numpy scalars and arrays, datetimes, dates, paths,
+UUIDs, Decimals and sets are converted too.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+import json
+import math
+import uuid
+from pathlib import PurePath
+from typing import Any, Mapping
+
+from .errors import SchemaValidationError
+
+_NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
+
+
+def _default(value: Any) -> Any:
+    if hasattr(value, "tolist") and callable(value.tolist):  # numpy scalars and arrays
+        return value.tolist()
+    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
+        return value.isoformat()
+    if isinstance(value, (PurePath, uuid.UUID)):
+        return str(value)
+    if isinstance(value, decimal.Decimal):
+        return float(value) if not value.is_finite() else json.loads(str(value))
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"value {value!r} of type {type(value).__name__} cannot be stored as JSON")
+
+
+def _finite(value: Any) -> Any:
+    """A copy with non-finite floats replaced by their PostgreSQL spellings."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else _NON_FINITE[value]
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def to_json(value: Any) -> str:
+    """JSON text for metric rows, annotating values, args and env (NaN/inf as strings)."""
+    try:
+        return json.dumps(value, allow_nan=False, default=_default)
+    except ValueError:  # a non-finite float somewhere: the slow path, only then
+        return json.dumps(_finite(json.loads(json.dumps(value, default=_default))), allow_nan=False)
+
+
+def identifying_json(identifying: Mapping[str, Any]) -> str:
+    """JSON text for identifying values: a NaN or infinity is SchemaValidationError, never an encoding error."""
+    if not isinstance(identifying, Mapping):
+        raise SchemaValidationError(f"identifying must be a dict of field values, got {type(identifying).__name__}")
+    plain = json.loads(json.dumps(dict(identifying), default=_default))
+    for name, value in plain.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SchemaValidationError(f"identifying field {name!r} must be a finite number, got {value}",
+                                        hint="NaN and infinities cannot identify a run; pass a finite number")
+    return json.dumps(plain, allow_nan=False)

@@ -1,0 +1,92 @@
+"""wallow's registry API over pgtrack.register/find_run/heartbeat (atomic in SQL; one call each).
+
+``register(experiment, identifying, annotating=None, *, on_duplicate, stale_after=None)`` returns a
+RegisterResult. ``annotating`` keys are run columns (upper-case wallow names reach their lower-case
+column); a ``status`` string is matched to the runstatus enum case-insensitively (``running`` →
+RUNNING, ``done``/``completed`` → COMPLETED).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
+
+from . import statements as sql
+from .errors import DuplicateRunError, SchemaValidationError
+from .jsonvalues import identifying_json, to_json
+from .run import Run
+
+if TYPE_CHECKING:
+    from .experiment import Experiment
+
+POLICIES = ("raise", "return_existing", "overwrite", "skip", "claim_if_stale")
+_STATUS_ALIASES = {"done": "COMPLETED", "complete": "COMPLETED", "finished": "COMPLETED",
+                   "success": "COMPLETED", "error": "FAILED", "failure": "FAILED", "canceled": "CANCELLED"}
+
+
+@dataclass(frozen=True)
+class RegisterResult:
+    """Outcome of register(): ``run`` is None only for ``skip`` on an existing key."""
+
+    run: Optional[Run]
+    was_inserted: bool
+    was_updated: bool = False
+    was_skipped: bool = False
+
+
+def status_name(value: str) -> str:
+    """A runstatus label from a wallow-style status string."""
+    return _STATUS_ALIASES.get(value.strip().lower(), value.strip().upper())
+
+
+def annotating_json(annotating: Optional[Mapping[str, Any]]) -> str:
+    values: Dict[str, Any] = {}
+    for key, value in (annotating or {}).items():
+        column = key.lower()
+        if column in values:
+            raise SchemaValidationError(f"annotating field {key!r} is given twice (names are case-insensitive)")
+        values[column] = status_name(value) if column == "status" and isinstance(value, str) else value
+    return to_json(values)
+
+
+def stale_interval(stale_after: Any) -> Optional[_dt.timedelta]:
+    if stale_after is None or isinstance(stale_after, _dt.timedelta):
+        return stale_after
+    raise SchemaValidationError(f"stale_after must be a datetime.timedelta, got {stale_after!r}",
+                                hint="pass stale_after=timedelta(minutes=10)")
+
+
+def run_from_registration(experiment: "Experiment", row: tuple, claimed: bool) -> Optional[Run]:
+    """The Run of a registration row; it holds the attempt (the lease) only when this call claimed it."""
+    run_id, run_uuid, status, attempt = row[:4]
+    if run_id is None:
+        return None
+    return Run._bind(experiment.client, run_id, experiment.id, attempt=attempt if claimed else None,
+                     snapshot={"uuid": str(run_uuid), "status": status}, experiment=experiment)
+
+
+def register(experiment: "Experiment", identifying: Mapping[str, Any], annotating: Optional[Mapping[str, Any]] = None,
+             *, on_duplicate: str, stale_after: Optional[_dt.timedelta] = None) -> RegisterResult:
+    """Register a run by its identifying values with an explicit duplicate policy (SPEC §4.4)."""
+    client = experiment.client
+    params = (experiment.id, identifying_json(identifying), annotating_json(annotating), on_duplicate,
+              stale_interval(stale_after))
+    try:
+        row = client.one(sql.REGISTER, params)
+    except DuplicateRunError as exc:
+        if exc.existing_run_id is not None:
+            exc.run = Run._bind(client, exc.existing_run_id, experiment.id, experiment=experiment)
+        raise
+    claimed = on_duplicate == "claim_if_stale" and not row[6]
+    return RegisterResult(run_from_registration(experiment, row, claimed), *row[4:])
+
+
+def find(experiment: "Experiment", **identifying: Any) -> Optional[Run]:
+    """The run with these identifying values (normalised, defaults filled), or None."""
+    run_id = experiment.client.value(sql.FIND_RUN, (experiment.id, identifying_json(identifying)))
+    return None if run_id is None else Run._bind(experiment.client, run_id, experiment.id, experiment=experiment)
+
+
+def heartbeat(run: Run) -> _dt.datetime:
+    """time_updated = now for the run (with the attempt it holds); returns that time."""
+    return run.heartbeat()

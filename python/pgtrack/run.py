@@ -1,0 +1,370 @@
+"""Run: SQLTrack's run API over pgtrack's SQL functions (one call per method), plus leases.
+
+A Run made by ``register``/``claim_next``/``run_lifecycle`` holds an ``attempt`` (its lease); every
+write it makes (metrics, heartbeat, stop) passes that attempt, so after another worker took the run
+over, the old holder gets LeaseLostError instead of overwriting the new attempt's data.
+
+Buffering: inside ``run.track()`` ``add_metrics`` buffers rows (see pgtrack.buffer); outside a tracked
+block each call is written at once, so what a notebook logs is visible immediately.
+``Run(..., buffer=False)`` or ``track(buffer=False)`` makes every step one call inside blocks too.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Union
+
+from psycopg.rows import dict_row
+
+from . import statements as sql
+from .args import detect_args
+from .buffer import DEFAULT_MAX_ROWS, DEFAULT_MAX_SECONDS, MetricBuffer
+from .client import Client
+from .environment import capture_env
+from .errors import LeaseLostError, NotFoundError, SchemaValidationError
+from .jsonvalues import to_json
+from .paths import artefacts_path
+from .tracking import Tracking
+
+if TYPE_CHECKING:
+    from .experiment import Experiment
+
+AUTO = "auto"
+
+
+def resolve_args(args: Any) -> Optional[Dict[str, Any]]:
+    """'auto' → the script's docopt arguments, or {"argv": [...]} when none can be detected."""
+    if args != AUTO:
+        return args if args is None else dict(args if isinstance(args, dict) else vars(args))
+    try:
+        return detect_args()
+    except (ValueError, ImportError, SyntaxError, OSError):
+        return {"argv": sys.argv[1:]}
+
+
+def resolve_env(env: Any) -> Optional[Dict[str, Any]]:
+    """'auto' → the environment minus secrets (pgtrack.environment)."""
+    return capture_env() if env == AUTO else env
+
+
+def _timestamp(dt: Any) -> Optional[_dt.datetime]:
+    """'auto' → None (the SQL side uses the database clock); an aware datetime as is."""
+    if dt == AUTO:
+        return None
+    if not isinstance(dt, _dt.datetime) or dt.tzinfo is None:
+        raise SchemaValidationError(f"expected 'auto' or a timezone-aware datetime, got {dt!r}",
+                                    hint="use datetime.now(timezone.utc) or 'auto' for the database clock")
+    return dt
+
+
+class Run:
+    """A run. ``Run(client, experiment_id, run_id=None, ...)`` gets or creates it (SQLTrack API):
+    ``run_id`` None creates a new run; an int gets or creates that id (e.g. a Slurm job id); a str
+    names an environment variable holding the id (``"SLURM_JOB_ID"``). status, comment, tags, args
+    and env apply when the run is created ('auto' args/env are detected); ``updated`` sets
+    time_updated. Fields of the run (identifying values, annotating columns, status, ...) read as
+    attributes or items: ``run.lr``, ``run["status"]`` (a snapshot; ``refresh()`` reloads it)."""
+
+    def __init__(self, client: Client, experiment_id: Optional[int] = None, run_id: Union[int, str, None] = None,
+                 status: Optional[str] = None, comment: Optional[str] = None, tags: Optional[Iterable[str]] = None,
+                 args: Any = None, env: Any = None, updated: Any = None, *, buffer: bool = True):
+        if isinstance(run_id, str):
+            value = os.environ.get(run_id)
+            if not value or not value.strip().isdigit():
+                raise ValueError(f"run_id={run_id!r} names an environment variable, but it holds {value!r}, not a run id")
+            run_id = int(value)
+        if experiment_id is None:
+            if run_id is None:
+                raise ValueError("Run needs an experiment_id, or the run_id of an existing run")
+            experiment_id = client.value(sql.RUN_BY_ID, (run_id,))
+            if experiment_id is None:
+                raise NotFoundError(f"run {run_id} does not exist", hint="pass experiment_id to create it")
+        new_id = client.value(sql.CREATE_RUN, (
+            experiment_id, run_id, status, comment, None if tags is None else list(tags),
+            _json_or_none(resolve_args(args)), _json_or_none(resolve_env(env))))
+        self._init(client, new_id, experiment_id, buffer=buffer)
+        if updated is not None:
+            self.set_updated(updated)
+
+    def _init(self, client: Client, run_id: int, experiment_id: Optional[int], attempt: Optional[int] = None,
+              snapshot: Optional[Dict[str, Any]] = None, experiment: Optional["Experiment"] = None,
+              buffer: bool = True) -> None:
+        self.client = client
+        self.id = run_id
+        self.experiment_id = experiment_id
+        self.attempt = attempt
+        self.experiment = experiment
+        self.buffer = buffer
+        self.lease_lost = False
+        self._lease_error: Optional[LeaseLostError] = None
+        self._known = dict(snapshot or {})
+        self._row: Optional[Dict[str, Any]] = None
+        self._buffer: Optional[MetricBuffer] = None
+        self._stopped = False
+
+    @classmethod
+    def _bind(cls, client: Client, run_id: int, experiment_id: Optional[int] = None, attempt: Optional[int] = None,
+              snapshot: Optional[Dict[str, Any]] = None, experiment: Optional["Experiment"] = None) -> "Run":
+        """A Run object for an existing run, without a database call."""
+        run = cls.__new__(cls)
+        run._init(client, run_id, experiment_id, attempt, snapshot, experiment)
+        return run
+
+    def __repr__(self) -> str:
+        lease = f", attempt={self.attempt}" if self.attempt is not None else ""
+        return f"<pgtrack.Run id={self.id} experiment_id={self.experiment_id}{lease}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Run) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(("pgtrack.Run", self.id))
+
+    # -- fields ------------------------------------------------------------------------------------
+
+    @property
+    def fields(self) -> Dict[str, Any]:
+        """Columns of the run's row with its identifying values merged in (loaded once; see refresh)."""
+        if self._row is None:
+            rows = self.client.execute(sql.RUN_ROW, (self.id,), row_factory=dict_row)
+            if not rows:
+                raise NotFoundError(f"run {self.id} does not exist")
+            self._row = {**rows[0], **(rows[0].get("identity") or {})}
+            self._known = {}
+        return {**self._row, **self._known}
+
+    def refresh(self) -> "Run":
+        self._row, self._known = None, {}
+        return self
+
+    def __getitem__(self, name: str) -> Any:
+        fields = self.fields
+        if name in fields:
+            return fields[name]
+        lowered = name.lower()  # wallow's upper-case annotating names live in lower-case columns
+        if lowered in fields:
+            return fields[lowered]
+        raise KeyError(name)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"run {self.id} has no field {name!r}") from None
+
+    @property
+    def uuid(self) -> str:
+        return str(self._known["uuid"]) if "uuid" in self._known else str(self["uuid"])
+
+    @property
+    def status(self) -> str:
+        return self._known["status"] if "status" in self._known else self["status"]
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self, terminated: str = "CANCELLED", started: Any = AUTO, updated: Any = AUTO,
+              args: Any = None, env: Any = None) -> None:
+        """RUNNING, time_started/time_updated = ``started`` ('auto': the database clock). SIGTERM
+        handling (``terminated``) belongs to track(); start() alone installs no handler."""
+        if args is not None:
+            self.set_args(args)
+        if env is not None:
+            self.set_env(env)
+        self.client.execute(sql.RUN_START, (self.id, _timestamp(started)))
+        self._known["status"], self._stopped = "RUNNING", False
+
+    def _begin(self, started: Any) -> None:
+        """Entering track(): a claimed run (holding an attempt) proves its lease with a heartbeat;
+        any other run is started."""
+        if self.attempt is not None:
+            self.heartbeat()
+            self._stopped = False
+        else:
+            self.start(started=started)
+
+    def stop(self, status: str = "COMPLETED", updated: Any = AUTO, error: Optional[str] = None) -> None:
+        """Final status (buffered metrics are flushed first); time_finished/time_updated = now; error."""
+        self.flush()
+        self._lease_call(self.client, sql.RUN_STOP, (self.id, status, error, self.attempt))
+        self._known["status"], self._stopped = status, True
+
+    def track(self, normal: str = "COMPLETED", exception: str = "FAILED", interrupt: str = "CANCELLED",
+              terminated: str = "CANCELLED", started: Any = AUTO, updated: Any = AUTO, args: Any = None,
+              env: Any = None, *, heartbeat: Optional[float] = None, buffer: Optional[bool] = None,
+              max_rows: Optional[int] = None, max_seconds: Optional[float] = None) -> Tracking:
+        """Context manager: RUNNING on entry, a final status on exit (see pgtrack.tracking)."""
+        return Tracking(self, normal, exception, interrupt, terminated, started, args, env, heartbeat, buffer,
+                        max_rows, max_seconds)
+
+    def heartbeat(self) -> _dt.datetime:
+        """time_updated = now (the database clock), returned; LeaseLostError if the run was taken over."""
+        return self._heartbeat_with(self.client)
+
+    def _heartbeat_with(self, client: Client) -> _dt.datetime:
+        self._check_lease()
+        return self._lease_call(client, sql.HEARTBEAT, (self.id, self.attempt))
+
+    def _lease_call(self, client: Client, statement: str, params: tuple) -> Any:
+        try:
+            return client.value(statement, params)
+        except LeaseLostError as exc:
+            self.lease_lost, self._lease_error = True, exc
+            raise
+
+    def _check_lease(self) -> None:
+        if self.lease_lost:
+            raise self._lease_error or LeaseLostError(f"lease lost on run {self.id}")
+
+    # -- metrics -----------------------------------------------------------------------------------
+
+    def add_metrics(self, step: int = 0, progress: float = 0.0, set_updated: Any = AUTO, **metrics: Any) -> None:
+        """Log metrics at (step, progress); calls for one step merge. Buffered inside track()."""
+        self._check_lease()
+        touch = set_updated is not None and set_updated is not False
+        if isinstance(set_updated, _dt.datetime):
+            touch = False
+        buffer = self._buffer
+        if buffer is not None and touch and self._known_metrics(metrics):
+            row = dict(metrics)
+            row["step"], row["progress"] = step, progress
+            buffer.add(row)
+        else:
+            self.flush()  # keep the order of writes
+            self._lease_call(self.client, sql.ADD_METRICS,
+                             (self.id, step, progress, to_json(metrics), touch, self.attempt))
+        if isinstance(set_updated, _dt.datetime):
+            self.set_updated(set_updated)
+
+    def _known_metrics(self, metrics: Dict[str, Any]) -> bool:
+        """True if every name is a metric column (cached per client, reloaded once on a miss). A row
+        with an unknown name is sent unbuffered, so the server's PT003 reaches this very call."""
+        known = getattr(self.client, "_metric_names", None)
+        if known is None or not known.issuperset(metrics):
+            known = {row[0] for row in self.client.execute(sql.METRIC_NAMES)}
+            self.client._metric_names = known
+        return known.issuperset(metrics)
+
+    def _write_batch(self, rows: List[Dict[str, Any]], client: Optional[Client] = None) -> int:
+        return self._lease_call(client or self.client, sql.ADD_METRICS_BATCH, (self.id, to_json(rows), True, self.attempt))
+
+    def flush(self) -> int:
+        """Write buffered metric rows now; returns how many were sent."""
+        return self._buffer.flush() if self._buffer is not None else 0
+
+    def _open_buffer(self, max_rows: Optional[int], max_seconds: Optional[float]) -> None:
+        if self._buffer is None:
+            self._buffer = MetricBuffer(self._write_batch, max_rows or DEFAULT_MAX_ROWS, max_seconds or DEFAULT_MAX_SECONDS)
+
+    def _close_buffer(self) -> None:
+        buffer, self._buffer = self._buffer, None
+        if buffer is not None and len(buffer):
+            warnings.warn(f"pgtrack: {len(buffer)} metric rows of run {self.id} could not be written", RuntimeWarning)
+
+    # -- fields: status, comment, timestamps, tags, args, env, relationships -------------------------
+
+    def set_status(self, status: Optional[str]) -> None:
+        if status is not None:
+            self.client.execute(sql.RUN_SET_STATUS, (self.id, status))
+            self._known["status"] = status
+
+    def set_comment(self, comment: Optional[str]) -> None:
+        """Set the comment (None does nothing, as in SQLTrack; clear it with an empty string)."""
+        if comment is not None:
+            self.client.execute(sql.RUN_SET_COMMENT, (self.id, comment))
+
+    def _set_time(self, which: str, dt: Any) -> None:
+        if dt is not None:
+            self.client.execute(sql.RUN_SET_TIME[which], (self.id, _timestamp(dt)))
+
+    def set_created(self, dt: Any = AUTO) -> None:
+        self._set_time("created", dt)
+
+    def set_started(self, dt: Any = AUTO) -> None:
+        self._set_time("started", dt)
+
+    def set_updated(self, dt: Any = AUTO) -> None:
+        self._set_time("updated", dt)
+
+    def _tags(self, mode: str, tags: Iterable[str]) -> None:
+        self.client.execute(sql.RUN_TAGS[mode], (self.id, list(tags)))
+
+    def set_tags(self, *tags: str) -> None:
+        self._tags("set", tags)
+
+    def add_tags(self, *tags: str) -> None:
+        self._tags("add", tags)
+
+    def remove_tags(self, *tags: str) -> None:
+        self._tags("remove", tags)
+
+    def _json_field(self, field: str, mode: str, value: Any) -> None:
+        if value is None:
+            return
+        if mode == "remove":
+            self.client.execute(sql.RUN_JSON[(field, mode)], (self.id, list(value)))
+        else:
+            resolved = resolve_args(value) if field == "args" else resolve_env(value)
+            self.client.execute(sql.RUN_JSON[(field, mode)], (self.id, to_json(resolved)))
+
+    def set_args(self, args: Any = AUTO) -> None:
+        self._json_field("args", "set", args)
+
+    def add_args(self, args: Any = AUTO) -> None:
+        self._json_field("args", "add", args)
+
+    def remove_args(self, *keys: str) -> None:
+        self._json_field("args", "remove", keys)
+
+    def set_env(self, env: Any = AUTO) -> None:
+        self._json_field("env", "set", env)
+
+    def add_env(self, env: Any = AUTO) -> None:
+        self._json_field("env", "add", env)
+
+    def remove_env(self, *keys: str) -> None:
+        self._json_field("env", "remove", keys)
+
+    def add_relationship(self, kind: str, to_id: int) -> None:
+        self.client.execute(sql.RUN_RELATIONSHIP["add"], (self.id, kind, _id_of(to_id)))
+
+    def remove_relationship(self, kind: str, to_id: int) -> None:
+        self.client.execute(sql.RUN_RELATIONSHIP["remove"], (self.id, kind, _id_of(to_id)))
+
+    # -- artefacts ---------------------------------------------------------------------------------
+
+    def artefacts_dir(self, root: Union[str, os.PathLike, None] = None, layout: Optional[str] = None, *parts: Any,
+                      mkdir: bool = False) -> Path:
+        """``root / layout / *parts`` with ``{field}`` placeholders (identifying and annotating fields,
+        ``uuid``, ``id``) filled from this run and sanitised; never outside root (pgtrack.paths).
+        root and layout default to the schema's artefacts_root / artefacts_layout ('{uuid}')."""
+        schema = getattr(self.experiment, "schema_defaults", None) or {}
+        root = root if root is not None else schema.get("artefacts_root")
+        layout = layout if layout is not None else schema.get("artefacts_layout", "{uuid}")
+        return artefacts_path(root, layout, self.fields, parts, mkdir=mkdir)
+
+
+def _json_or_none(value: Any) -> Optional[str]:
+    return None if value is None else to_json(value)
+
+
+def _id_of(value: Any) -> int:
+    return value.id if hasattr(value, "id") else value
+
+
+def run_from_env(client: Client) -> Run:
+    """The run named by PGTRACK_EXPERIMENT_NAME and/or PGTRACK_EXPERIMENT_ID, and optionally
+    PGTRACK_RUN_ID (created with that id if it does not exist; a new run without it)."""
+    from .experiment import Experiment
+
+    name = os.environ.get("PGTRACK_EXPERIMENT_NAME") or None
+    exp_id = os.environ.get("PGTRACK_EXPERIMENT_ID") or None
+    if name is None and exp_id is None:
+        raise ValueError("set PGTRACK_EXPERIMENT_NAME and/or PGTRACK_EXPERIMENT_ID")
+    experiment = Experiment(client, experiment_id=None if exp_id is None else int(exp_id), name=name)
+    run_id = os.environ.get("PGTRACK_RUN_ID") or None
+    return experiment.get_run(run_id=None if run_id is None else int(run_id))

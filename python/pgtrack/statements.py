@@ -1,0 +1,71 @@
+"""Every SQL statement the Python package sends, in one place. Each is one call of a pgtrack SQL
+function (the logic lives there), except the few reads of pgtrack's tables for display."""
+
+# Experiments
+EXPERIMENT = "SELECT pgtrack.experiment(%s, %s, %s::text[], float_precision => %s)"
+EXPERIMENT_BY_ID = "SELECT id, name FROM pgtrack.experiments WHERE id = %s"
+EXPERIMENT_SET_NAME = "SELECT pgtrack.experiment_set_name(%s, %s)"
+EXPERIMENT_SET_COMMENT = "SELECT pgtrack.experiment_set_comment(%s, %s)"
+EXPERIMENT_TAGS = {
+    "set": "SELECT pgtrack.experiment_set_tags(%s, VARIADIC %s::text[])",
+    "add": "SELECT pgtrack.experiment_add_tags(%s, VARIADIC %s::text[])",
+    "remove": "SELECT pgtrack.experiment_remove_tags(%s, VARIADIC %s::text[])",
+}
+EXPERIMENT_RELATIONSHIP = {
+    "add": "SELECT pgtrack.experiment_add_relationship(%s, %s, %s)",
+    "remove": "SELECT pgtrack.experiment_remove_relationship(%s, %s, %s)",
+}
+
+# Runs
+CREATE_RUN = ("SELECT pgtrack.create_run(%s, %s, coalesce(%s::pgtrack.runstatus, 'PENDING'), %s, %s::text[],"
+              " %s::jsonb, %s::jsonb)")
+RUN_BY_ID = "SELECT experiment_id FROM pgtrack.runs WHERE id = %s"
+RUN_ROW = "SELECT r.* FROM pgtrack.runs r WHERE r.id = %s"
+RUN_START = "SELECT pgtrack.run_start(%s, coalesce(%s, clock_timestamp()))"
+RUN_STOP = "SELECT pgtrack.run_stop(%s, %s, %s, %s)"
+RUN_SET_STATUS = "SELECT pgtrack.run_set_status(%s, %s)"
+RUN_SET_COMMENT = "SELECT pgtrack.run_set_comment(%s, %s)"
+RUN_SET_TIME = {
+    "created": "SELECT pgtrack.run_set_created(%s, coalesce(%s, clock_timestamp()))",
+    "started": "SELECT pgtrack.run_set_started(%s, coalesce(%s, clock_timestamp()))",
+    "updated": "SELECT pgtrack.run_set_updated(%s, coalesce(%s, clock_timestamp()))",
+}
+RUN_TAGS = {
+    "set": "SELECT pgtrack.run_set_tags(%s, VARIADIC %s::text[])",
+    "add": "SELECT pgtrack.run_add_tags(%s, VARIADIC %s::text[])",
+    "remove": "SELECT pgtrack.run_remove_tags(%s, VARIADIC %s::text[])",
+}
+RUN_JSON = {  # (field, mode) -> statement; set/add take a JSON object, remove a list of keys
+    ("args", "set"): "SELECT pgtrack.run_set_args(%s, %s::jsonb)",
+    ("args", "add"): "SELECT pgtrack.run_add_args(%s, %s::jsonb)",
+    ("args", "remove"): "SELECT pgtrack.run_remove_args(%s, VARIADIC %s::text[])",
+    ("env", "set"): "SELECT pgtrack.run_set_env(%s, %s::jsonb)",
+    ("env", "add"): "SELECT pgtrack.run_add_env(%s, %s::jsonb)",
+    ("env", "remove"): "SELECT pgtrack.run_remove_env(%s, VARIADIC %s::text[])",
+}
+RUN_RELATIONSHIP = {
+    "add": "SELECT pgtrack.run_add_relationship(%s, %s, %s)",
+    "remove": "SELECT pgtrack.run_remove_relationship(%s, %s, %s)",
+}
+HEARTBEAT = "SELECT pgtrack.heartbeat(%s, %s)"
+
+# Metrics
+ADD_METRICS = "SELECT pgtrack.run_add_metrics(%s, %s, %s, %s::jsonb, %s, attempt => %s)"
+ADD_METRICS_BATCH = "SELECT pgtrack.run_add_metrics_batch(%s, %s::jsonb, %s, attempt => %s)"
+METRIC_NAMES = "SELECT name FROM pgtrack.metric_columns()"
+ADD_METRIC = "SELECT pgtrack.add_metric(%s, %s::regtype, %s)"
+ADD_RUN_COLUMN = "SELECT pgtrack.add_run_column(%s, %s::regtype, %s, %s)"
+RUN_COLUMN_TYPE = ("SELECT format_type(atttypid, NULL) FROM pg_attribute"
+                   " WHERE attrelid = 'pgtrack.runs'::regclass AND attname = %s AND attnum > 0 AND NOT attisdropped")
+
+# Registry
+REGISTRATION = "run_id, run_uuid, status::text, attempt, was_inserted, was_updated, was_skipped"
+REGISTER = (f"SELECT {REGISTRATION} FROM pgtrack.register(%s, %s::jsonb, %s::jsonb, %s, %s)")
+CLAIM_NEXT = f"SELECT {REGISTRATION} FROM pgtrack.claim_next(%s, %s, %s)"
+FIND_RUN = "SELECT pgtrack.find_run(%s, %s::jsonb)"
+ENQUEUE = "SELECT pgtrack.enqueue(%s, %s::jsonb)"
+DECLARE_IDENTIFYING = "SELECT pgtrack.declare_identifying(%s, %s, %s, %s::jsonb, %s)"
+DROP_IDENTIFYING = "SELECT pgtrack.drop_identifying(%s, %s, %s)"
+COLLISIONS_AFTER_DROP = "SELECT identity, run_ids FROM pgtrack.collisions_after_drop(%s, %s)"
+IDENTIFYING_FIELDS = ("SELECT name, type, default_value, doc FROM pgtrack.identifying_fields"
+                      " WHERE experiment_id = %s ORDER BY name")

@@ -1,0 +1,195 @@
+"""``Run.track()``: status on entry and exit, SIGTERM, buffered metrics and a background heartbeat.
+
+Exit → status: normal end and ``sys.exit(0)`` → ``normal`` (COMPLETED); an exception or a non-zero
+``sys.exit`` → ``exception`` (FAILED), with ``runs.error`` holding the type, message and the tail of
+the traceback; KeyboardInterrupt → ``interrupt`` (CANCELLED); SIGTERM → ``terminated`` (CANCELLED).
+Exceptions are always re-raised.
+
+SIGTERM: ``track()`` installs its own handler for the block (in the main thread) and restores the
+previous one on exit. The handler calls a previous Python handler first, then raises
+:class:`Terminated` (a ``SystemExit`` with code 143, as a default SIGTERM death would report), so the
+block unwinds, the run is stopped with ``terminated`` and the buffered metrics are flushed. Outside the
+main thread Python cannot catch signals: ``track()`` warns once and the run is left to go stale
+(use ``heartbeat=`` so a claim can take it over).
+
+Background thread (when buffering or ``heartbeat=seconds``): it has its own connection, opened only
+when first needed. It heartbeats every ``heartbeat`` seconds with the attempt the run holds, and flushes
+buffered rows that have waited ``max_seconds`` while the training loop is busy elsewhere. When a
+heartbeat gets PT004 (lease lost) it sets ``run.lease_lost``; the next ``add_metrics``/``flush``/
+``heartbeat`` raises LeaseLostError, and the block's end does not overwrite the new holder's status.
+"""
+from __future__ import annotations
+
+import signal
+import threading
+import time
+import traceback
+import warnings
+from typing import TYPE_CHECKING, Any, Optional, Tuple
+
+from .errors import LeaseLostError
+
+if TYPE_CHECKING:
+    from .run import Run
+
+ERROR_TAIL_CHARS = 4000
+
+
+class Terminated(SystemExit):
+    """Raised by track()'s SIGTERM handler; exits the process with 143 unless caught."""
+
+    def __init__(self) -> None:
+        super().__init__(128 + signal.SIGTERM)
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``Type: message`` and the tail of the traceback, for runs.error."""
+    headline = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    if len(trace) > ERROR_TAIL_CHARS:
+        trace = "...\n" + trace[-ERROR_TAIL_CHARS:]
+    return f"{headline}\n\n{trace}".strip()
+
+
+class SigtermGuard:
+    """Installs the SIGTERM handler for one track() block and restores the previous one."""
+
+    def __init__(self) -> None:
+        self.installed = False
+        self.previous: Any = signal.SIG_DFL
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            warnings.warn("pgtrack: track() runs outside the main thread, where Python cannot catch SIGTERM; "
+                          "a terminated process leaves this run RUNNING until it goes stale "
+                          "(pass heartbeat=... so claim_next/claim_if_stale can take it over)",
+                          RuntimeWarning, stacklevel=4)
+            return
+        previous = signal.getsignal(signal.SIGTERM)
+        if previous is signal.SIG_IGN:  # the program chose to ignore SIGTERM: so do we
+            return
+        self.previous = signal.SIG_DFL if previous is None else previous
+
+        def handler(signum: int, frame: Any) -> None:
+            if callable(self.previous):
+                self.previous(signum, frame)
+            raise Terminated()
+
+        signal.signal(signal.SIGTERM, handler)
+        self.installed = True
+
+    def restore(self) -> None:
+        if self.installed:
+            signal.signal(signal.SIGTERM, self.previous)
+            self.installed = False
+
+
+class Keeper(threading.Thread):
+    """Heartbeats and flushes aged buffered rows for one tracked run, on its own connection."""
+
+    def __init__(self, run: "Run", heartbeat: Optional[float]):
+        super().__init__(name=f"pgtrack-keeper-run-{run.id}", daemon=True)
+        self.run_ = run
+        self.interval = heartbeat
+        self.client = run.client.clone(options="-c lock_timeout=2s -c statement_timeout=30s")
+        self.stopping = threading.Event()
+        self.last_error: Optional[BaseException] = None
+        buffer_wait = run._buffer.max_seconds if run._buffer is not None else float("inf")
+        self.tick = max(0.05, min(heartbeat or float("inf"), buffer_wait) / 4)
+
+    def run(self) -> None:
+        next_beat = time.monotonic() + (self.interval or 0)
+        try:
+            while not self.stopping.wait(self.tick):
+                try:
+                    if self.interval and time.monotonic() >= next_beat:
+                        self.run_._heartbeat_with(self.client)
+                        next_beat = time.monotonic() + self.interval
+                    buffer = self.run_._buffer
+                    if buffer is not None and buffer.is_aged() and not self.run_.client.in_transaction_block:
+                        buffer.flush(lambda rows: self.run_._write_batch(rows, self.client))
+                except LeaseLostError:
+                    return  # the run knows (lease_lost); nothing more to do for it
+                except Exception as exc:  # a passing failure: try again at the next tick
+                    self.last_error = exc
+        finally:
+            self.client.close()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=60)
+
+
+class Tracking:
+    """The context manager returned by Run.track(); see the module docstring."""
+
+    def __init__(self, run: "Run", normal: str, exception: str, interrupt: str, terminated: str,
+                 started: Any, args: Any, env: Any, heartbeat: Optional[float], buffer: Optional[bool],
+                 max_rows: Optional[int], max_seconds: Optional[float]):
+        if heartbeat is not None and heartbeat <= 0:
+            raise ValueError("heartbeat must be a positive number of seconds")
+        self.run = run
+        self.statuses = {"normal": normal, "exception": exception, "interrupt": interrupt, "terminated": terminated}
+        self.started, self.args, self.env, self.heartbeat = started, args, env, heartbeat
+        self.buffered = run.buffer if buffer is None else buffer
+        self.max_rows, self.max_seconds = max_rows, max_seconds
+        self.guard = SigtermGuard()
+        self.keeper: Optional[Keeper] = None
+
+    def __enter__(self) -> "Run":
+        run = self.run
+        if self.args is not None:
+            run.set_args(self.args)
+        if self.env is not None:
+            run.set_env(self.env)
+        run._begin(self.started)
+        self.guard.install()
+        if self.buffered:
+            run._open_buffer(self.max_rows, self.max_seconds)
+        if self.buffered or self.heartbeat:
+            self.keeper = Keeper(run, self.heartbeat)
+            self.keeper.start()
+        return run
+
+    def _outcome(self, exc: Optional[BaseException]) -> Tuple[str, Optional[str]]:
+        if exc is None:
+            return self.statuses["normal"], None
+        if isinstance(exc, Terminated):
+            return self.statuses["terminated"], "Terminated: SIGTERM received"
+        if isinstance(exc, KeyboardInterrupt):
+            return self.statuses["interrupt"], "KeyboardInterrupt"
+        if isinstance(exc, SystemExit) and exc.code in (0, None):
+            return self.statuses["normal"], None
+        if isinstance(exc, SystemExit):
+            return self.statuses["exception"], f"SystemExit: {exc.code}"
+        return self.statuses["exception"], describe_exception(exc)
+
+    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> bool:
+        run = self.run
+        status, error = self._outcome(exc)
+        problems = []
+        try:
+            if self.keeper is not None:
+                self.keeper.stop()
+            try:
+                run.flush()
+            except Exception as flush_error:
+                problems.append(flush_error)
+                if exc is None:
+                    status, error = self.statuses["exception"], describe_exception(flush_error)
+            if not run._stopped and not run.lease_lost:
+                try:
+                    run.stop(status, error=error)
+                except Exception as stop_error:
+                    problems.append(stop_error)
+            elif run.lease_lost and exc is None:
+                problems.append(run._lease_error)
+        finally:
+            run._close_buffer()
+            self.guard.restore()
+        if problems and exc is None:
+            raise problems[0]
+        for problem in problems:
+            warnings.warn(f"pgtrack: while ending run {run.id} after {exc_type.__name__}: {problem}",
+                          RuntimeWarning, stacklevel=2)
+        return False
