@@ -103,7 +103,7 @@ def docopt_parse_docstrings(docstrings: Iterable[Optional[str]], simplify_names:
         if not doc:
             continue
         try:
-            parsed = docopt.docopt(doc, argv=argv, help=False, **kwargs)
+            parsed = docopt.docopt(doc, argv=argv, default_help=False, **kwargs)
         except (docopt.DocoptExit, docopt.DocoptLanguageError, SystemExit) as exc:
             errors.append(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
             continue
@@ -144,11 +144,10 @@ def docopt_arguments(f: Optional[Callable] = None, main: bool = False, main_guar
     under ``__name__ == "__main__"`` when ``main_guard``)."""
     if f is None:
         return functools.partial(docopt_arguments, main=main, main_guard=main_guard, **kwargs)
-    module = sys.modules.get(f.__module__)
 
     @functools.wraps(f)
     def wrapper(overrides: Optional[Dict[str, Any]] = None):
-        args = docopt_parse_docstrings([f.__doc__, getattr(module, "__doc__", None)], **kwargs)
+        args = docopt_parse_docstrings([f.__doc__, f.__globals__.get("__doc__")], **kwargs)
         args.update(overrides or {})
         return f(args)
 

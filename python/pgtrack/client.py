@@ -119,7 +119,7 @@ class Client:
 
     # -- calls -----------------------------------------------------------------------------------
 
-    def execute(self, query: Any, params: Sequence[Any] = (), row_factory: Any = None) -> List[Any]:
+    def execute(self, query: Any, params: Optional[Sequence[Any]] = None, row_factory: Any = None) -> List[Any]:
         """Run one statement and return its rows ([] if it returns none); ``row_factory`` as in
         psycopg (e.g. ``psycopg.rows.dict_row``). pgtrack SQLSTATEs become pgtrack exceptions; a
         connection broken between calls is replaced and the call retried once."""
@@ -137,12 +137,12 @@ class Client:
                 raise translate(exc) from None
         raise AssertionError("unreachable")
 
-    def one(self, query: Any, params: Sequence[Any] = ()) -> Optional[tuple]:
+    def one(self, query: Any, params: Optional[Sequence[Any]] = None) -> Optional[tuple]:
         """The first row of a statement, or None."""
         rows = self.execute(query, params)
         return rows[0] if rows else None
 
-    def value(self, query: Any, params: Sequence[Any] = ()) -> Any:
+    def value(self, query: Any, params: Optional[Sequence[Any]] = None) -> Any:
         """The first column of the first row, or None."""
         row = self.one(query, params)
         return None if row is None else row[0]

@@ -112,11 +112,18 @@ _BY_SQLSTATE = {cls.sqlstate: cls for cls in (
 
 
 def translate(exc: psycopg.Error) -> BaseException:
-    """The pgtrack exception for a psycopg error raised by a pgtrack function, else ``exc``."""
-    cls = _BY_SQLSTATE.get(getattr(exc, "sqlstate", None) or "")
+    """The pgtrack exception for a psycopg error raised by a pgtrack function, else ``exc``.
+
+    One error comes from PostgreSQL itself before any pgtrack code runs: a status that is not a
+    runstatus label fails while the parameter is converted (22P02); it is a validation error too."""
+    sqlstate = getattr(exc, "sqlstate", None) or ""
+    diag = exc.diag
+    hint = diag.message_hint
+    if sqlstate == "22P02" and "pgtrack.runstatus" in (diag.message_primary or ""):
+        sqlstate, hint = "PT003", "statuses are the Slurm job states: SELECT enum_range(NULL::pgtrack.runstatus)"
+    cls = _BY_SQLSTATE.get(sqlstate)
     if cls is None:
         return exc
-    diag = exc.diag
-    error = cls(diag.message_primary or str(exc), hint=diag.message_hint)
+    error = cls(diag.message_primary or str(exc), hint=hint)
     error.__cause__ = exc
     return error
