@@ -23,6 +23,10 @@ arguments, e.g. `SELECT pgtrack.create_run(1, tags => ARRAY['x'])`.
 Conventions: functions take ids, not names (except `experiment(name)`); tags are `text[]` arguments
 stored as a JSON object `{"tag": true}`; "now" is `clock_timestamp()`, the database clock.
 
+**Functions that return a row (`register`, `claim_next`) must be called as `SELECT * FROM
+pgtrack.register(...)`.** `SELECT (pgtrack.register(...)).*` makes PostgreSQL run the function once per
+output column: seven registrations or claims instead of one, and flags describing the last of them.
+
 ## Errors
 
 | SQLSTATE | meaning | Python exception |
@@ -30,7 +34,7 @@ stored as a JSON object `{"tag": true}`; "now" is `clock_timestamp()`, the datab
 | `PT001` | duplicate run (`on_duplicate => 'raise'`); the message names the existing run id | `DuplicateRunError` |
 | `PT002` | experiment or run does not exist | `NotFoundError` |
 | `PT003` | validation: bad name, unknown/missing field, wrong type, non-finite identifying float, bad policy | `SchemaValidationError` |
-| `PT004` | lease lost: `heartbeat`/`run_stop` with an attempt that is no longer current | `LeaseLostError` |
+| `PT004` | lease lost: `heartbeat`, `run_stop` or a metric writer with an attempt that is no longer current | `LeaseLostError` |
 | `PT005` | schema change refused: collisions, missing default, type change, data present, lock timeout | `SchemaChangeError` |
 
 Every error has a message naming the offending value and a HINT saying what to do. A failing call
@@ -51,7 +55,7 @@ def source_order() -> list[tuple[str, list[str]]]:
     sections = []
     for path in sorted(ROOT.glob("sql/**/*.sql")):
         text = path.read_text()
-        names = re.findall(r"^CREATE FUNCTION pgtrack\.([a-z]\w*)\(", text, re.M)
+        names = re.findall(r"^CREATE (?:OR REPLACE )?FUNCTION pgtrack\.([a-z]\w*)\(", text, re.M)
         if names:
             title = text.splitlines()[0].lstrip("- ").split(":")[0].rstrip(".")
             sections.append((title, names))

@@ -1,0 +1,61 @@
+"""make bench, part 3: per-step cost of logging from Python (pgtrack.Run.add_metrics).
+
+1. Buffered (inside run.track(), default max_rows=500) against COPY of the same rows in chunks of
+   500 from Python (the physical limit for getting rows into the table). Target: <= 2x COPY per row.
+2. Unbuffered (Run(..., buffer=False) inside track(): one run_add_metrics call per step) against the
+   hand-written statement of bench/metrics_bench.py sent from psycopg per step.
+20,000 steps x 4 metrics per variant, interleaved rounds on the same server, median ratio reported.
+"""
+from __future__ import annotations
+
+import pgtrack
+from common import connect, interleave, report_ratio
+from metrics_bench import HAND_WRITTEN, METRICS, ROUNDS, ROWS, values
+
+PER_ROUND = ROWS // ROUNDS
+CHUNK = 500
+
+
+def main() -> None:
+    conn = connect()
+    client = pgtrack.Client(dbname=conn.info.dbname)
+    for name in METRICS:
+        client.execute("SELECT pgtrack.add_metric(%s)", (name,))
+    exp = pgtrack.Experiment(client, name="bench-python")
+
+    def logged(buffer: bool):
+        def variant(r: int) -> None:
+            run = exp.get_run(buffer=buffer)
+            with run.track():
+                for step in range(PER_ROUND):
+                    run.add_metrics(step=step, **values(step))
+        return variant
+
+    def copy_rows(r: int) -> None:
+        run = exp.get_run().id
+        for start in range(0, PER_ROUND, CHUNK):
+            with conn.cursor().copy(
+                    "COPY pgtrack.metrics (run_id, step, progress, train_loss, val_loss, acc, lr) FROM STDIN") as copy:
+                for s in range(start, start + CHUNK):
+                    v = values(s)
+                    copy.write_row((run, s, 0.0, v["train_loss"], v["val_loss"], v["acc"], v["lr"]))
+
+    def hand_rows(r: int) -> None:
+        run = exp.get_run().id
+        for step in range(PER_ROUND):
+            conn.execute(HAND_WRITTEN, {"run": run, "step": step, **values(step)})
+
+    print(f"Python Run.add_metrics, buffered, vs COPY (chunks of {CHUNK}): {ROWS} steps x {len(METRICS)} metrics, "
+          f"{ROUNDS} interleaved rounds")
+    logged(True)(0), copy_rows(0)
+    times = interleave(ROUNDS, {"Run.add_metrics (buffered)": logged(True), "COPY": copy_rows})
+    report_ratio("buffered", times, "Run.add_metrics (buffered)", "COPY", PER_ROUND, 2.0)
+
+    print(f"\nPython Run.add_metrics, unbuffered, vs the hand-written statement: {ROWS} steps, {ROUNDS} rounds")
+    logged(False)(0), hand_rows(0)
+    times = interleave(ROUNDS, {"Run.add_metrics (buffer=False)": logged(False), "hand-written CTE statement": hand_rows})
+    report_ratio("unbuffered", times, "Run.add_metrics (buffer=False)", "hand-written CTE statement", PER_ROUND, 1.2)
+
+
+if __name__ == "__main__":
+    main()
