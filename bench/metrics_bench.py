@@ -30,6 +30,16 @@ def values(step: int) -> dict:
     return {"train_loss": 1.0 / (step + 1), "val_loss": 1.5 / (step + 1), "acc": step / ROWS, "lr": 0.1}
 
 
+def copy_metrics(conn: psycopg.Connection, run: int, steps: int, chunk: int) -> None:
+    """The physical limit: COPY of the same rows, one COPY (and commit) per chunk."""
+    for start in range(0, steps, chunk):
+        with conn.cursor().copy(
+                "COPY pgtrack.metrics (run_id, step, progress, train_loss, val_loss, acc, lr) FROM STDIN") as copy:
+            for s in range(start, start + chunk):
+                v = values(s)
+                copy.write_row((run, s, 0.0, v["train_loss"], v["val_loss"], v["acc"], v["lr"]))
+
+
 def main() -> None:
     conn = connect()
     for name in METRICS:
@@ -63,13 +73,7 @@ def main() -> None:
             conn.execute("SELECT pgtrack.run_add_metrics_batch(%s, %s)", (run, Jsonb(rows)))
 
     def copy_rows(r: int) -> None:
-        run = new_run()
-        for start in range(0, PER_ROUND, chunk):
-            with conn.cursor().copy(
-                    "COPY pgtrack.metrics (run_id, step, progress, train_loss, val_loss, acc, lr) FROM STDIN") as copy:
-                for s in range(start, start + chunk):
-                    v = values(s)
-                    copy.write_row((run, s, 0.0, v["train_loss"], v["val_loss"], v["acc"], v["lr"]))
+        copy_metrics(conn, new_run(), PER_ROUND, chunk)
 
     print(f"\nrun_add_metrics_batch (chunks of {chunk}) vs COPY: {ROWS} rows each, {ROUNDS} interleaved rounds")
     batch_rows(0), copy_rows(0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pgtrack
 from common import connect, interleave, report_ratio
-from metrics_bench import HAND_WRITTEN, METRICS, ROUNDS, ROWS, values
+from metrics_bench import HAND_WRITTEN, METRICS, ROUNDS, ROWS, copy_metrics, values
 
 PER_ROUND = ROWS // ROUNDS
 CHUNK = 500
@@ -32,13 +32,7 @@ def main() -> None:
         return variant
 
     def copy_rows(r: int) -> None:
-        run = exp.get_run().id
-        for start in range(0, PER_ROUND, CHUNK):
-            with conn.cursor().copy(
-                    "COPY pgtrack.metrics (run_id, step, progress, train_loss, val_loss, acc, lr) FROM STDIN") as copy:
-                for s in range(start, start + CHUNK):
-                    v = values(s)
-                    copy.write_row((run, s, 0.0, v["train_loss"], v["val_loss"], v["acc"], v["lr"]))
+        copy_metrics(conn, exp.get_run().id, PER_ROUND, CHUNK)
 
     def hand_rows(r: int) -> None:
         run = exp.get_run().id
