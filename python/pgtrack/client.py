@@ -7,9 +7,10 @@ at its end and rolls back on an exception. Blocks nest and share the connection 
 a new one.
 
 Reconnects: before a call outside a block, a connection the server has closed (restart, idle kill)
-is noticed without a round trip (its socket is readable while it should be silent) and replaced. A
-call that still fails because the connection broke is retried once on a new connection, outside a
-block only: inside a block the transaction is lost and the error is raised.
+is noticed without a round trip (its socket is readable while it should be silent) and replaced, so
+the call goes to a new connection and nothing is sent twice. A call during which the connection
+breaks raises psycopg.OperationalError and is not retried (it may have run); the next call
+reconnects. Inside a block the transaction is lost and the error is raised.
 
 Threads: a Client (and its connection) belongs to one thread at a time. Use ``client.clone()`` for
 another thread; the background heartbeat of ``Run.track(heartbeat=...)`` does so itself.
@@ -122,20 +123,16 @@ class Client:
     def execute(self, query: Any, params: Optional[Sequence[Any]] = None, row_factory: Any = None) -> List[Any]:
         """Run one statement and return its rows ([] if it returns none); ``row_factory`` as in
         psycopg (e.g. ``psycopg.rows.dict_row``). pgtrack SQLSTATEs become pgtrack exceptions; a
-        connection broken between calls is replaced and the call retried once."""
-        for retry in (True, False):
-            conn = self._connection()
-            try:
-                cur = conn.cursor(row_factory=row_factory) if row_factory else conn.cursor()
-                cur.execute(query, params)
-                return cur.fetchall() if cur.description is not None else []
-            except psycopg.OperationalError:
-                if retry and conn.broken and self._depth == 0:
-                    continue
-                raise
-            except psycopg.Error as exc:
-                raise translate(exc) from None
-        raise AssertionError("unreachable")
+        connection the server closed between calls is replaced before the call."""
+        conn = self._connection()
+        try:
+            cur = conn.cursor(row_factory=row_factory) if row_factory else conn.cursor()
+            cur.execute(query, params)
+            return cur.fetchall() if cur.description is not None else []
+        except psycopg.OperationalError:
+            raise  # connection trouble during the call: not retried (it may have run); the next call reconnects
+        except psycopg.Error as exc:
+            raise translate(exc) from None
 
     def one(self, query: Any, params: Optional[Sequence[Any]] = None) -> Optional[tuple]:
         """The first row of a statement, or None."""

@@ -91,7 +91,7 @@ def test_reconnects_after_the_server_dropped_the_connection(dbname, client):
     exp = pgtrack.Experiment(client, name="reconnect")
     before = client.value("SELECT pg_backend_pid()")
     with psycopg.connect(dbname=dbname, autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", (before,))
+        admin.execute("SELECT pg_terminate_backend(%s, 10000)", (before,))  # waits until it has exited
     run = exp.get_run()  # the next call notices and reconnects instead of failing
     assert client.value("SELECT pg_backend_pid()") != before
     run.add_metrics(step=1, loss=0.5)
@@ -109,3 +109,17 @@ def test_lost_connection_inside_a_block_is_an_error(dbname, client):
 
 def test_password_is_not_shown(dbname):
     assert "s3cret" not in repr(pgtrack.Client(dbname=dbname, password="s3cret"))
+
+
+def test_reconnects_after_a_server_restart(client):
+    import subprocess
+
+    data = os.path.join(os.environ["PGTRACK_CLUSTER_DIR"], "data")
+    runas = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    exp = pgtrack.Experiment(client, name="restart")
+    before = client.value("SELECT pg_backend_pid()")
+    log = os.path.join(os.environ["PGTRACK_CLUSTER_DIR"], "server.log")  # -l: else the server keeps our pipe open
+    subprocess.run(runas + ["/usr/lib/postgresql/15/bin/pg_ctl", "-D", data, "-l", log, "-m", "fast", "-w", "restart"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+    run = exp.get_run()  # the first call after the restart reconnects instead of failing
+    assert run.id and client.value("SELECT pg_backend_pid()") != before
