@@ -1,10 +1,8 @@
--- Privileges. Functions that alter the data tables run as the extension owner (SECURITY DEFINER), so
--- they are not for everyone: EXECUTE is revoked from PUBLIC and granted by the DBA, e.g.
---   GRANT EXECUTE ON FUNCTION pgtrack.add_metric(text, regtype, text) TO ml_team;
--- Every other function runs with the caller's privileges on the tables (SECURITY INVOKER).
-REVOKE EXECUTE ON FUNCTION pgtrack.setup() FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION pgtrack.add_metric(text, regtype, text) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION pgtrack.drop_metric(text, boolean) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION pgtrack.rename_metric(text, text) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION pgtrack.add_run_column(text, regtype, boolean, text) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION pgtrack._regenerate_writers() FROM PUBLIC;
+-- Privileges. PUBLIC can do nothing: CREATE EXTENSION gives PUBLIC no USAGE on schema pgtrack, and
+-- EXECUTE on every function is revoked here (the generated writers revoke it when they are created).
+-- Access is granted through the roles of 70_roles.sql (SELECT pgtrack.grant_roles()) or by the DBA:
+--   GRANT pgtrack_writer TO alice;
+-- Functions that alter table definitions, and the lock and sequence helpers, run as the extension
+-- owner (SECURITY DEFINER) and are granted per role; every other function runs with the caller's own
+-- table privileges (SECURITY INVOKER).
+REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA pgtrack FROM PUBLIC;

@@ -1,45 +1,93 @@
--- Serialising schema changes and running DDL with a clear error when a table is busy.
+-- Locks. No advisory locks (except while the very first setup() creates pgtrack.meta): any role can
+-- take any advisory lock key and so hang whoever waits for it. pgtrack locks its own tables and rows, through helpers that run as the owner, so a caller
+-- needs no privilege for them and a role without one cannot take them.
+--
+-- Waiting is short by design: a schema change asks for its table lock in attempts of at most 100 ms
+-- (lock_timeout per attempt), sleeping between attempts, so loggers queued behind a waiting ALTER are
+-- held up for one attempt at most, never for the whole wait. The whole wait is bounded by the caller's
+-- lock_timeout when it is set, else by 10 seconds; then PT005.
 
-CREATE OR REPLACE FUNCTION pgtrack._lock_schema()
-RETURNS void
-LANGUAGE plpgsql
+CREATE OR REPLACE FUNCTION pgtrack._lock_budget()
+RETURNS interval
+LANGUAGE sql
+STABLE
 AS $$
-/* Transaction-scoped advisory lock taken by every function that alters the data tables (setup,
-   migrate, add_metric, drop_metric, rename_metric, add_run_column). Released at commit, so a waiter
-   reads the committed catalog. The first key is pgtrack's namespace, the second the lock's purpose. */
-BEGIN
-    PERFORM pgtrack._execute_guarded('SELECT pg_catalog.pg_advisory_xact_lock(1886352498, 1)');
-END
+    /* How long a schema change may wait for its locks in total: the session's lock_timeout if set. */
+    SELECT CASE WHEN s.setting::bigint OPERATOR(pg_catalog.=) 0 THEN interval '10 seconds'
+                ELSE pg_catalog.make_interval(secs => s.setting::bigint / 1000.0) END
+      FROM pg_catalog.pg_settings s WHERE s.name OPERATOR(pg_catalog.=) 'lock_timeout'
 $$;
 
 CREATE OR REPLACE FUNCTION pgtrack._execute_guarded(p_sql text)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
-/* Run one statement (DDL built with format('%I'), or a lock request). A lock_timeout (set by the calling function) turns
-   waiting behind a busy logger into a clear PT005 instead of a hang. */
+/* Run one lock request or DDL statement (built with format('%I')) in attempts of at most 100 ms each,
+   within _lock_budget(); PT005 when the budget is spent. The session's lock_timeout is restored. */
+DECLARE
+    v_saved    text := pg_catalog.current_setting('lock_timeout');
+    v_deadline timestamptz := pg_catalog.clock_timestamp() + pgtrack._lock_budget();
+    v_attempt  interval;
+    v_pause    double precision := 0.01;
 BEGIN
-    EXECUTE p_sql;
-EXCEPTION WHEN lock_not_available THEN
-    PERFORM pgtrack._raise('PT005', format('schema change timed out waiting for a lock: %s', p_sql),
-        'another transaction is using the table (a long-running logger or an open transaction); '
-        'retry when it has committed, or raise lock_timeout in this session');
+    LOOP
+        v_attempt := least(interval '100 milliseconds', v_deadline - pg_catalog.clock_timestamp());
+        PERFORM pg_catalog.set_config('lock_timeout', greatest(1, extract(epoch FROM v_attempt) * 1000)::bigint::text, true);
+        BEGIN
+            EXECUTE p_sql;
+            PERFORM pg_catalog.set_config('lock_timeout', v_saved, true);
+            RETURN;
+        EXCEPTION WHEN lock_not_available THEN
+            IF pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => v_pause) >= v_deadline THEN
+                PERFORM pg_catalog.set_config('lock_timeout', v_saved, true);
+                PERFORM pgtrack._raise('PT005', format('timed out after %s waiting for a lock: %s', pgtrack._lock_budget(), p_sql),
+                    'another transaction is using the table (a long-running logger or an open transaction); '
+                    'retry when it has committed, or set a longer lock_timeout in this session');
+            END IF;
+        END;
+        PERFORM pg_catalog.pg_sleep(v_pause);  -- let the loggers queued behind the failed attempt through
+        v_pause := least(v_pause * 2, 0.2);
+    END LOOP;
 END
 $$;
 
-CREATE OR REPLACE FUNCTION pgtrack._lock_registry(p_experiment_id bigint, p_exclusive boolean)
+CREATE OR REPLACE FUNCTION pgtrack._lock_schema()
 RETURNS void
 LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS $$
-/* Per-experiment registry lock: shared for every identity write (normalize_identity), exclusive for
-   changes to the experiment's identifying fields, so a register() never mixes old and new fields. */
-DECLARE
-    v_key bigint := hashtextextended('pgtrack.registry:' || p_experiment_id, 0);
+/* Serialises every change of the data tables' definitions (setup, migrate, add_metric, drop_metric,
+   rename_metric, add_run_column): SHARE ROW EXCLUSIVE on pgtrack.meta, held to commit, so a waiter reads
+   the committed catalog. Only schema changes take it; readers of meta (ACCESS SHARE) do not conflict. */
 BEGIN
-    IF p_exclusive THEN
-        PERFORM pgtrack._execute_guarded(format('SELECT pg_catalog.pg_advisory_xact_lock(%s)', v_key));
-    ELSE
-        PERFORM pg_advisory_xact_lock_shared(v_key);
-    END IF;
+    PERFORM pgtrack._execute_guarded('LOCK TABLE pgtrack.meta IN SHARE ROW EXCLUSIVE MODE');
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pgtrack._lock_experiment_shared(p_experiment_id bigint)
+RETURNS integer
+LANGUAGE sql
+SECURITY DEFINER
+AS $$
+    /* Registry lock, shared: FOR KEY SHARE on the experiment's row, taken by every identity write before
+       it reads the identifying fields; returns the experiment's float_precision, NULL if there is no
+       such experiment. The same lock the runs foreign key takes anyway, so concurrent registrations
+       never wait for each other. Hot path: no SET search_path (a GUC save/restore per call); safe
+       because the statement names every object and operator with its schema and calls no function. */
+    SELECT e.float_precision FROM pgtrack.experiments e WHERE e.id OPERATOR(pg_catalog.=) p_experiment_id FOR KEY SHARE
+$$;
+
+CREATE OR REPLACE FUNCTION pgtrack._lock_experiment_exclusive(p_experiment_id bigint)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* Registry lock, exclusive: FOR UPDATE on the experiment's row, taken by changes to its identifying
+   fields and float_precision. Waits for registrations in flight to commit and blocks new ones (and new
+   runs of the experiment) until this transaction ends. Bounded like every schema change wait. */
+BEGIN
+    PERFORM pgtrack._execute_guarded(format('SELECT FROM pgtrack.experiments WHERE id = %s FOR UPDATE', p_experiment_id));
 END
 $$;

@@ -6,16 +6,23 @@ LANGUAGE plpgsql
 IMMUTABLE
 AS $$
 /* The one name rule (SPEC 4.5): lowercase letters, digits and _, starting with a letter, at most 63
-   bytes, not one of p_reserved. Returns the name; raises PT003 naming the bad value otherwise.
-   Names that pass can still only reach SQL through format('%I'). */
+   bytes, not one of p_reserved nor a system column, and not starting with p_, v_ or c_: a column named
+   like one of pgtrack's PL/pgSQL variables would make SQL inside pgtrack's functions ambiguous.
+   Internal aliases in generated SQL start with _, which no user name can. Returns the name; raises
+   PT003 naming the bad value otherwise. Names that pass still reach SQL only through format('%I'). */
 BEGIN
     IF p_name IS NULL OR p_name !~ '^[a-z][a-z0-9_]*$' OR octet_length(p_name) > 63 THEN
         PERFORM pgtrack._raise('PT003', format('invalid %s name %s', p_what, coalesce(quote_literal(p_name), 'NULL')),
             'use lowercase letters, digits and _, starting with a letter, at most 63 bytes (e.g. val_loss)');
     END IF;
-    IF p_name = ANY (p_reserved) THEN
+    IF p_name = ANY (p_reserved || '{tableoid,xmin,cmin,xmax,cmax,ctid}'::text[]) THEN
         PERFORM pgtrack._raise('PT003', format('%s name %L is reserved', p_what, p_name),
-            format('choose another name; reserved: %s', array_to_string(p_reserved, ', ')));
+            format('choose another name; reserved: %s, and PostgreSQL''s system columns tableoid, xmin, cmin, xmax, cmax, ctid',
+                   array_to_string(p_reserved, ', ')));
+    END IF;
+    IF p_name ~ '^[pvc]_' THEN  -- pgtrack's PL/pgSQL parameters, variables and constants use these prefixes
+        PERFORM pgtrack._raise('PT003', format('%s name %L is reserved: names starting with p_, v_ or c_ belong to pgtrack''s own variables', p_what, p_name),
+            'choose a name without that prefix (e.g. val_loss rather than v_loss)');
     END IF;
     RETURN p_name;
 END
@@ -43,9 +50,9 @@ LANGUAGE plpgsql
 IMMUTABLE
 AS $$
 /* Free-text labels (experiment names, tags, relationship kinds, JSON keys) are stored as data, so
-   any text is allowed except NULL and blank. */
+   any text is allowed except NULL and blank (only white space, Unicode spaces included). */
 BEGIN
-    IF p_value IS NULL OR btrim(p_value) = '' THEN
+    IF p_value IS NULL OR p_value ~ '^[[:space:]\u00a0\u1680\u180e\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff]*$' THEN
         PERFORM pgtrack._raise('PT003', format('%s must not be %s', p_what, coalesce(quote_literal(p_value), 'NULL')),
             format('pass a non-empty %s', p_what));
     END IF;

@@ -3,7 +3,6 @@
 CREATE OR REPLACE FUNCTION pgtrack.migrate(name text, script text)
 RETURNS boolean
 LANGUAGE plpgsql
-SET lock_timeout = '10s'
 AS $$
 /* Runs with the caller's privileges (SECURITY INVOKER): a migration can do exactly what its caller
    may do. The script and its record in applied_migrations commit or roll back together, so a failing
@@ -16,6 +15,8 @@ DECLARE
     p_script   ALIAS FOR $2;
     v_checksum text;
     v_applied  text;
+    v_path     text;
+    v_state    text;
 BEGIN
     PERFORM pgtrack._validate_label(p_name, 'migration name');
     PERFORM pgtrack._validate_label(p_script, 'migration script');
@@ -33,12 +34,19 @@ BEGIN
             'applied migrations are immutable: put the change in a new migration with a new name');
     END IF;
 
+    v_path := current_setting('search_path');
     BEGIN
         EXECUTE p_script;
-    EXCEPTION WHEN invalid_transaction_termination OR feature_not_supported THEN
+    EXCEPTION WHEN invalid_transaction_termination OR feature_not_supported OR active_sql_transaction THEN
+        GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE;
+        IF v_state = '2D000' OR SQLERRM ~* 'transaction commands|cannot (commit|roll ?back|begin)' THEN
+            PERFORM pgtrack._raise('PT003', format('migration %L failed: %s', p_name, SQLERRM),
+                'a migration runs inside one transaction with its record; remove BEGIN/COMMIT/ROLLBACK from the script');
+        END IF;
         PERFORM pgtrack._raise('PT003', format('migration %L failed: %s', p_name, SQLERRM),
-            'a migration runs inside one transaction with its record; remove BEGIN/COMMIT/ROLLBACK from the script');
+            'this statement cannot run inside a transaction (e.g. CREATE INDEX CONCURRENTLY, VACUUM): run it outside migrate()');
     END;
+    PERFORM set_config('search_path', v_path, false);  -- a SET search_path in the script does not leak
 
     INSERT INTO pgtrack.applied_migrations (name, checksum, applied_at)
     VALUES (p_name, v_checksum, clock_timestamp());

@@ -7,11 +7,12 @@ LANGUAGE sql
 STABLE
 AS $$
     /* SQL expression reading metric p_column from the jsonb variable p_source, cast to the column's
-       type. jsonb/json columns take the JSON value itself; others go through its text form, so
+       type. jsonb/json columns take the JSON value itself (a JSON null is "not given", like an absent
+       key, so it never overwrites a stored value); others go through its text form, so
        "NaN"/"Infinity"/"-Infinity" strings work for float columns. */
     SELECT CASE
-        WHEN p_type = 'jsonb'::regtype THEN format('(%s -> %L)', p_source, p_column)
-        WHEN p_type = 'json'::regtype  THEN format('(%s -> %L)::json', p_source, p_column)
+        WHEN p_type = 'jsonb'::regtype THEN format('nullif(%s -> %L, ''null''::jsonb)', p_source, p_column)
+        WHEN p_type = 'json'::regtype  THEN format('nullif(%s -> %L, ''null''::jsonb)::json', p_source, p_column)
         ELSE format('(%s ->> %L)::%s', p_source, p_column, format_type(p_type, NULL))
     END
 $$;
@@ -56,7 +57,7 @@ BEGIN
     SELECT coalesce(array_agg(a.attname::text ORDER BY a.attnum), '{}'),
            string_agg(', ' || pgtrack._metric_value_expr('p_metrics', a.attname, a.atttypid), '' ORDER BY a.attnum),
            string_agg(format(', %s AS %I', pgtrack._metric_value_expr('r.v', a.attname, a.atttypid), a.attname), '' ORDER BY a.attnum),
-           string_agg(format(', (array_agg(s.%1$I ORDER BY s.ord DESC) FILTER (WHERE s.%1$I IS NOT NULL))[1]', a.attname), '' ORDER BY a.attnum),
+           string_agg(format(', (array_agg(s.%1$I ORDER BY s._ord DESC) FILTER (WHERE s.%1$I IS NOT NULL))[1]', a.attname), '' ORDER BY a.attnum),
            string_agg(format('%1$I = coalesce(EXCLUDED.%1$I, m.%1$I)', a.attname), ', ' ORDER BY a.attnum),
            string_agg(format(', r.%I', a.attname), '' ORDER BY a.attnum),
            string_agg(format(', %I %s', a.attname, format_type(a.atttypid, NULL)), '' ORDER BY a.attnum)
@@ -120,10 +121,10 @@ BEGIN
     ELSE
         INSERT INTO pgtrack.metrics AS m (run_id, step, progress%3$s)
         SELECT p_run_id, s.step, s.progress%4$s
-          FROM (SELECT r.ord,
+          FROM (SELECT r._ord,
                        coalesce((r.v ->> 'step')::bigint, 0) AS step,
                        coalesce((r.v ->> 'progress')::double precision, 0) AS progress%5$s
-                  FROM jsonb_array_elements(p_rows) WITH ORDINALITY AS r(v, ord)) s
+                  FROM jsonb_array_elements(p_rows) WITH ORDINALITY AS r(v, _ord)) s
          GROUP BY s.step, s.progress
         ON CONFLICT (run_id, step, progress) %6$s;
     END IF;
@@ -135,6 +136,10 @@ $fn$, coalesce(array_to_string(v_names, ', '), '(none)'), ARRAY['step', 'progres
       (SELECT coalesce(string_agg(format(', %I', n), ''), '') FROM unnest(v_names) n),
       coalesce(v_merge, ''), coalesce(v_batch, ''), v_conflict, c_touch,
       coalesce(v_fast, ''), coalesce(v_coldefs, ''));
+    -- New functions are executable by PUBLIC by default: not these.
+    REVOKE ALL ON FUNCTION pgtrack._metrics_write(bigint, bigint, double precision, jsonb, boolean, integer),
+                           pgtrack._metrics_write_batch(bigint, jsonb, boolean, integer) FROM PUBLIC;
+    PERFORM pgtrack._role_grants();
 END
 $$;
 

@@ -26,6 +26,53 @@ AS $$
        AND a.attname = p_name AND a.attnum > 0 AND NOT a.attisdropped
 $$;
 
+CREATE OR REPLACE FUNCTION pgtrack._check_column_type(p_type regtype, p_name text, p_arrays boolean)
+RETURNS void
+LANGUAGE plpgsql
+STABLE
+AS $$
+/* The types a column added by add_metric/add_run_column may have. Those functions run as the
+   extension owner, and adding a column evaluates the type's DEFAULT and CHECK expressions (and every
+   later write evaluates its CHECKs), so a type a caller controls would run the caller's code with the
+   owner's rights. Allowed, therefore, only types that cannot carry a caller's code:
+   - base types (only superusers can create them; their I/O functions are C), except the reg* types,
+     which store OIDs and make pg_upgrade refuse the cluster;
+   - enums and domains owned by the role this runs as (the extension owner), outside temporary schemas;
+   - with p_arrays (run columns; a metric value is one scalar), arrays of allowed types.
+   Composite, range, multirange and pseudo types are refused. Called from SECURITY DEFINER functions,
+   so current_user is the extension owner. */
+DECLARE
+    v_type   record;
+    v_reason text;
+BEGIN
+    SELECT t.typtype, t.typcategory, t.typelem, t.typowner, t.typname, n.nspname INTO v_type
+      FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+     WHERE t.oid = p_type;
+    IF NOT FOUND THEN
+        v_reason := 'it does not exist';
+    ELSIF v_type.typcategory = 'A' AND v_type.typelem <> 0 THEN
+        IF NOT p_arrays THEN
+            v_reason := 'a metric holds one scalar value, not an array';
+        ELSE
+            PERFORM pgtrack._check_column_type(v_type.typelem::regtype, p_name, false);
+            RETURN;
+        END IF;
+    ELSIF v_type.nspname ~ '^pg_(toast_)?temp_' THEN
+        v_reason := 'it is a temporary type';
+    ELSIF v_type.typtype = 'b' AND v_type.nspname = 'pg_catalog' AND v_type.typname ~ '^reg' THEN
+        v_reason := 'reg* types store OIDs, which pg_upgrade refuses';
+    ELSIF v_type.typtype IN ('d', 'e') AND v_type.typowner <> (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
+        v_reason := format('domains and enums must be owned by the extension owner %I (its DEFAULT/CHECK expressions would run with the owner''s rights)', current_user);
+    ELSIF v_type.typtype NOT IN ('b', 'd', 'e') THEN
+        v_reason := 'only base types, and enums and domains of the extension owner, are allowed';
+    END IF;
+    IF v_reason IS NOT NULL THEN
+        PERFORM pgtrack._raise('PT003', format('type %s cannot be used for column %I: %s', coalesce(p_type::text, 'NULL'), p_name, v_reason),
+            'use a built-in type such as double precision, real, bigint, integer, boolean, text, timestamptz or jsonb');
+    END IF;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION pgtrack._add_column(p_table text, p_name text, p_type regtype, p_comment text)
 RETURNS boolean
 LANGUAGE plpgsql
@@ -35,15 +82,10 @@ AS $$
    it exists with another type, else adds it. */
 DECLARE
     v_existing regtype;
-    v_kind     char;
 BEGIN
     PERFORM pgtrack._validate_name(p_name, CASE p_table WHEN 'metrics' THEN 'metric' ELSE 'run column' END,
                                    pgtrack._builtin_columns(p_table));
-    SELECT typtype INTO v_kind FROM pg_type WHERE oid = p_type;
-    IF v_kind IS NULL OR v_kind NOT IN ('b', 'd', 'e') THEN
-        PERFORM pgtrack._raise('PT003', format('type %s cannot be used for column %I', coalesce(p_type::text, 'NULL'), p_name),
-            'use a scalar type such as double precision, bigint, boolean, text, timestamptz or jsonb');
-    END IF;
+    PERFORM pgtrack._check_column_type(p_type, p_name, p_table = 'runs');
     PERFORM pgtrack._lock_schema();
     v_existing := pgtrack._column_type(p_table, p_name);
     IF v_existing IS NOT NULL AND v_existing <> p_type THEN
@@ -80,7 +122,6 @@ RETURNS boolean
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET lock_timeout = '10s'
 AS $$
 /* Add a metric column to pgtrack.metrics; safe under concurrent callers (exactly one adds it). */
 DECLARE
@@ -101,7 +142,6 @@ RETURNS void
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET lock_timeout = '10s'
 AS $$
 /* Drop a metric column; refused (PT005) while any row holds a value unless force is true. */
 DECLARE
@@ -109,6 +149,9 @@ DECLARE
 BEGIN
     PERFORM pgtrack._lock_schema();
     PERFORM pgtrack._existing_metric($1);
+    -- The table lock first, then the count: a writer that commits between a count and the lock would
+    -- otherwise lose its values with the column.
+    PERFORM pgtrack._execute_guarded('LOCK TABLE pgtrack.metrics IN ACCESS EXCLUSIVE MODE');
     IF NOT coalesce($2, false) THEN
         EXECUTE format('SELECT count(*) FROM pgtrack.metrics WHERE %I IS NOT NULL', $1) INTO v_rows;
         IF v_rows > 0 THEN
@@ -128,7 +171,6 @@ RETURNS void
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET lock_timeout = '10s'
 AS $$
 /* Rename a metric column; the new name follows the name rule and must be free. */
 BEGIN
@@ -167,16 +209,25 @@ RETURNS boolean
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET lock_timeout = '10s'
 AS $$
-/* A typed per-run field (wallow's annotating fields); writable through register()'s annotating. */
+/* A typed per-run field (wallow's annotating fields); writable through register()'s annotating.
+   indexed builds a plain index inside this transaction: writes to runs wait while it builds (a
+   moment for thousands of runs). On a large busy table create it yourself with CREATE INDEX
+   CONCURRENTLY (docs/security.md, "Locks"); indexed => true then finds it and builds nothing. */
 DECLARE
     v_added boolean;
 BEGIN
     v_added := pgtrack._add_column('runs', $1, $2, $4);
-    IF coalesce($3, false) THEN
-        PERFORM pgtrack._execute_guarded(format('CREATE INDEX IF NOT EXISTS %I ON pgtrack.runs (%I)',
-                                                left('runs_' || $1, 59) || '_idx', $1));
+    -- An index whose only key is this column, unless one exists; PostgreSQL picks a free name (a fixed
+    -- name could collide with another index, or with a long name sharing its first 63 bytes).
+    IF coalesce($3, false) AND NOT EXISTS (
+            SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+             WHERE i.indrelid = 'pgtrack.runs'::regclass AND i.indnatts = 1 AND i.indpred IS NULL
+               AND i.indexprs IS NULL AND a.attname = $1) THEN
+        PERFORM pgtrack._execute_guarded(format('CREATE INDEX ON pgtrack.runs (%I)', $1));
+    END IF;
+    IF v_added THEN
+        PERFORM pgtrack._role_grants();  -- pgtrack_writer may write the new annotating field
     END IF;
     RETURN v_added;
 END

@@ -53,7 +53,7 @@ AS $$
    violation during the UPDATE means two keys really collide at the new precision: PT005, and the
    whole change is rolled back. Raising the precision cannot restore digits already rounded away. */
 BEGIN
-    PERFORM pgtrack._lock_registry(p_experiment_id, true);
+    PERFORM pgtrack._lock_experiment_exclusive(p_experiment_id);
     UPDATE pgtrack.experiments e SET float_precision = p_precision WHERE e.id = p_experiment_id;
     BEGIN
         UPDATE pgtrack.runs r SET identity = r.identity

@@ -17,11 +17,17 @@ COMMENT ON FUNCTION pgtrack.run_set_status(bigint, pgtrack.runstatus) IS $$Set a
 
 CREATE OR REPLACE FUNCTION pgtrack.run_set_created(run_id bigint, dt timestamptz DEFAULT clock_timestamp())
 RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT pgtrack._set_field('runs', $1, 'time_created', $2);
+BEGIN
+    IF $2 IS NULL THEN
+        PERFORM pgtrack._raise('PT003', 'time_created must not be NULL', 'omit dt for now, or pass a timestamptz');
+    END IF;
+    PERFORM pgtrack._set_field('runs', $1, 'time_created', least($2, clock_timestamp()));
+END
 $$;
-COMMENT ON FUNCTION pgtrack.run_set_created(bigint, timestamptz) IS $$Set a run's time_created (default: now; NULL clears it is refused: time_created is NOT NULL).$$;
+COMMENT ON FUNCTION pgtrack.run_set_created(bigint, timestamptz) IS $$Set a run's time_created (default: now; NULL is PT003: time_created is NOT NULL; a future time is stored as now, since a run that never heartbeated is judged stale from it).$$;
 
 CREATE OR REPLACE FUNCTION pgtrack.run_set_started(run_id bigint, dt timestamptz DEFAULT clock_timestamp())
 RETURNS void
@@ -35,9 +41,9 @@ CREATE OR REPLACE FUNCTION pgtrack.run_set_updated(run_id bigint, dt timestamptz
 RETURNS void
 LANGUAGE sql
 AS $$
-    SELECT pgtrack._set_field('runs', $1, 'time_updated', $2);
+    SELECT pgtrack._set_field('runs', $1, 'time_updated', least($2, clock_timestamp()));
 $$;
-COMMENT ON FUNCTION pgtrack.run_set_updated(bigint, timestamptz) IS $$Set a run's time_updated (default: now; NULL clears it).$$;
+COMMENT ON FUNCTION pgtrack.run_set_updated(bigint, timestamptz) IS $$Set a run's time_updated (default: now; NULL clears it). A time in the future is stored as now: time_updated is the liveness that claims judge, so a client cannot make its run look alive beyond the database clock.$$;
 
 CREATE OR REPLACE FUNCTION pgtrack.run_set_comment(run_id bigint, comment text)
 RETURNS void

@@ -1,17 +1,34 @@
 -- Runs: creation (including explicit ids such as Slurm job ids), start/stop and scalar setters.
 -- Parameter names are part of the API (named-argument calls), so bodies refer to them as $n.
 
+CREATE OR REPLACE FUNCTION pgtrack._max_explicit_run_id()
+RETURNS bigint
+LANGUAGE sql
+IMMUTABLE
+AS $$
+    /* The largest id create_run accepts (2^53 - 1, exact in every JSON parser). The sequence moves past
+       explicit ids, so an unbounded id (2^63 - 1) would use up the id space for everyone. */
+    SELECT 9007199254740991::bigint
+$$;
+
 CREATE OR REPLACE FUNCTION pgtrack._reserve_run_id(p_run_id bigint)
 RETURNS void
 LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* After inserting an explicit id, move the runs id sequence past it so it never hands that id out.
-   Serialised by an advisory lock, and it only ever moves the sequence forward: nextval() tells where
-   it stands now, setval() is called only when the explicit id is ahead of it. */
+   Runs as the owner, so callers need no UPDATE privilege on the sequence, and serialised by a SHARE
+   UPDATE EXCLUSIVE lock on pgtrack.runs (self-conflicting, but not with reads and writes of runs), so
+   the sequence only ever moves forward: nextval() tells where it stands, setval() is called only when
+   the id is ahead. Only an id that exists and is within the bound can move it. */
 DECLARE
-    v_seq  text := pg_get_serial_sequence('pgtrack.runs', 'id');
+    v_seq text := pg_get_serial_sequence('pgtrack.runs', 'id');
 BEGIN
-    PERFORM pg_advisory_xact_lock(1886352498, 2);
+    IF p_run_id > pgtrack._max_explicit_run_id() OR NOT EXISTS (SELECT FROM pgtrack.runs r WHERE r.id = p_run_id) THEN
+        RETURN;
+    END IF;
+    PERFORM pgtrack._execute_guarded('LOCK TABLE pgtrack.runs IN SHARE UPDATE EXCLUSIVE MODE');
     IF nextval(v_seq) < p_run_id THEN
         PERFORM setval(v_seq, p_run_id);
     END IF;
@@ -47,8 +64,9 @@ BEGIN
             END IF;
         END LOOP;
     END IF;
-    IF $2 <= 0 THEN
-        PERFORM pgtrack._raise('PT003', format('run_id must be positive, got %s', $2), 'pass a positive id such as a Slurm job id');
+    IF $2 <= 0 OR $2 > pgtrack._max_explicit_run_id() THEN
+        PERFORM pgtrack._raise('PT003', format('run_id must be between 1 and %s, got %s', pgtrack._max_explicit_run_id(), $2),
+            'pass a positive id such as a Slurm job id');
     END IF;
     LOOP
         SELECT r.experiment_id INTO v_exp FROM pgtrack.runs r WHERE r.id = $2;
@@ -78,11 +96,12 @@ RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-/* RUNNING; time_started = time_updated = started. time_finished and error of an earlier attempt are
-   cleared so a restarted run does not show stale failure data. */
+/* RUNNING; time_started = started, time_updated = now (the database clock: staleness, and so who may
+   claim the run, is never judged by a time the client chose). time_finished and error of an earlier
+   attempt are cleared so a restarted run does not show stale failure data. */
 BEGIN
     UPDATE pgtrack.runs r
-       SET status = 'RUNNING', time_started = $2, time_updated = $2, time_finished = NULL, error = NULL
+       SET status = 'RUNNING', time_started = $2, time_updated = clock_timestamp(), time_finished = NULL, error = NULL
      WHERE r.id = $1;
     IF NOT FOUND THEN
         PERFORM pgtrack._not_found('run', $1);
@@ -90,7 +109,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrack.run_start(bigint, timestamptz) IS
-$$Mark a run RUNNING: sets time_started and time_updated (default: now), clears time_finished and error.$$;
+$$Mark a run RUNNING: sets time_started (default: now) and time_updated (always the database clock), clears time_finished and error.$$;
 
 CREATE OR REPLACE FUNCTION pgtrack._lease_check_failed(p_run_id bigint, p_attempt integer)
 RETURNS void

@@ -44,6 +44,10 @@ BEGIN
             'pass a value, or omit the field if it has a default');
     END IF;
     IF p_type = 'int' AND v_kind = 'number' AND scale(p_value::numeric) = 0 THEN
+        IF p_value::numeric NOT BETWEEN -9223372036854775808 AND 9223372036854775807 THEN
+            PERFORM pgtrack._raise('PT003', format('identifying field %I must fit a bigint, got %s', p_field, left(p_value::text, 40)),
+                'int fields hold 64-bit integers; use a string field for larger identifiers');
+        END IF;
         RETURN to_jsonb(p_value::numeric);
     ELSIF p_type = 'float' AND v_kind = 'number' THEN
         RETURN to_jsonb(pgtrack._round_significant(p_value::numeric, p_precision));
@@ -62,15 +66,16 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION pgtrack.normalize_identity(experiment_id bigint, identifying jsonb)
+CREATE OR REPLACE FUNCTION pgtrack._normalize_identity(p_experiment_id bigint, p_identifying jsonb, p_lock boolean)
 RETURNS jsonb
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 /* Fill defaults, reject unknown or missing fields, check types strictly, canonicalise values.
-   Takes the experiment's registry lock in shared mode, so it cannot interleave with a concurrent
-   declare_identifying/drop_identifying/_set_float_precision, which take it exclusively. VOLATILE on purpose: after waiting
-   for that lock, the field list must be read with a new snapshot. */
+   With p_lock (every identity write: register, enqueue, the runs trigger) it first takes the
+   experiment's registry lock in shared mode (FOR KEY SHARE on its row), so it cannot interleave with
+   a concurrent declare_identifying/drop_identifying/_set_float_precision, which take it exclusively;
+   VOLATILE on purpose: after waiting for that lock, the fields must be read with a new snapshot.
+   Reads (normalize_identity, find_run) take no lock, so they also work on a read-only replica. */
 DECLARE
     v_precision integer;
     v_result    jsonb := '{}';
@@ -81,9 +86,12 @@ BEGIN
         PERFORM pgtrack._raise('PT003', format('identifying must be a JSON object, got %s', coalesce(left($2::text, 200), 'NULL')),
             'pass identifying fields like ''{"lr": 0.1, "seed": 1}''::jsonb');
     END IF;
-    PERFORM pgtrack._lock_registry($1, false);  -- first: the precision and fields read below are current
-    SELECT e.float_precision INTO v_precision FROM pgtrack.experiments e WHERE e.id = $1;
-    IF NOT FOUND THEN
+    IF p_lock THEN
+        v_precision := pgtrack._lock_experiment_shared($1);  -- first: the fields read below are then current
+    ELSE
+        SELECT e.float_precision INTO v_precision FROM pgtrack.experiments e WHERE e.id = $1;
+    END IF;
+    IF v_precision IS NULL THEN
         PERFORM pgtrack._not_found('experiment', $1);
     END IF;
 
@@ -100,6 +108,11 @@ BEGIN
                                      CASE WHEN v_field.given THEN $2 -> v_field.name ELSE v_field.value END, v_precision));
     END LOOP;
 
+    IF octet_length(v_result::text) > 2000 THEN  -- the unique index on (experiment_id, identity) takes ~2.7 kB
+        PERFORM pgtrack._raise('PT003', format('identity of %s bytes is too large (at most 2000), starting %s',
+                                               octet_length(v_result::text), left(v_result::text, 80)),
+            'identifying values must be short keys; store large values as annotating fields or args');
+    END IF;
     v_unknown := ARRAY(SELECT k FROM jsonb_object_keys($2) k WHERE NOT v_result ? k ORDER BY k);
     IF cardinality(v_unknown) > 0 THEN
         PERFORM pgtrack._raise('PT003', format('unknown identifying field%s %s for experiment %s',
@@ -109,6 +122,12 @@ BEGIN
     END IF;
     RETURN v_result;
 END
+$$;
+CREATE OR REPLACE FUNCTION pgtrack.normalize_identity(experiment_id bigint, identifying jsonb)
+RETURNS jsonb
+LANGUAGE sql
+AS $$
+    SELECT pgtrack._normalize_identity($1, $2, false);
 $$;
 COMMENT ON FUNCTION pgtrack.normalize_identity(bigint, jsonb) IS
 $$Canonical form of a run's identifying values: defaults filled; unknown, missing or null fields rejected (PT003); strict types (int: JSON integers; bool: true/false; string: JSON strings; float: any finite JSON number); floats rounded to the experiment's float_precision significant digits, half away from zero on the decimal text, -0 as 0, trailing zeros stripped (so 0.1+0.2 and 0.3, and 1 and 1.0, are one key).$$;
@@ -120,7 +139,7 @@ AS $$
 /* BEFORE INSERT/UPDATE trigger on pgtrack.runs: every write of identity, raw SQL included, is
    normalised, so the unique key (experiment_id, identity) cannot be bypassed. */
 BEGIN
-    NEW.identity := pgtrack.normalize_identity(NEW.experiment_id, NEW.identity);
+    NEW.identity := pgtrack._normalize_identity(NEW.experiment_id, NEW.identity, true);
     RETURN NEW;
 END
 $$;

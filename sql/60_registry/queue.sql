@@ -16,7 +16,7 @@ BEGIN
             'pass identities like ''[{"lr": 0.1}, {"lr": 0.01}]''::jsonb');
     END IF;
     INSERT INTO pgtrack.runs AS r (experiment_id, identity)
-    SELECT $1, pgtrack.normalize_identity($1, e.value)
+    SELECT $1, pgtrack._normalize_identity($1, e.value, true)
       FROM jsonb_array_elements($2) WITH ORDINALITY AS e(value, ord)
      ORDER BY e.ord
     ON CONFLICT ON CONSTRAINT runs_identity_key DO NOTHING;

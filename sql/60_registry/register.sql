@@ -129,7 +129,7 @@ BEGIN
     IF p_annotating <> '{}' THEN
         p_annotating := pgtrack._annotating_values(p_annotating);
     END IF;
-    v_identity := pgtrack.normalize_identity(p_experiment_id, $2);
+    v_identity := pgtrack._normalize_identity(p_experiment_id, $2, true);
 
     IF p_policy = 'claim_if_stale' THEN
         INSERT INTO pgtrack.runs AS r (experiment_id, identity, status, attempt, time_started, time_updated)

@@ -12,3 +12,5 @@ DROP FUNCTION pgtrack.drop_identifying(bigint, text);
 -- script generates the new ones.
 DROP FUNCTION IF EXISTS pgtrack._metrics_write(bigint, bigint, double precision, jsonb, boolean);
 DROP FUNCTION IF EXISTS pgtrack._metrics_write_batch(bigint, jsonb, boolean);
+-- The per-experiment advisory lock is replaced by row locks any role cannot take (10_internal/locks.sql).
+DROP FUNCTION pgtrack._lock_registry(bigint, boolean);

@@ -125,7 +125,7 @@ def test_args_auto_without_docopt_usage_records_argv(client):
 
 def test_add_metrics_with_explicit_updated(client):
     run = pgtrack.Experiment(client, name="m").get_run()
-    when = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
+    when = dt.datetime(2021, 1, 1, tzinfo=dt.timezone.utc)
     run.add_metrics(step=1, progress=0.5, set_updated=when, loss=math.inf)
     run.add_metrics(step=1, progress=0.5, set_updated=None, acc=1.0)
     assert client.one("SELECT loss, acc FROM pgtrack.metrics WHERE run_id = %s AND progress = 0.5", (run.id,)) == (math.inf, 1.0)

@@ -1,7 +1,7 @@
 -- Install model: CREATE EXTENSION installs code only; setup() creates ordinary (non-member) tables.
 \set ON_ERROR_STOP 1
 BEGIN;
-SELECT plan(20);
+SELECT plan(21);
 
 SELECT enum_has_labels('pgtrack', 'runstatus', ARRAY[
     'BOOT_FAIL', 'CANCELLED', 'CONFIGURING', 'COMPLETED', 'COMPLETING', 'DEADLINE', 'FAILED',
@@ -38,8 +38,12 @@ SELECT is((SELECT count(*)::int FROM pg_index i JOIN pg_class c ON c.oid = i.ind
 SELECT ok(NOT has_function_privilege('public', 'pgtrack.add_metric(text, regtype, text)', 'EXECUTE'),
           'add_metric (SECURITY DEFINER) is not executable by PUBLIC');
 SELECT is((SELECT count(*)::int FROM pg_proc p WHERE p.pronamespace = 'pgtrack'::regnamespace AND p.prosecdef
+              AND p.proname <> '_lock_experiment_shared'
               AND NOT coalesce(p.proconfig::text LIKE '%search_path=pg_catalog, pg_temp%', false)), 0,
-          'every SECURITY DEFINER function pins search_path = pg_catalog, pg_temp');
+          'every SECURITY DEFINER function pins search_path = pg_catalog, pg_temp (but the hot-path lock helper)');
+SELECT ok((SELECT l.lanname = 'sql' AND p.prosrc LIKE '%OPERATOR(pg_catalog.=)%'
+             FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE p.oid = 'pgtrack._lock_experiment_shared'::regproc),
+          'the definer without SET search_path is one SQL statement naming its operator by schema');
 SELECT is((SELECT count(*)::int FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
             WHERE p.pronamespace = 'pgtrack'::regnamespace AND p.proname !~ '^_'
               AND obj_description(p.oid, 'pg_proc') IS NULL), 0, 'every public function has a COMMENT');

@@ -1,0 +1,98 @@
+-- Roles for teams: pgtrack_reader, pgtrack_writer, pgtrack_admin (NOLOGIN; grant them to login roles).
+--
+-- PUBLIC can do nothing: no USAGE on schema pgtrack and no EXECUTE on any function (90_privileges.sql).
+-- Functions running as the caller (SECURITY INVOKER) are gated by the caller's table privileges, so
+-- every role may execute them; the SECURITY DEFINER ones are granted per role below.
+--   reader: SELECT on every table.
+--   writer: reader + create experiments and runs, log metrics, tags/args/env, relationships,
+--           register, enqueue, claim, heartbeat. Column privileges keep it from rewriting a run's
+--           identity, experiment, id or uuid (no UPDATE on those), from deleting runs or experiments,
+--           and from changing identifying fields. No TRIGGER, no TRUNCATE, no REFERENCES anywhere.
+--   admin:  writer + schema changes (add_metric, drop_metric, rename_metric, add_run_column, migrate),
+--           identifying fields, float_precision, deleting runs and experiments.
+-- setup() and teardown() stay with the owner.
+
+CREATE OR REPLACE FUNCTION pgtrack._role_grants()
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+/* (Re)apply the grants to whichever of the three roles exist. Called by grant_roles(), by setup()
+   (so tables and columns a later version adds are covered) and by add_run_column (a new column). Runs
+   as the owner (it is only called from SECURITY DEFINER functions). */
+DECLARE
+    v_user_columns text;
+BEGIN
+    IF to_regrole('pgtrack_reader') IS NOT NULL THEN
+        GRANT USAGE ON SCHEMA pgtrack TO pgtrack_reader;
+        GRANT SELECT ON ALL TABLES IN SCHEMA pgtrack TO pgtrack_reader;
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO pgtrack_reader', pgtrack._invoker_functions());
+    END IF;
+    IF to_regrole('pgtrack_writer') IS NOT NULL THEN
+        GRANT USAGE ON SCHEMA pgtrack TO pgtrack_writer;
+        GRANT USAGE ON ALL SEQUENCES IN SCHEMA pgtrack TO pgtrack_writer;
+        GRANT SELECT ON ALL TABLES IN SCHEMA pgtrack TO pgtrack_writer;
+        GRANT INSERT, UPDATE ON pgtrack.metrics TO pgtrack_writer;
+        GRANT INSERT, DELETE ON pgtrack.run_relationships, pgtrack.experiment_relationships TO pgtrack_writer;
+        GRANT INSERT, UPDATE (name, comment, tags) ON pgtrack.experiments TO pgtrack_writer;
+        SELECT string_agg(format('%I', a.attname), ', ') INTO v_user_columns
+          FROM pg_attribute a
+         WHERE a.attrelid = 'pgtrack.runs'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+           AND a.attname <> ALL ('{id,experiment_id,uuid,identity}'::name[]);
+        EXECUTE format('GRANT INSERT, UPDATE (%s) ON pgtrack.runs TO pgtrack_writer', v_user_columns);
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s, pgtrack._lock_experiment_shared(bigint), pgtrack._reserve_run_id(bigint) TO pgtrack_writer',
+                       pgtrack._invoker_functions());
+    END IF;
+    IF to_regrole('pgtrack_admin') IS NOT NULL THEN
+        GRANT USAGE ON SCHEMA pgtrack TO pgtrack_admin;
+        GRANT USAGE ON ALL SEQUENCES IN SCHEMA pgtrack TO pgtrack_admin;
+        GRANT SELECT, INSERT, UPDATE, DELETE ON pgtrack.experiments, pgtrack.runs, pgtrack.metrics, pgtrack.run_relationships,
+              pgtrack.experiment_relationships, pgtrack.identifying_fields TO pgtrack_admin;
+        GRANT SELECT, INSERT ON pgtrack.applied_migrations TO pgtrack_admin;
+        GRANT SELECT ON pgtrack.meta TO pgtrack_admin;
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s, pgtrack._lock_experiment_shared(bigint), pgtrack._reserve_run_id(bigint),
+                        pgtrack._lock_experiment_exclusive(bigint), pgtrack._lock_schema(), pgtrack._regenerate_writers(),
+                        pgtrack.add_metric(text, regtype, text), pgtrack.drop_metric(text, boolean),
+                        pgtrack.rename_metric(text, text), pgtrack.add_run_column(text, regtype, boolean, text) TO pgtrack_admin',
+                       pgtrack._invoker_functions());
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pgtrack._invoker_functions()
+RETURNS text
+LANGUAGE sql
+STABLE
+AS $$
+    /* Every SECURITY INVOKER function in schema pgtrack, as a GRANT list (the generated writers included). */
+    SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.oid::regprocedure::text)
+      FROM pg_proc p WHERE p.pronamespace = 'pgtrack'::regnamespace AND NOT p.prosecdef
+$$;
+
+CREATE OR REPLACE FUNCTION pgtrack.grant_roles()
+RETURNS text[]
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* Create the roles pgtrack_reader, pgtrack_writer and pgtrack_admin where missing (if the owner may
+   create roles; otherwise create them yourself and call this again), grant each its privileges, and
+   return the roles that exist. Idempotent; setup() re-applies the grants. */
+DECLARE
+    v_role text;
+    v_can  boolean := (SELECT r.rolsuper OR r.rolcreaterole FROM pg_roles r WHERE r.rolname = current_user);
+BEGIN
+    FOREACH v_role IN ARRAY ARRAY['pgtrack_reader', 'pgtrack_writer', 'pgtrack_admin'] LOOP
+        IF to_regrole(v_role) IS NULL AND v_can THEN
+            BEGIN
+                EXECUTE format('CREATE ROLE %I NOLOGIN', v_role);
+            EXCEPTION WHEN duplicate_object THEN
+                NULL;  -- created meanwhile by a grant_roles() in another database of the cluster
+            END;
+        END IF;
+    END LOOP;
+    PERFORM pgtrack._role_grants();
+    RETURN ARRAY(SELECT r FROM unnest(ARRAY['pgtrack_reader', 'pgtrack_writer', 'pgtrack_admin']) r WHERE to_regrole(r) IS NOT NULL);
+END
+$$;
+COMMENT ON FUNCTION pgtrack.grant_roles() IS
+$$Create the roles pgtrack_reader, pgtrack_writer and pgtrack_admin if missing (when the owner may create roles) and grant each its privileges in this database; returns the roles that exist. Grant them to login roles: GRANT pgtrack_writer TO alice. Owner only.$$;
