@@ -5,15 +5,19 @@
 -- Waiting is short by design: a schema change asks for its table lock in attempts of at most 100 ms
 -- (lock_timeout per attempt), sleeping between attempts, so loggers queued behind a waiting ALTER are
 -- held up for one attempt at most, never for the whole wait. The whole wait is bounded by the caller's
--- lock_timeout when it is set, else by 10 seconds; then PT005.
+-- lock_timeout when it is set, else by the setting pgtrack.default_lock_wait, else by 10 seconds;
+-- then PT005.
 
 CREATE OR REPLACE FUNCTION pgtrack._lock_budget()
 RETURNS interval
 LANGUAGE sql
 STABLE
 AS $$
-    /* How long a schema change may wait for its locks in total: the session's lock_timeout if set. */
-    SELECT CASE WHEN s.setting::bigint OPERATOR(pg_catalog.=) 0 THEN interval '10 seconds'
+    /* How long a schema change may wait for its locks in total: the session's lock_timeout if set,
+       else pgtrack.default_lock_wait if set, else 10 seconds. */
+    SELECT CASE WHEN s.setting::bigint OPERATOR(pg_catalog.=) 0
+                THEN coalesce(NULLIF(pg_catalog.current_setting('pgtrack.default_lock_wait', true), '')::interval,
+                              interval '10 seconds')
                 ELSE pg_catalog.make_interval(secs => s.setting::bigint / 1000.0) END
       FROM pg_catalog.pg_settings s WHERE s.name OPERATOR(pg_catalog.=) 'lock_timeout'
 $$;

@@ -57,3 +57,43 @@ def test_dump_restore_keeps_rows_added_columns_and_keeps_working(dbname, conn, r
         assert info.value.sqlstate == "PT001"
         assert rc.execute("SELECT pgtrack.add_metric('new_one')").fetchone()[0] is True
         assert rc.execute("SELECT pgtrack.setup()").fetchone()[0] == "0.1.0"
+
+
+def test_restore_of_a_non_superuser_install_keeps_the_owner(tmp_path):
+    """The supported procedure (docs/security.md): restore as the owner (pg_restore --role=owner, or
+    connect as it). A superuser restore without --role would make the superuser own the SECURITY
+    DEFINER functions (0.1.0 did that silently); now CREATE EXTENSION refuses, because the dumped schema
+    pgtrack belongs to the real owner."""
+    import uuid
+
+    from conftest import admin_connect
+
+    owner = f"owner_{uuid.uuid4().hex[:8]}"
+    source, good, bad = (create_database(setup=False) for _ in range(3))
+    with admin_connect() as admin:
+        admin.execute(f'CREATE ROLE "{owner}" LOGIN')
+        for db in (source, good, bad):
+            admin.execute(f'ALTER DATABASE "{db}" OWNER TO "{owner}"')
+    try:
+        with psycopg.connect(dbname=source, user=owner, autocommit=True) as c:
+            c.execute("CREATE EXTENSION pgtrack")
+            c.execute("SELECT pgtrack.setup(), pgtrack.add_metric('loss')")
+            c.execute("SELECT pgtrack.run_add_metrics(pgtrack.create_run(pgtrack.experiment('x')), 1, metrics => '{\"loss\": 1}')")
+        dump = tmp_path / "owned.dump"
+        subprocess.run(["pg_dump", "-Fc", "-f", str(dump), source], check=True)
+        subprocess.run(["pg_restore", "--exit-on-error", f"--role={owner}", "-d", good, str(dump)], check=True)
+        refused = subprocess.run(["pg_restore", "--exit-on-error", "-d", bad, str(dump)], capture_output=True, text=True)
+        assert refused.returncode != 0 and "refusing to install or set up pgtrack" in refused.stderr
+        definer_owners = ("SELECT DISTINCT proowner::regrole::text FROM pg_proc "
+                          "WHERE pronamespace = 'pgtrack'::regnamespace AND prosecdef")
+        with psycopg.connect(dbname=good, user=owner, autocommit=True) as c:
+            assert c.execute(definer_owners).fetchall() == [(owner,)]
+            assert c.execute("SELECT pgtrack.setup()").fetchone()[0] == "0.1.0"
+            assert c.execute("SELECT pgtrack.add_metric('acc')").fetchone()[0] is True
+        with psycopg.connect(dbname=bad, autocommit=True) as c:
+            assert c.execute("SELECT count(*) FROM pg_extension WHERE extname = 'pgtrack'").fetchone()[0] == 0
+    finally:
+        for db in (source, good, bad):
+            drop_database(db)
+        with admin_connect() as admin:
+            admin.execute(f'DROP ROLE "{owner}"')
