@@ -135,7 +135,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrack.add_metric(text, regtype, text) IS
-$$Add a metric column (default type double precision) to pgtrack.metrics. Returns true if added, false if a column of that name and type exists; PT005 if it exists with another type; PT003 for an invalid or reserved name. Safe under concurrent callers.$$;
+$$Add a metric column (default type double precision) to pgtrack.metrics. Returns true if added, false if a column of that name and type exists; PT005 if it exists with another type; PT003 for an invalid or reserved name, or a type that could run a caller's code (see docs/security.md). Type modifiers cannot pass through a regtype argument (varchar(3) arrives as varchar): to constrain values, use a domain owned by the extension owner. Safe under concurrent callers.$$;
 
 CREATE OR REPLACE FUNCTION pgtrack.drop_metric(name text, force boolean DEFAULT false)
 RETURNS void
