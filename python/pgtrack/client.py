@@ -120,19 +120,30 @@ class Client:
 
     # -- calls -----------------------------------------------------------------------------------
 
-    def execute(self, query: Any, params: Optional[Sequence[Any]] = None, row_factory: Any = None) -> List[Any]:
-        """Run one statement and return its rows ([] if it returns none); ``row_factory`` as in
-        psycopg (e.g. ``psycopg.rows.dict_row``). pgtrack SQLSTATEs become pgtrack exceptions; a
-        connection the server closed between calls is replaced before the call."""
+    def _cursor(self, query: Any, params: Optional[Sequence[Any]], row_factory: Any = None) -> psycopg.Cursor:
         conn = self._connection()
         try:
             cur = conn.cursor(row_factory=row_factory) if row_factory else conn.cursor()
             cur.execute(query, params)
-            return cur.fetchall() if cur.description is not None else []
+            return cur
         except psycopg.OperationalError:
             raise  # connection trouble during the call: not retried (it may have run); the next call reconnects
         except psycopg.Error as exc:
             raise translate(exc) from None
+
+    def execute(self, query: Any, params: Optional[Sequence[Any]] = None, row_factory: Any = None) -> List[Any]:
+        """Run one statement and return its rows ([] if it returns none); ``row_factory`` as in
+        psycopg (e.g. ``psycopg.rows.dict_row``). pgtrack SQLSTATEs become pgtrack exceptions; a
+        connection the server closed between calls is replaced before the call."""
+        cur = self._cursor(query, params, row_factory)
+        return cur.fetchall() if cur.description is not None else []
+
+    def execute_with_columns(self, query: Any, params: Optional[Sequence[Any]] = None):
+        """(column names, rows) of one statement, for tables and DataFrames."""
+        cur = self._cursor(query, params)
+        if cur.description is None:
+            return [], []
+        return [c.name for c in cur.description], cur.fetchall()
 
     def one(self, query: Any, params: Optional[Sequence[Any]] = None) -> Optional[tuple]:
         """The first row of a statement, or None."""

@@ -1,0 +1,332 @@
+"""The ``pgtrack`` command line (also ``python -m pgtrack``).
+
+    pgtrack [connection options] [--json] COMMAND ...
+
+Commands: setup [SCRIPT.sql ...], status, experiments, runs [EXPERIMENT] [--status S], inspect RUN,
+metrics add NAME [TYPE], metrics list, schema apply FILE.toml, report EXPERIMENT -o FILE.html.
+Connection options as SQLTrack's (-u/--user, -a/--host (host or host:port), -p/--port, -d/--database,
+-c/--config-path) plus --dsn; otherwise the Client's usual sources (PGTRACK_DSN_*, pgtrack.conf, PG*).
+
+Output: aligned tables, or JSON with --json. Errors: one line on stderr naming what to do, never a
+traceback (PGTRACK_DEBUG=1 shows it). Exit codes:
+  0 ok; 1 usage error; 2 not found (experiment, run, file); 3 database unreachable;
+  4 permission denied; 5 refused by pgtrack (invalid value, duplicate, lease lost, schema change
+  refused); 6 pgtrack is not installed in the database; 10 unexpected error.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import psycopg
+
+from . import __version__
+from .client import Client
+from .errors import NotFoundError, PgtrackError
+
+EXIT_OK, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_UNREACHABLE, EXIT_DENIED, EXIT_REFUSED, EXIT_NOT_INSTALLED, EXIT_BUG = 0, 1, 2, 3, 4, 5, 6, 10
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error exits 1 (argparse's default is 2, which here means "not found")."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"pgtrack: error: {message}\n")
+
+
+# -- output ----------------------------------------------------------------------------------------
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (_dt.datetime, _dt.date)):
+        return value.isoformat()
+    if isinstance(value, _dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, (dict, list, int, float, str, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, _dt.datetime):
+        return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, _dt.timedelta):
+        return str(value - _dt.timedelta(microseconds=value.microseconds))
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value).replace("\n", " ")
+
+
+def emit(opts: argparse.Namespace, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """An aligned table, or a JSON list of objects with --json."""
+    if opts.json:
+        print(json.dumps([{c: _plain(v) for c, v in zip(columns, row)} for row in rows], indent=2))
+        return
+    cells = [list(columns)] + [[_text(v) for v in row] for row in rows]
+    widths = [min(max(len(r[i]) for r in cells), 60) for i in range(len(columns))]
+    for n, row in enumerate(cells):
+        print("  ".join((v if len(v) <= 60 else v[:57] + "...").ljust(w) for v, w in zip(row, widths)).rstrip())
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def emit_record(opts: argparse.Namespace, record: Dict[str, Any]) -> None:
+    if opts.json:
+        print(json.dumps({k: _plain(v) for k, v in record.items()}, indent=2))
+        return
+    width = max(len(k) for k in record)
+    for key, value in record.items():
+        print(f"{key + ':':<{width + 1}} {_text(value)}")
+
+
+# -- commands --------------------------------------------------------------------------------------
+
+def _experiment_id(client: Client, ref: str) -> int:
+    row = client.one("SELECT id FROM pgtrack.experiments WHERE id::text = %s OR name = %s ORDER BY name = %s DESC LIMIT 1",
+                     (ref, ref, ref))
+    if row is None:
+        raise CliError(f"no experiment named or numbered {ref!r}; list them with: pgtrack experiments", EXIT_NOT_FOUND)
+    return row[0]
+
+
+def cmd_setup(client: Client, opts: argparse.Namespace) -> int:
+    installed = client.value("SELECT extversion FROM pg_extension WHERE extname = 'pgtrack'")
+    if installed is None:
+        client.execute("CREATE EXTENSION pgtrack")
+        print(f"created extension pgtrack {client.value('SELECT extversion FROM pg_extension WHERE extname = %s', ('pgtrack',))}")
+    layout = client.value("SELECT pgtrack.setup()")
+    print(f"data tables ready (layout {layout})")
+    for script in opts.scripts:
+        path = Path(script)
+        if not path.is_file():
+            raise CliError(f"migration script {path} does not exist", EXIT_NOT_FOUND)
+        ran = client.value("SELECT pgtrack.migrate(%s, %s)", (path.name, path.read_text()))
+        print(f"({'NEW' if ran else 'OK'}) {path.name}")
+    return EXIT_OK
+
+
+def cmd_status(client: Client, opts: argparse.Namespace) -> int:
+    record: Dict[str, Any] = {
+        "server": client.value("SHOW server_version"),
+        "database": client.value("SELECT current_database()"),
+        "user": client.value("SELECT current_user"),
+        "extension": client.value("SELECT extversion FROM pg_extension WHERE extname = 'pgtrack'"),
+    }
+    if record["extension"] is None:
+        raise CliError("pgtrack is not installed in this database; run: pgtrack setup", EXIT_NOT_INSTALLED)
+    record["layout"] = client.value("SELECT value FROM pgtrack.meta WHERE key = 'layout_version'")
+    record["experiments"] = client.value("SELECT count(*) FROM pgtrack.experiments")
+    record["metric columns"] = client.value("SELECT count(*) FROM pgtrack.metric_columns()")
+    for status, count in client.execute("SELECT status::text, count(*) FROM pgtrack.runs GROUP BY 1 ORDER BY 1"):
+        record[f"runs {status}"] = count
+    emit_record(opts, record)
+    return EXIT_OK
+
+
+def cmd_experiments(client: Client, opts: argparse.Namespace) -> int:
+    columns, rows = client.execute_with_columns("""
+        SELECT e.id, e.name, count(r.id) AS runs,
+               count(r.id) FILTER (WHERE r.status = 'RUNNING') AS running,
+               count(r.id) FILTER (WHERE r.status = 'COMPLETED') AS completed,
+               count(r.id) FILTER (WHERE r.status IN ('FAILED', 'NODE_FAIL', 'OUT_OF_MEMORY', 'TIMEOUT', 'BOOT_FAIL', 'DEADLINE')) AS failed,
+               e.time_created AS created, e.comment
+          FROM pgtrack.experiments e LEFT JOIN pgtrack.runs r ON r.experiment_id = e.id
+         GROUP BY e.id ORDER BY e.id""")
+    emit(opts, columns, rows)
+    return EXIT_OK
+
+
+def cmd_runs(client: Client, opts: argparse.Namespace) -> int:
+    experiment = _experiment_id(client, opts.experiment) if opts.experiment else None
+    status = opts.status.upper() if opts.status else None
+    if status and status not in client.value("SELECT enum_range(NULL::pgtrack.runstatus)::text[]"):
+        raise CliError(f"unknown status {opts.status!r}; statuses are the Slurm job states, e.g. RUNNING, COMPLETED, FAILED", EXIT_USAGE)
+    columns, rows = client.execute_with_columns("""
+        SELECT r.id, e.name AS experiment, r.status::text AS status, coalesce(r.identity, r.args) AS config,
+               r.attempt, r.worker, r.time_started AS started,
+               coalesce(r.time_finished, clock_timestamp()) - r.time_started AS duration,
+               clock_timestamp() - coalesce(r.time_updated, r.time_created) AS updated_ago,
+               split_part(r.error, E'\\n', 1) AS error
+          FROM pgtrack.runs r JOIN pgtrack.experiments e ON e.id = r.experiment_id
+         WHERE (%(e)s::bigint IS NULL OR r.experiment_id = %(e)s) AND (%(s)s::text IS NULL OR r.status::text = %(s)s)
+         ORDER BY r.id DESC LIMIT %(n)s""", {"e": experiment, "s": status, "n": opts.limit})
+    emit(opts, columns, rows)
+    return EXIT_OK
+
+
+def cmd_inspect(client: Client, opts: argparse.Namespace) -> int:
+    if not opts.run.isdigit():
+        raise CliError(f"RUN must be a run id (a number), got {opts.run!r}", EXIT_USAGE)
+    columns, rows = client.execute_with_columns(
+        "SELECT r.*, e.name AS experiment FROM pgtrack.runs r JOIN pgtrack.experiments e ON e.id = r.experiment_id "
+        "WHERE r.id = %s", (int(opts.run),))
+    if not rows:
+        raise CliError(f"no run with id={opts.run}; list runs with: pgtrack runs", EXIT_NOT_FOUND)
+    record = dict(zip(columns, rows[0]))
+    record["final metrics"] = {m: v for m, v, _, _ in client.execute("SELECT * FROM pgtrack.final_metrics(%s)", (int(opts.run),))}
+    record["relationships"] = [f"{kind} {to_id}" for kind, to_id in client.execute(
+        "SELECT kind, to_id FROM pgtrack.run_relationships WHERE from_id = %s ORDER BY 1, 2", (int(opts.run),))]
+    emit_record(opts, record)
+    return EXIT_OK
+
+
+def cmd_metrics(client: Client, opts: argparse.Namespace) -> int:
+    if opts.metrics_command == "add":
+        added = client.value("SELECT pgtrack.add_metric(%s, %s::regtype, %s)", (opts.name, opts.type, opts.comment))
+        if opts.json:
+            print(json.dumps({"metric": opts.name, "added": added}))
+        else:
+            print(f"{'added' if added else 'exists already:'} metric {opts.name} ({opts.type})")
+        return EXIT_OK
+    columns, rows = client.execute_with_columns("SELECT name, type::text AS type, comment FROM pgtrack.metric_columns()")
+    emit(opts, columns, rows)
+    return EXIT_OK
+
+
+def cmd_schema(client: Client, opts: argparse.Namespace) -> int:
+    from .schema import load_schema
+
+    if not Path(opts.file).is_file():
+        raise CliError(f"schema file {opts.file} does not exist", EXIT_NOT_FOUND)
+    experiment = load_schema(opts.file, client)
+    emit_record(opts, {"experiment": experiment.name, "id": experiment.id,
+                       "identifying fields": [f.name for f in experiment.identifying_fields()]})
+    return EXIT_OK
+
+
+def cmd_report(client: Client, opts: argparse.Namespace) -> int:
+    from .report import write_report
+
+    info = write_report(client, _experiment_id(client, opts.experiment), opts.output, opts.metric, opts.direction, opts.buckets)
+    if opts.json:
+        print(json.dumps({"path": str(info.path.resolve()), "runs": info.runs, "charts": info.charts,
+                          "bytes": info.bytes, "seconds": round(info.seconds, 3)}))
+    else:
+        print(f"wrote {info.path.resolve()} ({info.runs} runs, {info.charts} charts, {info.bytes / 1024:.0f} KiB, {info.seconds:.1f} s)")
+    return EXIT_OK
+
+
+# -- wiring ----------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="pgtrack", description="Experiment tracking and a deduplicating run registry inside PostgreSQL.",
+                    epilog="exit codes: 0 ok, 1 usage, 2 not found, 3 database unreachable, 4 permission denied, "
+                           "5 refused by pgtrack, 6 pgtrack not installed, 10 unexpected error")
+    parser.add_argument("--version", action="version", version=f"pgtrack {__version__}")
+    conn = parser.add_argument_group("connection (default: PGTRACK_DSN_*, pgtrack.conf, libpq's PG* variables)")
+    conn.add_argument("-u", "--user", help="database user")
+    conn.add_argument("-a", "--host", help="database host, or host:port")
+    conn.add_argument("-p", "--port", help="database port")
+    conn.add_argument("-d", "--database", help="database name")
+    conn.add_argument("-c", "--config-path", help="config file of key=value libpq settings")
+    conn.add_argument("--dsn", help="a libpq connection string or postgresql:// URL")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    commands.required = True
+
+    p = commands.add_parser("setup", help="create the extension if missing, the data tables, then apply migration scripts")
+    p.add_argument("scripts", nargs="*", metavar="SCRIPT.sql", help="applied once each, by file name, in order")
+    p.set_defaults(handler=cmd_setup)
+    p = commands.add_parser("status", help="server, extension and layout versions; runs by status")
+    p.set_defaults(handler=cmd_status)
+    p = commands.add_parser("experiments", help="list experiments with run counts")
+    p.set_defaults(handler=cmd_experiments)
+    p = commands.add_parser("runs", help="list runs, newest first")
+    p.add_argument("experiment", nargs="?", metavar="EXPERIMENT", help="experiment name or id")
+    p.add_argument("--status", help="only runs with this status (e.g. RUNNING, FAILED)")
+    p.add_argument("--limit", type=int, default=100, help="at most this many runs (default 100)")
+    p.set_defaults(handler=cmd_runs)
+    p = commands.add_parser("inspect", help="every field of one run, its final metrics and relationships")
+    p.add_argument("run", metavar="RUN", help="run id")
+    p.set_defaults(handler=cmd_inspect)
+    p = commands.add_parser("metrics", help="metric columns: add or list")
+    metric_commands = p.add_subparsers(dest="metrics_command", metavar="add|list", parser_class=Parser)
+    metric_commands.required = True
+    q = metric_commands.add_parser("add", help="add a metric column")
+    q.add_argument("name", metavar="NAME")
+    q.add_argument("type", metavar="TYPE", nargs="?", default="double precision", help="default: double precision")
+    q.add_argument("--comment")
+    q = metric_commands.add_parser("list", help="list the metric columns")
+    p.set_defaults(handler=cmd_metrics)
+    p = commands.add_parser("schema", help="wallow TOML schemas")
+    schema_commands = p.add_subparsers(dest="schema_command", metavar="apply", parser_class=Parser)
+    schema_commands.required = True
+    q = schema_commands.add_parser("apply", help="apply a wallow.toml schema to its experiment")
+    q.add_argument("file", metavar="FILE.toml")
+    p.set_defaults(handler=cmd_schema)
+    p = commands.add_parser("report", help="write a self-contained HTML report of an experiment")
+    p.add_argument("experiment", metavar="EXPERIMENT", help="experiment name or id")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.html")
+    p.add_argument("--metric", help="primary metric (default: val_loss, else a *loss*, else the first)")
+    p.add_argument("--direction", choices=("min", "max"), help="is the primary metric minimised or maximised")
+    p.add_argument("--buckets", type=int, default=100, help="points per curve (default 100)")
+    p.set_defaults(handler=cmd_report)
+    return parser
+
+
+def client_from(opts: argparse.Namespace) -> Client:
+    host, port = opts.host, opts.port
+    if host and ":" in host and port is None and host.rsplit(":", 1)[1].isdigit():
+        host, port = host.rsplit(":", 1)  # SQLTrack's -a "host (and port)"; a socket directory works too
+    return Client(config_path=opts.config_path, dsn=opts.dsn, user=opts.user, host=host, port=port, dbname=opts.database)
+
+
+def _explain(exc: BaseException) -> CliError:
+    if isinstance(exc, CliError):
+        return exc
+    if isinstance(exc, NotFoundError):
+        return CliError(f"{exc}", EXIT_NOT_FOUND)
+    if isinstance(exc, PgtrackError):
+        return CliError(f"{exc}", EXIT_REFUSED)
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return CliError(f"permission denied: {exc.diag.message_primary}; ask the database owner for pgtrack_reader, "
+                        "pgtrack_writer or pgtrack_admin", EXIT_DENIED)
+    if isinstance(exc, (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName, psycopg.errors.UndefinedFunction)):
+        return CliError(f"pgtrack is missing or out of date in this database ({exc.diag.message_primary}); "
+                        "run: pgtrack setup, or ALTER EXTENSION pgtrack UPDATE", EXIT_NOT_INSTALLED)
+    if isinstance(exc, psycopg.OperationalError):
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return CliError(f"cannot reach the database: {first}; check -a/-p/-d/-u, --dsn, PGTRACK_DSN_* or pgtrack.conf",
+                        EXIT_UNREACHABLE)
+    if isinstance(exc, FileNotFoundError):
+        return CliError(str(exc), EXIT_NOT_FOUND)
+    if isinstance(exc, ImportError):
+        return CliError(str(exc), EXIT_USAGE)
+    return CliError(f"unexpected {type(exc).__name__}: {exc}; rerun with PGTRACK_DEBUG=1 for the traceback", EXIT_BUG)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    opts = build_parser().parse_args(argv)
+    try:
+        client = client_from(opts)
+        try:
+            return opts.handler(client, opts)
+        finally:
+            client.close()
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # one line, never a traceback
+        if os.environ.get("PGTRACK_DEBUG"):
+            raise
+        error = _explain(exc)
+        print(f"pgtrack: error: {error}", file=sys.stderr)
+        return error.code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,225 @@
+"""A self-contained HTML report of one experiment (``pgtrack report EXPERIMENT -o report.html``).
+
+One file that opens offline in any browser: status counts, the runs as a sortable table (status,
+identifying values, best and final value of every metric, duration, worker, error excerpt), one chart
+of curves per metric (one line per run, downsampled in SQL by step buckets), and a scatter of the best
+value of the primary metric against each identifying hyperparameter. Charts are matplotlib SVG inlined;
+the only script is the table sorter, inline; nothing is fetched from anywhere. All data is escaped.
+
+The primary metric is ``metric`` if given, else the first of val_loss, a metric containing "loss", the
+first metric with data; it is minimised unless its name suggests a score (acc, auc, f1, precision,
+recall, score, reward), or ``direction`` says otherwise.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from ._extras import require
+from .notebook import CSS, escape, format_float, format_status, format_tags, format_timedelta, status_group
+from .plot import curve_points, draw_curves
+
+MAXIMISED = re.compile(r"acc|auc|f1|precision|recall|score|reward|iou|bleu", re.I)
+
+PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>pgtrack report: {title}</title>
+<style>{css}
+body{{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.5em;color:#222}}
+h1{{margin-bottom:0.2em}} .sub{{color:#666;margin-top:0}}
+table{{border-collapse:collapse;font-size:13px;margin:0.5em 0 1.5em}}
+th,td{{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}}
+th{{background:#f4f4f4;position:sticky;top:0}} #runs th{{cursor:pointer}} #runs th:hover{{background:#e4e4e4}}
+td.num{{text-align:right;font-variant-numeric:tabular-nums}} td.err{{color:#a00;max-width:28em}}
+.wrap{{max-height:40em;overflow:auto;display:inline-block;max-width:100%}}
+.charts{{display:flex;flex-wrap:wrap;gap:1em}} .chart svg{{max-width:100%;height:auto}}
+</style></head>
+<body data-js-errors="0">
+<h1>{title}</h1><p class="sub">{subtitle}</p>
+<h2>Status</h2>{status_table}
+<h2>Runs</h2><p class="sub">{runs_note}</p><div class="wrap">{runs_table}</div>
+<h2>Curves</h2><div class="charts">{curves}</div>
+<h2>Best {primary} by hyperparameter</h2><div class="charts">{scatter}</div>
+<script>
+window.addEventListener("error", function () {{
+  document.body.dataset.jsErrors = String(Number(document.body.dataset.jsErrors) + 1);
+}});
+(function () {{
+  var table = document.getElementById("runs");
+  if (!table) return;
+  var heads = table.tHead.rows[0].cells;
+  for (var i = 0; i < heads.length; i++) {{
+    heads[i].addEventListener("click", (function (col) {{
+      return function () {{
+        var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
+        var asc = table.dataset.sortCol !== String(col) || table.dataset.sortDir !== "asc";
+        rows.sort(function (a, b) {{
+          var x = a.cells[col].dataset.v, y = b.cells[col].dataset.v;
+          var nx = parseFloat(x), ny = parseFloat(y);
+          var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : String(x).localeCompare(String(y));
+          if (x === "" && y !== "") c = 1; else if (y === "" && x !== "") c = -1;
+          return asc ? c : -c;
+        }});
+        rows.forEach(function (r) {{ body.appendChild(r); }});
+        table.dataset.sortCol = String(col); table.dataset.sortDir = asc ? "asc" : "desc";
+      }};
+    }})(i));
+  }}
+}})();
+</script>
+</body></html>
+"""
+
+
+@dataclass(frozen=True)
+class ReportInfo:
+    path: Path
+    runs: int
+    charts: int
+    bytes: int
+    seconds: float
+
+
+def _experiment(client: Any, experiment: Any) -> Tuple[int, str, Optional[str]]:
+    from .errors import NotFoundError
+
+    if isinstance(experiment, int) or (isinstance(experiment, str) and experiment.isdigit()):
+        row = client.one("SELECT id, name, comment FROM pgtrack.experiments WHERE id = %s", (int(experiment),))
+    else:
+        row = client.one("SELECT id, name, comment FROM pgtrack.experiments WHERE name = %s", (str(getattr(experiment, "name", experiment)),))
+    if row is None:
+        raise NotFoundError(f"experiment {experiment} does not exist", hint="list them with: pgtrack experiments")
+    return row
+
+
+def choose_primary(metrics: List[str], metric: Optional[str], direction: Optional[str]) -> Tuple[Optional[str], str]:
+    if metric is None:
+        metric = next((m for m in metrics if m == "val_loss"), None) or next((m for m in metrics if "loss" in m), None) \
+            or (metrics[0] if metrics else None)
+    if direction is None:
+        direction = "max" if metric and MAXIMISED.search(metric) else "min"
+    return metric, direction
+
+
+def _svg(fig: Any, salt: str) -> str:
+    matplotlib = require("matplotlib")
+    buffer = io.StringIO()
+    with matplotlib.rc_context({"svg.hashsalt": salt, "svg.fonttype": "none"}):
+        fig.savefig(buffer, format="svg")
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]
+
+
+def _cell(value: Any, text: str, numeric: bool = False, css: str = "") -> str:
+    sort = "" if value is None else escape(value)
+    classes = " ".join(c for c in ("num" if numeric else "", css) if c)
+    attribute = f' class="{classes}"' if classes else ""
+    return f'<td data-v="{sort}"{attribute}>{text}</td>'
+
+
+def build_report(client: Any, experiment: Any, metric: Optional[str] = None, direction: Optional[str] = None,
+                 buckets: int = 100) -> Tuple[str, int, int]:
+    """(html, number of runs, number of charts)."""
+    figure_module = require("matplotlib.figure")
+    exp_id, name, comment = _experiment(client, experiment)
+    numeric = [r[0] for r in client.execute(
+        "SELECT c.name FROM pgtrack.metric_columns() c JOIN pg_type t ON t.oid = c.type WHERE t.typcategory = 'N'")]
+    best: Dict[str, Dict[int, tuple]] = {}
+    for m in numeric:
+        rows = client.execute("SELECT run_id, best, best_step, final FROM pgtrack.best_runs(%s, %s, %s)",
+                              (exp_id, m, "max" if MAXIMISED.search(m) else "min"))
+        if rows:
+            best[m] = {r[0]: r[1:] for r in rows}
+    metrics = list(best)
+    primary, direction = choose_primary(metrics, metric, direction)
+    if primary in best and direction != ("max" if MAXIMISED.search(primary) else "min"):
+        rows = client.execute("SELECT run_id, best, best_step, final FROM pgtrack.best_runs(%s, %s, %s)", (exp_id, primary, direction))
+        best[primary] = {r[0]: r[1:] for r in rows}
+    runs = client.execute(
+        "SELECT id, status::text, identity, worker, attempt, time_started, time_finished, error, tags "
+        "FROM pgtrack.runs WHERE experiment_id = %s ORDER BY id", (exp_id,))
+    fields = sorted({k for r in runs for k in (r[2] or {})})
+
+    status_rows = client.execute("SELECT status::text, runs, mean_duration, last_heartbeat_age, oldest_heartbeat_age "
+                                 "FROM pgtrack.experiment_summary(%s)", (exp_id,))
+    status_table = "<table><thead><tr><th>status</th><th>runs</th><th>mean duration</th><th>last sign of life</th>" \
+                   "<th>oldest sign of life</th></tr></thead><tbody>" + "".join(
+        f"<tr><td>{format_status(s)}</td><td class=\"num\">{n}</td><td>{format_timedelta(d)}</td>"
+        f"<td>{format_timedelta(a)} ago</td><td>{format_timedelta(o)} ago</td></tr>"
+        for s, n, d, a, o in status_rows) + "</tbody></table>"
+
+    head = ["run", "status"] + fields + [f"{kind} {m}" for m in metrics for kind in ("best", "final")] + \
+        ["attempt", "worker", "duration", "tags", "error"]
+    body = []
+    for run_id, status, identity, worker, attempt, started, finished, error, tags in runs:
+        cells = [_cell(run_id, escape(run_id), True), _cell(status, format_status(status))]
+        cells += [_cell((identity or {}).get(f), escape((identity or {}).get(f, "")), isinstance((identity or {}).get(f), (int, float)))
+                  for f in fields]
+        for m in metrics:
+            b, _, final = best[m].get(run_id, (None, None, None))
+            cells += [_cell(b, format_float(b, ".4g", ""), True, "best" if m == primary else ""),
+                      _cell(final, format_float(final, ".4g", ""), True)]
+        duration = finished - started if started and finished else None
+        excerpt = (error or "").strip().splitlines()[0][:200] if error else ""
+        cells += [_cell(attempt, escape(attempt), True), _cell(worker, escape(worker or "")),
+                  _cell(duration.total_seconds() if duration else None, format_timedelta(duration, "")),
+                  _cell(",".join(sorted(tags or {})), format_tags(tags, "")),
+                  _cell(excerpt, f'<span title="{escape(error or "")}">{escape(excerpt)}</span>', css="err")]
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    runs_table = ('<table id="runs"><thead><tr>' + "".join(f"<th>{escape(h)}</th>" for h in head) +
+                  "</tr></thead><tbody>" + "".join(body) + "</tbody></table>")
+
+    labels = {r[0]: f"run {r[0]} " + " ".join(f"{k}={v}" for k, v in sorted((r[2] or {}).items())) for r in runs}
+    charts = []
+    for n, m in enumerate(metrics):
+        fig = figure_module.Figure(figsize=(6.4, 3.6), layout="constrained")
+        ax = fig.add_subplot()
+        draw_curves(ax, curve_points(client, [r[0] for r in runs], m, buckets), m, labels)
+        ax.set_title(f"{m} ({'max' if MAXIMISED.search(m) else 'min'} is best)" if m != primary else f"{m} ({direction} is best)")
+        charts.append(f'<div class="chart">{_svg(fig, f"curve{n}")}</div>')
+
+    scatter = ""
+    if primary and fields and best.get(primary):
+        fig = figure_module.Figure(figsize=(3.2 * len(fields), 3.2), layout="constrained")
+        for i, field in enumerate(fields, 1):
+            ax = fig.add_subplot(1, len(fields), i)
+            points = [((r[2] or {}).get(field), best[primary][r[0]][0]) for r in runs
+                      if r[0] in best[primary] and (r[2] or {}).get(field) is not None]
+            xs = [p[0] for p in points]
+            if xs and not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs):
+                categories = sorted({str(x) for x in xs})
+                ax.set_xticks(range(len(categories)), categories, rotation=30)
+                xs = [categories.index(str(x)) for x in xs]
+            elif xs and min(xs) > 0 and max(xs) / min(xs) >= 100:
+                ax.set_xscale("log")
+            ax.scatter(xs, [p[1] for p in points], s=14, alpha=0.7)
+            ax.set_xlabel(field)
+            ax.set_ylabel(f"best {primary}" if i == 1 else "")
+            ax.grid(True, alpha=0.3)
+        scatter = f'<div class="chart">{_svg(fig, "scatter")}</div>'
+        charts.append(scatter)
+
+    generated = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    subtitle = f"experiment {exp_id}{': ' + escape(comment) if comment else ''} &middot; {len(runs)} runs &middot; generated {generated}"
+    page = PAGE.format(
+        title=escape(name), css=CSS, subtitle=subtitle, status_table=status_table, runs_table=runs_table,
+        runs_note=f"click a column to sort; best values are {escape(direction)} for {escape(primary or '-')}",
+        curves="".join(charts[:len(metrics)]) or "<p>no numeric metrics logged yet</p>",
+        primary=escape(primary or "metric"), scatter=scatter or "<p>no identifying fields or no values</p>")
+    return page, len(runs), len(charts)
+
+
+def write_report(client: Any, experiment: Any, path: Any, metric: Optional[str] = None, direction: Optional[str] = None,
+                 buckets: int = 100) -> ReportInfo:
+    """Write the report to ``path``; returns what was written and how long it took."""
+    start = time.perf_counter()
+    page, runs, charts = build_report(client, experiment, metric, direction, buckets)
+    path = Path(path)
+    path.write_text(page, encoding="utf-8")
+    return ReportInfo(path, runs, charts, path.stat().st_size, time.perf_counter() - start)

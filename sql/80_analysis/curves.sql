@@ -1,0 +1,37 @@
+-- Metric curves for plots and reports, downsampled in SQL so that a chart of hundreds of runs with
+-- thousands of steps stays small.
+
+CREATE OR REPLACE FUNCTION pgtrack.metric_curves(experiment_id bigint, metric text, buckets integer DEFAULT 200,
+                                                 run_ids bigint[] DEFAULT NULL)
+RETURNS TABLE (run_id bigint, step bigint, value double precision)
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* One point per run and step bucket: the experiment's step range (of the selected runs) is cut into
+   `buckets` equal buckets and each run's values in a bucket are averaged (NaN and infinities left
+   out), at the bucket's last step. Runs with fewer steps than buckets keep every point. run_ids
+   limits the runs (NULL: all of the experiment). Ordered by run, then step. */
+BEGIN
+    PERFORM pgtrack._require_experiment($1);
+    PERFORM pgtrack._numeric_metric($2);
+    IF $3 IS NULL OR $3 < 1 OR $3 > 100000 THEN
+        PERFORM pgtrack._raise('PT003', format('buckets must be between 1 and 100000, got %s', coalesce($3::text, 'NULL')),
+            'pass buckets => 200 (points per curve)');
+    END IF;
+    RETURN QUERY EXECUTE format($q$
+        WITH points AS (
+            SELECT m.run_id, m.step, m.%1$I::float8 AS v
+              FROM pgtrack.runs r JOIN pgtrack.metrics m ON m.run_id = r.id
+             WHERE r.experiment_id = $1 AND ($3 IS NULL OR r.id = ANY ($3))
+               AND m.%1$I IS NOT NULL AND m.%1$I::float8 NOT IN ('NaN', 'Infinity', '-Infinity')),
+        range AS (SELECT min(p.step) AS lo, max(p.step) + 1 AS hi FROM points p)
+        SELECT p.run_id, max(p.step), avg(p.v)
+          FROM points p, range
+         GROUP BY p.run_id, width_bucket(p.step, range.lo, range.hi, $2)
+         ORDER BY 1, 2$q$, $2)
+    USING $1, $3, $4;
+END
+$$;
+COMMENT ON FUNCTION pgtrack.metric_curves(bigint, text, integer, bigint[]) IS
+$$Curves of a numeric metric for an experiment's runs (or run_ids), downsampled in SQL: the step range is cut into `buckets` equal buckets and each run's values in a bucket are averaged (non-finite values left out), reported at the bucket's last step. Returns run_id, step, value ordered by run and step.$$;
