@@ -49,7 +49,7 @@ extension/pgtrack--%--$(EXTVERSION).sql: sql/upgrade/%--$(EXTVERSION).sql sql/up
 	   echo; echo "-- ---- sql/upgrade/finish.sql"; cat sql/upgrade/finish.sql; } > $@
 	@echo "built $@"
 
-.PHONY: test demo bench docs
+.PHONY: test demo bench docs screenshot
 test: $(GENERATED) $(GENERATED_UPGRADES)
 	bash tools/test.sh
 
@@ -58,6 +58,9 @@ demo: $(GENERATED) $(GENERATED_UPGRADES)
 
 bench: $(GENERATED) $(GENERATED_UPGRADES)
 	bash tools/bench.sh
+
+screenshot: $(GENERATED) $(GENERATED_UPGRADES)
+	bash tools/screenshot.sh
 
 docs: $(GENERATED)
 	bash tools/with-cluster.sh .venv/bin/python tools/gen_sql_docs.py docs/sql-api.md

@@ -5,7 +5,7 @@
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV="$ROOT_DIR/.venv"
-APT_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl"
+APT_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl chromium"
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -19,6 +19,8 @@ ensure_system_deps() {
       && [ -f /usr/include/postgresql/15/server/pg_config.h ]; } || missing+=(postgresql-server-dev-15)
     [ -f /usr/share/postgresql/15/extension/pgtap.control ] || missing+=(postgresql-15-pgtap)
     command -v pg_prove >/dev/null 2>&1 || missing+=(libtap-parser-sourcehandler-pgtap-perl)
+    # headless browser for the report test and make screenshot (the test skips without it)
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" -eq 0 ]; then
         log "installing Debian packages: ${missing[*]}"

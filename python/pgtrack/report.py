@@ -34,9 +34,9 @@ PAGE = """<!DOCTYPE html>
 body{{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.5em;color:#222}}
 h1{{margin-bottom:0.2em}} .sub{{color:#666;margin-top:0}}
 table{{border-collapse:collapse;font-size:13px;margin:0.5em 0 1.5em}}
-th,td{{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}}
+th,td{{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top;white-space:nowrap}}
 th{{background:#f4f4f4;position:sticky;top:0}} #runs th{{cursor:pointer}} #runs th:hover{{background:#e4e4e4}}
-td.num{{text-align:right;font-variant-numeric:tabular-nums}} td.err{{color:#a00;max-width:28em}}
+td.num{{text-align:right;font-variant-numeric:tabular-nums}} td.err{{color:#a00;max-width:28em;overflow:hidden;text-overflow:ellipsis}}
 .wrap{{max-height:40em;overflow:auto;display:inline-block;max-width:100%}}
 .charts{{display:flex;flex-wrap:wrap;gap:1em}} .chart svg{{max-width:100%;height:auto}}
 </style></head>
@@ -70,6 +70,10 @@ window.addEventListener("error", function () {{
         table.dataset.sortCol = String(col); table.dataset.sortDir = asc ? "asc" : "desc";
       }};
     }})(i));
+  }}
+  var wanted = /sort=([^&]+)/.exec(window.location.hash);  // e.g. report.html#sort=best%20val_loss
+  for (var j = 0; wanted && j < heads.length; j++) {{
+    if (heads[j].textContent === decodeURIComponent(wanted[1])) {{ heads[j].click(); break; }}
   }}
 }})();
 </script>
@@ -113,7 +117,8 @@ def _svg(fig: Any, salt: str) -> str:
     with matplotlib.rc_context({"svg.hashsalt": salt, "svg.fonttype": "none"}):
         fig.savefig(buffer, format="svg")
     text = buffer.getvalue()
-    return text[text.index("<svg"):]
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text[text.index("<svg"):], flags=re.S)  # RDF noise
+    return text
 
 
 def _cell(value: Any, text: str, numeric: bool = False, css: str = "") -> str:
@@ -178,7 +183,7 @@ def build_report(client: Any, experiment: Any, metric: Optional[str] = None, dir
     labels = {r[0]: f"run {r[0]} " + " ".join(f"{k}={v}" for k, v in sorted((r[2] or {}).items())) for r in runs}
     charts = []
     for n, m in enumerate(metrics):
-        fig = figure_module.Figure(figsize=(6.4, 3.6), layout="constrained")
+        fig = figure_module.Figure(figsize=(5.8, 3.4), layout="constrained")
         ax = fig.add_subplot()
         draw_curves(ax, curve_points(client, [r[0] for r in runs], m, buckets), m, labels)
         ax.set_title(f"{m} ({'max' if MAXIMISED.search(m) else 'min'} is best)" if m != primary else f"{m} ({direction} is best)")
@@ -209,7 +214,8 @@ def build_report(client: Any, experiment: Any, metric: Optional[str] = None, dir
     subtitle = f"experiment {exp_id}{': ' + escape(comment) if comment else ''} &middot; {len(runs)} runs &middot; generated {generated}"
     page = PAGE.format(
         title=escape(name), css=CSS, subtitle=subtitle, status_table=status_table, runs_table=runs_table,
-        runs_note=f"click a column to sort; best values are {escape(direction)} for {escape(primary or '-')}",
+        runs_note=f"click a column to sort (or open with #sort=COLUMN); best values are {escape(direction)} for "
+                  f"{escape(primary or '-')}",
         curves="".join(charts[:len(metrics)]) or "<p>no numeric metrics logged yet</p>",
         primary=escape(primary or "metric"), scatter=scatter or "<p>no identifying fields or no values</p>")
     return page, len(runs), len(charts)
