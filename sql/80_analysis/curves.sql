@@ -11,7 +11,9 @@ AS $$
 /* One point per run and step bucket: the experiment's step range (of the selected runs) is cut into
    `buckets` equal buckets and each run's values in a bucket are averaged (NaN and infinities left
    out), at the bucket's last step. Runs with fewer steps than buckets keep every point. run_ids
-   limits the runs (NULL: all of the experiment). Ordered by run, then step. */
+   limits the runs (NULL: all of the experiment). Ordered by run, then step. Each run's rows are read
+   by a range scan of the metrics primary key (OFFSET 0 keeps the planner from turning that into a
+   hash join over the whole table, which it prefers even when the experiment is a small part of it). */
 BEGIN
     PERFORM pgtrack._require_experiment($1);
     PERFORM pgtrack._numeric_metric($2);
@@ -21,10 +23,13 @@ BEGIN
     END IF;
     RETURN QUERY EXECUTE format($q$
         WITH points AS (
-            SELECT m.run_id, m.step, m.%1$I::float8 AS v
-              FROM pgtrack.runs r JOIN pgtrack.metrics m ON m.run_id = r.id
-             WHERE r.experiment_id = $1 AND ($3 IS NULL OR r.id = ANY ($3))
-               AND m.%1$I IS NOT NULL AND m.%1$I::float8 NOT IN ('NaN', 'Infinity', '-Infinity')),
+            SELECT r.id AS run_id, m.step, m.v
+              FROM pgtrack.runs r
+              CROSS JOIN LATERAL (SELECT m.step, m.%1$I::float8 AS v FROM pgtrack.metrics m
+                                   WHERE m.run_id = r.id AND m.%1$I IS NOT NULL
+                                     AND m.%1$I::float8 NOT IN ('NaN', 'Infinity', '-Infinity')
+                                  OFFSET 0) m  -- a fence: per run, a range scan of the metrics primary key
+             WHERE r.experiment_id = $1 AND ($3 IS NULL OR r.id = ANY ($3))),
         range AS (SELECT min(p.step) AS lo, max(p.step) + 1 AS hi FROM points p)
         SELECT p.run_id, max(p.step), avg(p.v)
           FROM points p, range

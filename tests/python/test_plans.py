@@ -59,3 +59,31 @@ def test_claim_next_reads_the_queue_in_index_order(dbname, conn, crowded, warm_u
         plans = _nested_plans(fresh, "SELECT pgtrack.claim_next(%s, '1 hour')", (crowded,))
     assert "runs_experiment_status_idx" in plans
     assert _max_rows_removed(plans) < 10, plans
+
+
+@pytest.fixture
+def metrics_of_two_experiments(conn):
+    """An experiment of 20 runs beside one of 400 runs, 200 steps each, analyzed: the analysed
+    experiment is a small part of a large table, where reading the others' rows is the failure."""
+    conn.execute("SELECT pgtrack.add_metric('loss')")
+    ids = []
+    for name, runs in (("analysed", 20), ("neighbour", 400)):
+        exp = conn.execute("SELECT pgtrack.experiment(%s)", (name,)).fetchone()[0]
+        conn.execute("SELECT pgtrack.create_run(%s) FROM generate_series(1, %s)", (exp, runs))
+        ids.append(exp)
+    conn.execute("INSERT INTO pgtrack.metrics (run_id, step, loss) SELECT r.id, s, 1.0 / (s + r.id) "
+                 "FROM pgtrack.runs r, generate_series(1, 200) s")
+    conn.execute("ANALYZE pgtrack.runs, pgtrack.metrics")
+    return ids[0]
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT count(*) FROM pgtrack.best_runs(%s, 'loss')",
+    "SELECT count(*) FROM pgtrack.metric_curves(%s, 'loss', 50)",
+    "SELECT count(*) FROM pgtrack.experiment_summary(%s)",
+])
+def test_analysis_reads_only_the_experiments_metrics(dbname, metrics_of_two_experiments, sql):
+    with psycopg.connect(dbname=dbname, autocommit=True) as fresh:
+        plans = _nested_plans(fresh, sql, (metrics_of_two_experiments,))
+    assert "Seq Scan on metrics" not in plans, plans
+    assert _max_rows_removed(plans) <= 400, plans  # never filters past the other experiment's 80,000 rows
