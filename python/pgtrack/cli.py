@@ -223,6 +223,12 @@ def cmd_report(client: Client, opts: argparse.Namespace) -> int:
 
 # -- wiring ----------------------------------------------------------------------------------------
 
+def _subcommands(parser: argparse.ArgumentParser, dest: str, metavar: str) -> Any:
+    commands = parser.add_subparsers(dest=dest, metavar=metavar, parser_class=Parser)
+    commands.required = True
+    return commands
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="pgtrack", description="Experiment tracking and a deduplicating run registry inside PostgreSQL.",
                     epilog="exit codes: 0 ok, 1 usage, 2 not found, 3 database unreachable, 4 permission denied, "
@@ -236,8 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     conn.add_argument("-c", "--config-path", help="config file of key=value libpq settings")
     conn.add_argument("--dsn", help="a libpq connection string or postgresql:// URL")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    commands.required = True
+    commands = _subcommands(parser, "command", "COMMAND")
 
     p = commands.add_parser("setup", help="create the extension if missing, the data tables, then apply migration scripts")
     p.add_argument("scripts", nargs="*", metavar="SCRIPT.sql", help="applied once each, by file name, in order")
@@ -255,8 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", metavar="RUN", help="run id")
     p.set_defaults(handler=cmd_inspect)
     p = commands.add_parser("metrics", help="metric columns: add or list")
-    metric_commands = p.add_subparsers(dest="metrics_command", metavar="add|list", parser_class=Parser)
-    metric_commands.required = True
+    metric_commands = _subcommands(p, "metrics_command", "add|list")
     q = metric_commands.add_parser("add", help="add a metric column")
     q.add_argument("name", metavar="NAME")
     q.add_argument("type", metavar="TYPE", nargs="?", default="double precision", help="default: double precision")
@@ -264,8 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     q = metric_commands.add_parser("list", help="list the metric columns")
     p.set_defaults(handler=cmd_metrics)
     p = commands.add_parser("schema", help="wallow TOML schemas")
-    schema_commands = p.add_subparsers(dest="schema_command", metavar="apply", parser_class=Parser)
-    schema_commands.required = True
+    schema_commands = _subcommands(p, "schema_command", "apply")
     q = schema_commands.add_parser("apply", help="apply a wallow.toml schema to its experiment")
     q.add_argument("file", metavar="FILE.toml")
     p.set_defaults(handler=cmd_schema)
