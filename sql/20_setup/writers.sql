@@ -41,16 +41,26 @@ DECLARE
     -- p_attempt is given and is not the run's current attempt. The row lock (UPDATE, or FOR SHARE)
     -- is held to commit, so a concurrent claim (which bumps attempt) waits for this write instead
     -- of interleaving with it: a fenced-off worker can never write into the new attempt.
+    -- At most one touch per run and transaction: every UPDATE of the same row inside one transaction
+    -- adds a row version that later ones must step over, so touching on every call made the cost per
+    -- call grow with the number of calls (0.1.0: 409 us at 500 calls, 2,673 us at 4,000). The run
+    -- touched last is remembered in a transaction-local setting (reverted with the transaction or
+    -- savepoint); once touched, this transaction holds the run's row lock until it ends, so the
+    -- attempt checked then cannot change, and a second touch would not be visible to anyone earlier.
     c_touch CONSTANT text := $touch$
-    IF p_set_updated THEN
+    IF p_set_updated AND current_setting('pgtrack.touched_run', true) IS DISTINCT FROM p_run_id::text THEN
         UPDATE pgtrack.runs r SET time_updated = clock_timestamp()
          WHERE r.id = p_run_id AND (p_attempt IS NULL OR r.attempt = p_attempt);
-    ELSE
+        IF NOT FOUND THEN
+            PERFORM pgtrack._lease_check_failed(p_run_id, p_attempt);
+        END IF;
+        PERFORM set_config('pgtrack.touched_run', p_run_id::text, true);
+    ELSIF NOT p_set_updated OR p_attempt IS NOT NULL THEN  -- already touched: still check a given attempt
         PERFORM FROM pgtrack.runs r WHERE r.id = p_run_id AND (p_attempt IS NULL OR r.attempt = p_attempt)
             FOR SHARE;
-    END IF;
-    IF NOT FOUND THEN
-        PERFORM pgtrack._lease_check_failed(p_run_id, p_attempt);
+        IF NOT FOUND THEN
+            PERFORM pgtrack._lease_check_failed(p_run_id, p_attempt);
+        END IF;
     END IF;
 $touch$;
 BEGIN

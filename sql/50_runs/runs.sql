@@ -159,16 +159,27 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 /* Liveness: time_updated = now (the database clock). With attempt: PT004 when it is no longer the
-   run's current attempt, so a worker presumed dead learns that it lost the run. */
+   run's current attempt, so a worker presumed dead learns that it lost the run. Like the metric
+   writers, it updates the row at most once per transaction (a heartbeat is invisible to others until
+   commit anyway, and repeated updates of one row in one transaction make each slower); later calls
+   in the same transaction return the time of the first. */
 DECLARE
     v_at timestamptz;
 BEGIN
+    IF current_setting('pgtrack.touched_run', true) IS NOT DISTINCT FROM $1::text THEN
+        SELECT r.time_updated INTO v_at FROM pgtrack.runs r WHERE r.id = $1 AND ($2 IS NULL OR r.attempt = $2);
+        IF NOT FOUND THEN
+            PERFORM pgtrack._lease_check_failed($1, $2);
+        END IF;
+        RETURN v_at;
+    END IF;
     UPDATE pgtrack.runs r SET time_updated = clock_timestamp()
      WHERE r.id = $1 AND ($2 IS NULL OR r.attempt = $2)
     RETURNING r.time_updated INTO v_at;
     IF NOT FOUND THEN
         PERFORM pgtrack._lease_check_failed($1, $2);
     END IF;
+    PERFORM set_config('pgtrack.touched_run', $1::text, true);
     RETURN v_at;
 END
 $$;
