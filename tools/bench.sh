@@ -1,8 +1,26 @@
 #!/usr/bin/env bash
-# make bench: benchmarks on a throwaway cluster (not timed tests; ratios of interleaved rounds).
+# make bench: benchmarks on a throwaway cluster at PostgreSQL's default durability (fsync and
+# synchronous_commit on). Not timed tests: ratios of interleaved rounds, medians. The peers (SQLTrack
+# 0.1.4, MLflow's SqlAlchemyStore, wallow 0.2.1) live in their own virtualenv, .venv-bench.
+# PGTRACK_BENCH_SCALE=0.1 scales every size down; PGTRACK_BENCH_FULL=1 runs the 10-million-value analysis.
 set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-exec bash "$here/with-cluster.sh" bash -c '
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT_DIR"
+BENCH_VENV="$ROOT_DIR/.venv-bench"
+ensure_bench_venv() {
+    local stamp="$BENCH_VENV/.installed"
+    [ -x "$BENCH_VENV/bin/python" ] || python3 -m venv "$BENCH_VENV"
+    if [ ! -f "$stamp" ] || [ "$ROOT_DIR/pyproject.toml" -nt "$stamp" ]; then
+        log "installing the peers into $BENCH_VENV"
+        "$BENCH_VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT_DIR[analysis]" \
+            "sqltrack==0.1.4" "wallow==0.2.1" "mlflow-skinny" "sqlalchemy>=2" "alembic" "psycopg2-binary"
+        touch "$stamp"
+    fi
+}
+export CLUSTER_DURABLE=1
+ensure_bench_venv
+exec bash "$ROOT_DIR/tools/with-cluster.sh" bash -c '
     for script in bench/metrics_bench.py bench/registry_bench.py bench/python_bench.py bench/report_bench.py; do
-        echo "== $script"; .venv/bin/python "$script"; echo
-    done'
+        echo "== $script"; (cd bench && ../.venv/bin/python "$(basename "$script")"); echo
+    done
+    echo "== bench/compare.py (peers)"; (cd bench && ../.venv-bench/bin/python compare.py)'

@@ -71,12 +71,16 @@ cluster_start() {
     fi
     port=$(( 20000 + RANDOM % 20000 ))
     "${runas[@]}" "$PG_BIN/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 --no-sync >/dev/null
+    # Tests run with fsync=off for speed; make bench sets CLUSTER_DURABLE=1 for PostgreSQL's defaults
+    # (fsync and synchronous_commit on), since every number that includes a commit depends on it.
+    local durability="-c fsync=off"
+    [ "${CLUSTER_DURABLE:-0}" = 1 ] && durability=""
     "${runas[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
-        -o "-k $dir -p $port -c listen_addresses='' -c fsync=off -c max_connections=100 \
+        -o "-k $dir -p $port -c listen_addresses='' $durability -c max_connections=100 \
             -c max_locks_per_transaction=128 -c log_min_messages=warning" >/dev/null
     export PGTRACK_CLUSTER_DIR="$dir" PGHOST="$dir" PGPORT="$port" PGUSER=postgres PGDATABASE=postgres
     CLUSTER_RUNAS=("${runas[@]}")
-    log "throwaway cluster at $dir (port $port)"
+    log "throwaway cluster at $dir (port $port)${durability:+, $durability}"
 }
 
 cluster_stop() {

@@ -230,9 +230,8 @@ class Run:
             touch = False
         buffer = self._buffer
         if buffer is not None and touch and self._known_metrics(metrics):
-            row = dict(metrics)
-            row["step"], row["progress"] = step, progress
-            buffer.add(row)
+            metrics["step"], metrics["progress"] = step, progress  # **metrics is this call's own dict
+            buffer.add(metrics)
         else:
             self.flush()  # keep the order of writes
             self._lease_call(self.client, sql.ADD_METRICS,

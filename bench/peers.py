@@ -1,0 +1,95 @@
+"""Helpers for bench/compare.py: databases on the benchmark cluster, interleaved rounds, results.
+
+Each scenario runs its variants side by side in one process run: every round runs each variant once
+(order rotated between rounds), and a variant's figure is the median over rounds. The machine is
+shared and noisy; ratios of medians measured together are what the tables report.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import time
+import uuid
+from typing import Callable, Dict, List
+
+import psycopg
+
+SCALE = float(os.environ.get("PGTRACK_BENCH_SCALE", "1"))
+ROUNDS = int(os.environ.get("PGTRACK_BENCH_ROUNDS", "5"))
+HOST, PORT = os.environ.get("PGHOST", ""), os.environ.get("PGPORT", "5432")
+
+
+def scaled(n: int, minimum: int = 1) -> int:
+    return max(minimum, int(n * SCALE))
+
+
+def new_database(prefix: str, pgtrack: bool = True) -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(dbname="postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    if pgtrack:
+        with psycopg.connect(dbname=name, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION pgtrack")
+            conn.execute("SELECT pgtrack.setup()")
+    return name
+
+
+def sqlalchemy_url(dbname: str) -> str:
+    return f"postgresql+psycopg2://{os.environ.get('PGUSER', 'postgres')}@/{dbname}?host={HOST}&port={PORT}"
+
+
+def interleave(rounds: int, variants: Dict[str, Callable[[int], float]]) -> Dict[str, List[float]]:
+    """variant(round) does that round's work and returns its per-unit cost; costs per variant."""
+    names = list(variants)
+    costs: Dict[str, List[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            costs[name].append(variants[name](r))
+    return costs
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def median(values: List[float]) -> float:
+    return statistics.median(values)
+
+
+class Results:
+    """Tables for results.md and raw numbers for results.json."""
+
+    def __init__(self) -> None:
+        self.sections: List[dict] = []
+
+    def table(self, title: str, columns: List[str], rows: List[list], notes: str = "", raw: object = None) -> None:
+        self.sections.append({"title": title, "columns": columns, "rows": rows, "notes": notes, "raw": raw})
+        widths = [max(len(str(c)), *(len(str(r[i])) for r in rows)) for i, c in enumerate(columns)] if rows else []
+        print(f"\n## {title}")
+        print("  ".join(str(c).ljust(w) for c, w in zip(columns, widths)))
+        for row in rows:
+            print("  ".join(str(v).ljust(w) for v, w in zip(row, widths)))
+        if notes:
+            print(notes)
+
+    def markdown(self, header: str) -> str:
+        out = [header]
+        for s in self.sections:
+            out.append(f"\n## {s['title']}\n")
+            out.append("| " + " | ".join(s["columns"]) + " |")
+            out.append("|" + "---|" * len(s["columns"]))
+            out.extend("| " + " | ".join(str(v) for v in row) + " |" for row in s["rows"])
+            if s["notes"]:
+                out.append("\n" + s["notes"])
+        return "\n".join(out) + "\n"
+
+
+def us(seconds: float) -> str:
+    return f"{seconds * 1e6:,.1f}"
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x"
