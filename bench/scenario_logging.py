@@ -17,18 +17,8 @@ import psycopg
 import pgtrack
 from peers import ROUNDS, interleave, median, new_database, ratio, scaled, sqlalchemy_url, us
 
-METRICS = ("train_loss", "val_loss", "acc", "lr")
-HAND_WRITTEN = """
-WITH touched AS (UPDATE pgtrack.runs SET time_updated = clock_timestamp() WHERE id = %(run)s RETURNING id)
-INSERT INTO pgtrack.metrics AS m (run_id, step, progress, train_loss, val_loss, acc, lr)
-SELECT id, %(step)s, 0, %(train_loss)s, %(val_loss)s, %(acc)s, %(lr)s FROM touched
-ON CONFLICT (run_id, step, progress) DO UPDATE
-   SET train_loss = EXCLUDED.train_loss, val_loss = EXCLUDED.val_loss, acc = EXCLUDED.acc, lr = EXCLUDED.lr
-"""
-
-
-def values(step: int) -> dict:
-    return {"train_loss": 1.0 / (step + 1), "val_loss": 1.5 / (step + 1), "acc": step / 20000, "lr": 0.1}
+# The same statement, metrics and values as bench/metrics_bench.py.
+from metrics_bench import HAND_WRITTEN, METRICS, values  # noqa: E402
 
 
 def pgtrack_variants(db: str, full: int, commit_steps: int) -> Dict[str, Tuple[int, Callable[[int], float]]]:
