@@ -49,7 +49,7 @@ extension/pgtrack--%--$(EXTVERSION).sql: sql/upgrade/%--$(EXTVERSION).sql sql/up
 	   echo; echo "-- ---- sql/upgrade/finish.sql"; cat sql/upgrade/finish.sql; } > $@
 	@echo "built $@"
 
-.PHONY: test demo bench docs screenshot
+.PHONY: test demo bench docs screenshot wheel
 test: $(GENERATED) $(GENERATED_UPGRADES)
 	bash tools/test.sh
 
@@ -58,6 +58,13 @@ demo: $(GENERATED) $(GENERATED_UPGRADES)
 
 bench: $(GENERATED) $(GENERATED_UPGRADES)
 	bash tools/bench.sh
+
+# The wheel carries the extension's files (python/pgtrack/_extension, filled here, not committed).
+wheel: $(GENERATED) $(GENERATED_UPGRADES)
+	rm -rf python/pgtrack/_extension && mkdir -p python/pgtrack/_extension
+	cp extension/pgtrack.control extension/pgtrack--*.sql python/pgtrack/_extension/
+	.venv/bin/python -m build --wheel --outdir dist . >/dev/null
+	@ls dist/pgtrack-*.whl
 
 screenshot: $(GENERATED) $(GENERATED_UPGRADES)
 	bash tools/screenshot.sh

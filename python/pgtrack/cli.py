@@ -105,6 +105,11 @@ def _experiment_id(client: Client, ref: str) -> int:
 
 
 def cmd_setup(client: Client, opts: argparse.Namespace) -> int:
+    if opts.install_extension:
+        from .install import install_extension
+
+        written = install_extension(pg_config=opts.pg_config)
+        print(f"installed the extension files into {written[0].parent} ({len(written)} files)")
     installed = client.value("SELECT extversion FROM pg_extension WHERE extname = 'pgtrack'")
     if installed is None:
         client.execute("CREATE EXTENSION pgtrack")
@@ -246,6 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("setup", help="create the extension if missing, the data tables, then apply migration scripts")
     p.add_argument("scripts", nargs="*", metavar="SCRIPT.sql", help="applied once each, by file name, in order")
+    p.add_argument("--install-extension", action="store_true",
+                   help="first copy the extension files this package carries into the server's share directory")
+    p.add_argument("--pg-config", metavar="PATH", help="pg_config of the target server (default: PG_CONFIG, PATH)")
     p.set_defaults(handler=cmd_setup)
     p = commands.add_parser("status", help="server, extension and layout versions; runs by status")
     p.set_defaults(handler=cmd_status)
@@ -308,6 +316,8 @@ def _explain(exc: BaseException) -> CliError:
                         EXIT_UNREACHABLE)
     if isinstance(exc, FileNotFoundError):
         return CliError(str(exc), EXIT_NOT_FOUND)
+    if isinstance(exc, PermissionError):
+        return CliError(str(exc), EXIT_DENIED)
     if isinstance(exc, ImportError):
         return CliError(str(exc), EXIT_USAGE)
     return CliError(f"unexpected {type(exc).__name__}: {exc}; rerun with PGTRACK_DEBUG=1 for the traceback", EXIT_BUG)
