@@ -276,3 +276,55 @@ def test_lease_fences_an_old_worker_everywhere(conn):
         assert info.value.sqlstate == "PT004"
     assert conn.execute("SELECT status::text, attempt FROM pgtrack.runs").fetchone() == ("RUNNING", new)
     assert conn.execute("SELECT count(*) FROM pgtrack.metrics").fetchone()[0] == 0
+
+
+HIJACK = """
+CREATE SCHEMA evil;
+CREATE FUNCTION evil.eq(bigint, bigint) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE 'ALTER ROLE {role} SUPERUSER';  -- succeeds only if run with a superuser's rights
+    RETURN $1 OPERATOR(pg_catalog.=) $2;
+EXCEPTION WHEN insufficient_privilege THEN
+    RETURN $1 OPERATOR(pg_catalog.=) $2;
+END$$;
+CREATE OPERATOR evil.= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = evil.eq);
+CREATE FUNCTION evil.nextval(regclass) RETURNS bigint LANGUAGE sql AS $$SELECT 1::bigint$$;
+"""
+
+
+def test_a_callers_search_path_cannot_hijack_definer_functions(dbname, conn, roles):
+    """A writer (and an admin) puts its own = operator and nextval ahead of pg_catalog, then drives
+    every path that reaches a SECURITY DEFINER function, the hot-path lock helper without SET
+    search_path included. None may run the caller's code with the owner's rights. (Checked by hand:
+    with a plain = in _lock_experiment_shared, the raw INSERT below makes the writer superuser.)"""
+    conn.execute("SELECT pgtrack.grant_roles()")
+    exp = conn.execute("SELECT pgtrack.experiment('hijack')").fetchone()[0]
+    conn.execute("SELECT pgtrack.declare_identifying(%s, 'k', 'int')", (exp,))
+    conn.execute(f'GRANT CREATE ON DATABASE "{dbname}" TO "{roles["writer"]}", "{roles["admin"]}"')
+    for kind in ("writer", "admin"):
+        role = roles[kind]
+        conn.execute(f'GRANT pgtrack_{kind} TO "{role}"')
+        with connect_as(dbname, role) as evil:
+            evil.execute(HIJACK.format(role=role).replace("evil", f"evil_{kind}"))
+            evil.execute(f"SET search_path = evil_{kind}, pg_catalog, pgtrack")
+            assert evil.execute("SELECT 1::bigint = 1::bigint").fetchone()[0]  # the planted operator is in use
+            evil.execute("SELECT pgtrack.register(%s, '{\"k\": 1}', on_duplicate => 'return_existing')", (exp,))
+            evil.execute("SELECT pgtrack.register(%s, '{\"k\": 2}', on_duplicate => 'claim_if_stale', stale_after => '1 hour')", (exp,))
+            evil.execute("SELECT pgtrack.enqueue(%s, '[{\"k\": 3}]')", (exp,))
+            evil.execute("SELECT pgtrack.claim_next(%s, '1 hour')", (exp,))
+            evil.execute("SELECT pgtrack.create_run(%s, 900000 + %s)", (exp, len(kind)))
+            # Paths that carry the caller's search_path into a definer: the identity trigger of a raw
+            # write (no SET clause; it calls the unpinned lock helper) and direct calls of the helpers.
+            evil.execute("INSERT INTO pgtrack.runs (experiment_id, identity) VALUES (%s, jsonb_build_object('k', 10 + %s))",
+                         (exp, len(kind)))
+            evil.execute("SELECT pgtrack._lock_experiment_shared(%s)", (exp,))
+            evil.execute("SELECT pgtrack._reserve_run_id(900000 + %s)", (len(kind),))
+            if kind == "admin":
+                evil.execute("SELECT pgtrack._lock_experiment_exclusive(%s), pgtrack._lock_schema(), "
+                             "pgtrack._regenerate_writers()", (exp,))
+                evil.execute("SELECT pgtrack.add_metric('hijack_metric')")
+                evil.execute("SELECT pgtrack.add_run_column('hijack_col', 'text', indexed => true)")
+                evil.execute("SELECT pgtrack.declare_identifying(%s, 'seed', 'int', '0')", (exp,))
+                evil.execute("SELECT pgtrack.migrate('hijack', 'SELECT pgtrack.add_metric(''hijack2'')')")
+                evil.execute("SELECT pgtrack.drop_metric('hijack2')")
+        assert not is_superuser(role), f"{kind} became superuser through search_path"
