@@ -54,12 +54,16 @@ def to_json(value: Any) -> str:
 
 
 def identifying_json(identifying: Mapping[str, Any]) -> str:
-    """JSON text for identifying values: a NaN or infinity is SchemaValidationError, never an encoding error."""
+    """JSON text for identifying values: a NaN or infinity is SchemaValidationError, never an encoding error.
+    One encoding on the hot path; only a refused one looks for the field to name."""
     if not isinstance(identifying, Mapping):
         raise SchemaValidationError(f"identifying must be a dict of field values, got {type(identifying).__name__}")
-    plain = json.loads(json.dumps(dict(identifying), default=_default))
-    for name, value in plain.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            raise SchemaValidationError(f"identifying field {name!r} must be a finite number, got {value}",
-                                        hint="NaN and infinities cannot identify a run; pass a finite number")
-    return json.dumps(plain, allow_nan=False)
+    try:
+        return json.dumps(dict(identifying), allow_nan=False, default=_default)
+    except ValueError:
+        for name, value in identifying.items():
+            plain = json.loads(json.dumps(value, default=_default))
+            if isinstance(plain, float) and not math.isfinite(plain):
+                raise SchemaValidationError(f"identifying field {name!r} must be a finite number, got {plain}",
+                                            hint="NaN and infinities cannot identify a run; pass a finite number") from None
+        raise
