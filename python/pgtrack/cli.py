@@ -3,9 +3,11 @@
     pgtrack [connection options] [--json] COMMAND ...
 
 Commands: setup [SCRIPT.sql ...], status, experiments, runs [EXPERIMENT] [--status S], inspect RUN,
-metrics add NAME [TYPE], metrics list, schema apply FILE.toml, report EXPERIMENT -o FILE.html.
+metrics add NAME [TYPE], metrics list, schema apply FILE.toml, report EXPERIMENT -o FILE.html, dsn,
+psql [PSQL ARGS], embedded status, embedded stop.
 Connection options as SQLTrack's (-u/--user, -a/--host (host or host:port), -p/--port, -d/--database,
--c/--config-path) plus --dsn; otherwise the Client's usual sources (PGTRACK_DSN_*, pgtrack.conf, PG*).
+-c/--config-path) plus --dsn; otherwise the Client's usual sources (PGTRACK_DSN_*, pgtrack.conf, PG*),
+and with none of them the embedded server (pgtrack.embedded).
 
 Output: aligned tables, or JSON with --json. Errors: one line on stderr naming what to do, never a
 traceback (PGTRACK_DEBUG=1 shows it). Exit codes:
@@ -16,9 +18,11 @@ traceback (PGTRACK_DEBUG=1 shows it). Exit codes:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -27,6 +31,7 @@ import psycopg
 
 from . import __version__
 from .client import Client
+from .embedded import EmbeddedUnavailable
 from .errors import NotFoundError, PgtrackError
 
 EXIT_OK, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_UNREACHABLE, EXIT_DENIED, EXIT_REFUSED, EXIT_NOT_INSTALLED, EXIT_BUG = 0, 1, 2, 3, 4, 5, 6, 10
@@ -226,6 +231,33 @@ def cmd_report(client: Client, opts: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_dsn(client: Client, opts: argparse.Namespace) -> int:
+    print(client.conninfo)
+    return EXIT_OK
+
+
+def cmd_psql(client: Client, opts: argparse.Namespace) -> int:
+    from .embedded import psql_program
+
+    sys.stdout.flush()
+    return subprocess.run([psql_program(client.embedded), "-d", client.conninfo, *opts.psql_args]).returncode
+
+
+def cmd_embedded_status(client: Optional[Client], opts: argparse.Namespace) -> int:
+    from . import embedded
+
+    emit_record(opts, embedded.status())
+    return EXIT_OK
+
+
+def cmd_embedded_stop(client: Optional[Client], opts: argparse.Namespace) -> int:
+    from . import embedded
+
+    stopped = embedded.EmbeddedServer(embedded.directory()).stop()
+    print("stopped the embedded server" if stopped else "the embedded server was not running")
+    return EXIT_OK
+
+
 # -- wiring ----------------------------------------------------------------------------------------
 
 def _subcommands(parser: argparse.ArgumentParser, dest: str, metavar: str) -> Any:
@@ -287,6 +319,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--direction", choices=("min", "max"), help="is the primary metric minimised or maximised")
     p.add_argument("--buckets", type=int, default=100, help="points per curve (default 100)")
     p.set_defaults(handler=cmd_report)
+    p = commands.add_parser("dsn", help="print the connection string pgtrack uses (e.g. for psql \"$(pgtrack dsn)\")")
+    p.set_defaults(handler=cmd_dsn)
+    p = commands.add_parser("psql", help="run psql on pgtrack's database (the embedded server's own psql there)")
+    p.add_argument("psql_args", nargs="*", metavar="PSQL ARGS", help="passed to psql as they are (e.g. -f FILE)")
+    p.set_defaults(handler=cmd_psql)
+    p = commands.add_parser("embedded", help="the per-user embedded server: status, stop")
+    embedded_commands = _subcommands(p, "embedded_command", "ACTION")
+    q = embedded_commands.add_parser("status", help="its directory, version, whether it runs (starts nothing)")
+    q.set_defaults(handler=cmd_embedded_status, needs_client=False)
+    q = embedded_commands.add_parser("stop", help="stop it (the next use starts it again)")
+    q.set_defaults(handler=cmd_embedded_stop, needs_client=False)
     return parser
 
 
@@ -302,6 +345,8 @@ def _explain(exc: BaseException) -> CliError:
         return exc
     if isinstance(exc, NotFoundError):
         return CliError(f"{exc}", EXIT_NOT_FOUND)
+    if isinstance(exc, EmbeddedUnavailable):
+        return CliError(f"{exc}", EXIT_UNREACHABLE)
     if isinstance(exc, PgtrackError):
         return CliError(f"{exc}", EXIT_REFUSED)
     if isinstance(exc, psycopg.errors.InsufficientPrivilege):
@@ -323,9 +368,26 @@ def _explain(exc: BaseException) -> CliError:
     return CliError(f"unexpected {type(exc).__name__}: {exc}; rerun with PGTRACK_DEBUG=1 for the traceback", EXIT_BUG)
 
 
+def parse(argv: List[str]) -> argparse.Namespace:
+    """argparse, except that everything after the command ``psql`` goes to psql untouched."""
+    parser = build_parser()
+    for i, word in enumerate(argv):
+        if word == "psql":
+            try:
+                with open(os.devnull, "w") as quiet, contextlib.redirect_stderr(quiet):
+                    opts = parser.parse_args(argv[:i + 1])
+            except SystemExit:
+                continue  # "psql" was an option's value
+            opts.psql_args = argv[i + 1:]
+            return opts
+    return parser.parse_args(argv)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    opts = build_parser().parse_args(argv)
+    opts = parse(sys.argv[1:] if argv is None else list(argv))
     try:
+        if not getattr(opts, "needs_client", True):
+            return opts.handler(None, opts)
         client = client_from(opts)
         try:
             return opts.handler(client, opts)

