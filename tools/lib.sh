@@ -23,6 +23,8 @@ ensure_system_deps() {
     command -v pg_prove >/dev/null 2>&1 || missing+=(libtap-parser-sourcehandler-pgtap-perl)
     # headless browser for the report test and make screenshot (the test skips without it)
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    # an ordinary user's virtualenv from the system python3 (test_wheel.py's embedded-server case)
+    /usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" -eq 0 ]; then
         log "installing Debian packages: ${missing[*]}"

@@ -12,6 +12,13 @@ run_suite() {
     psql -q -v ON_ERROR_STOP=1 -d pgtrack_tap -c "CREATE EXTENSION pgtap" >/dev/null
     log "PostgreSQL $PG_MAJOR: pgTAP tests/sql/*.sql"
     pg_prove -d pgtrack_tap --ext .sql tests/sql/ || status=1
+    # The same tests on a plain-SQL install (pgtrack setup --plain: no CREATE EXTENSION pgtrack), less
+    # install.sql, which checks extension membership.
+    log "PostgreSQL $PG_MAJOR: pgTAP on a plain-SQL install"
+    psql -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE pgtrack_tap_plain" >/dev/null
+    "$VENV/bin/pgtrack" -d pgtrack_tap_plain setup --plain >/dev/null
+    psql -q -v ON_ERROR_STOP=1 -d pgtrack_tap_plain -c "CREATE EXTENSION pgtap" >/dev/null
+    pg_prove -d pgtrack_tap_plain --ext .sql $(ls tests/sql/*.sql | grep -v '/install\.sql$') || status=1
     log "PostgreSQL $PG_MAJOR: pytest tests/python"
     "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/python || status=1
     return $status

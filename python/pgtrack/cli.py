@@ -4,7 +4,7 @@
 
 Commands: setup [SCRIPT.sql ...], status, experiments, runs [EXPERIMENT] [--status S], inspect RUN,
 metrics add NAME [TYPE], metrics list, schema apply FILE.toml, report EXPERIMENT -o FILE.html, dsn,
-psql [PSQL ARGS], embedded status, embedded stop.
+psql [PSQL ARGS], embedded status, embedded stop, plain-sql [--upgrade-from VERSION].
 Connection options as SQLTrack's (-u/--user, -a/--host (host or host:port), -p/--port, -d/--database,
 -c/--config-path) plus --dsn; otherwise the Client's usual sources (PGTRACK_DSN_*, pgtrack.conf, PG*),
 and with none of them the embedded server (pgtrack.embedded).
@@ -32,6 +32,7 @@ import psycopg
 from . import __version__
 from .client import Client
 from .embedded import EmbeddedUnavailable
+from .plain import installed
 from .errors import NotFoundError, PgtrackError
 
 EXIT_OK, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_UNREACHABLE, EXIT_DENIED, EXIT_REFUSED, EXIT_NOT_INSTALLED, EXIT_BUG = 0, 1, 2, 3, 4, 5, 6, 10
@@ -110,15 +111,20 @@ def _experiment_id(client: Client, ref: str) -> int:
 
 
 def cmd_setup(client: Client, opts: argparse.Namespace) -> int:
+    from . import plain
+
     if opts.install_extension:
         from .install import install_extension
 
         written = install_extension(pg_config=opts.pg_config)
         print(f"installed the extension files into {written[0].parent} ({len(written)} files)")
-    installed = client.value("SELECT extversion FROM pg_extension WHERE extname = 'pgtrack'")
-    if installed is None:
+    extension, plain_version = plain.installed(client)
+    if opts.plain or (extension is None and plain_version is not None):
+        for line in plain.install_or_upgrade(client):
+            print(line)
+    elif extension is None:
         client.execute("CREATE EXTENSION pgtrack")
-        print(f"created extension pgtrack {client.value('SELECT extversion FROM pg_extension WHERE extname = %s', ('pgtrack',))}")
+        print(f"created extension pgtrack {plain.installed(client)[0]}")
     layout = client.value("SELECT pgtrack.setup()")
     print(f"data tables ready (layout {layout})")
     for script in opts.scripts:
@@ -130,14 +136,26 @@ def cmd_setup(client: Client, opts: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_plain_sql(client: Optional[Client], opts: argparse.Namespace) -> int:
+    from . import plain
+
+    if opts.upgrade_from:
+        sys.stdout.write("\n".join(plain.upgrade_sql(a, b) for a, b in plain.upgrade_path(opts.upgrade_from)))
+    else:
+        sys.stdout.write(plain.install_sql())
+    return EXIT_OK
+
+
 def cmd_status(client: Client, opts: argparse.Namespace) -> int:
     record: Dict[str, Any] = {
         "server": client.value("SHOW server_version"),
         "database": client.value("SELECT current_database()"),
         "user": client.value("SELECT current_user"),
-        "extension": client.value("SELECT extversion FROM pg_extension WHERE extname = 'pgtrack'"),
     }
-    if record["extension"] is None:
+    record["extension"], plain_version = installed(client)
+    if plain_version is not None:
+        record["plain install"] = plain_version
+    elif record["extension"] is None:
         raise CliError("pgtrack is not installed in this database; run: pgtrack setup", EXIT_NOT_INSTALLED)
     record["layout"] = client.value("SELECT value FROM pgtrack.meta WHERE key = 'layout_version'")
     record["experiments"] = client.value("SELECT count(*) FROM pgtrack.experiments")
@@ -286,7 +304,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--install-extension", action="store_true",
                    help="first copy the extension files this package carries into the server's share directory")
     p.add_argument("--pg-config", metavar="PATH", help="pg_config of the target server (default: PG_CONFIG, PATH)")
+    p.add_argument("--plain", action="store_true",
+                   help="install (or upgrade) pgtrack as plain SQL, for servers without its extension files")
     p.set_defaults(handler=cmd_setup)
+    p = commands.add_parser("plain-sql", help="print the plain SQL install script (for psql -f), or the upgrade steps")
+    p.add_argument("--upgrade-from", metavar="VERSION", help="print the upgrade steps from this plain version instead")
+    p.set_defaults(handler=cmd_plain_sql, needs_client=False)
     p = commands.add_parser("status", help="server, extension and layout versions; runs by status")
     p.set_defaults(handler=cmd_status)
     p = commands.add_parser("experiments", help="list experiments with run counts")
