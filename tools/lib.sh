@@ -79,7 +79,7 @@ use_postgres() {
         *) echo "unsupported PostgreSQL version $1 (15 or 18)" >&2; return 1 ;;
     esac
     export PG_BIN PG_MAJOR PATH="$PG_BIN:$BASE_PATH" PGTRACK_PG_BIN=$PG_BIN
-    log "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $NF}') from $PG_BIN"
+    log "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') from $PG_BIN"
 }
 
 # Start a throwaway cluster; exports PGHOST/PGPORT/PGUSER/PGDATABASE and PGTRACK_CLUSTER_DIR.
