@@ -8,7 +8,8 @@
 --           register, enqueue, claim, heartbeat. Column privileges keep it from rewriting a run's
 --           identity, experiment, id or uuid (no UPDATE on those), from deleting runs or experiments,
 --           and from changing identifying fields. No TRIGGER, no TRUNCATE, no REFERENCES anywhere.
---   admin:  writer + schema changes (add_metric, drop_metric, rename_metric, add_run_column, migrate),
+--   admin:  writer + schema changes (add_metric, drop_metric, rename_metric, add_run_column, migrate,
+--           compact_metrics, partition_metrics),
 --           identifying fields, float_precision, deleting runs and experiments.
 -- setup() and teardown() stay with the owner.
 
@@ -52,7 +53,8 @@ BEGIN
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s, pgtrack._lock_experiment_shared(bigint), pgtrack._reserve_run_id(bigint),
                         pgtrack._lock_experiment_exclusive(bigint), pgtrack._lock_schema(), pgtrack._regenerate_writers(),
                         pgtrack.add_metric(text, regtype, text), pgtrack.drop_metric(text, boolean),
-                        pgtrack.rename_metric(text, text), pgtrack.add_run_column(text, regtype, boolean, text) TO pgtrack_admin',
+                        pgtrack.rename_metric(text, text), pgtrack.add_run_column(text, regtype, boolean, text),
+                        pgtrack.compact_metrics(), pgtrack.partition_metrics(integer) TO pgtrack_admin',
                        pgtrack._invoker_functions());
     END IF;
 END

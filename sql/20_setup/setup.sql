@@ -1,7 +1,7 @@
 -- setup(): create or upgrade the data tables. They are ordinary tables, NOT extension members, so
 -- pg_dump saves them whole, including metric columns added at run time (see README, "install model").
 
-CREATE OR REPLACE FUNCTION pgtrack.setup()
+CREATE OR REPLACE FUNCTION pgtrack.setup(metrics_partitions integer DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -10,7 +10,9 @@ SET client_min_messages = warning
 AS $$
 /* Idempotent: every statement is CREATE ... IF NOT EXISTS (or an ALTER guarded by the catalog), so
    calling it again, or from an upgrade script, brings any database to the current layout. The tables
-   belong to the function's owner (the role that created the extension). Returns the layout version. */
+   belong to the function's owner (the role that created the extension). Returns the layout version.
+   metrics_partitions: NULL keeps pgtrack.metrics as it is; a number makes it (or converts it to) that
+   many hash partitions on run_id, 0 an ordinary table (partition_metrics()). */
 DECLARE
     c_layout CONSTANT text := '0.1.0';
 BEGIN
@@ -116,6 +118,10 @@ BEGIN
         FOR EACH ROW WHEN (NEW.identity IS NOT NULL)
         EXECUTE FUNCTION pgtrack._runs_normalize_identity();
 
+    IF metrics_partitions IS NOT NULL THEN
+        PERFORM pgtrack.partition_metrics(metrics_partitions);
+    END IF;
+
     INSERT INTO pgtrack.meta (key, value) VALUES ('layout_version', c_layout)
     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
 
@@ -123,5 +129,5 @@ BEGIN
     RETURN c_layout;
 END
 $$;
-COMMENT ON FUNCTION pgtrack.setup() IS
-$$Create or upgrade the data tables (experiments, runs, metrics, relationships, identifying_fields, applied_migrations) in schema pgtrack; idempotent; returns the data layout version. The tables are ordinary tables, not extension members, so pg_dump saves them with every added metric column.$$;
+COMMENT ON FUNCTION pgtrack.setup(integer) IS
+$$Create or upgrade the data tables (experiments, runs, metrics, relationships, identifying_fields, applied_migrations) in schema pgtrack; idempotent; returns the data layout version. metrics_partitions => n starts (or converts) pgtrack.metrics as n hash partitions on run_id (0: an ordinary table; NULL, the default: as it is). The tables are ordinary tables, not extension members, so pg_dump saves them with every added metric column.$$;

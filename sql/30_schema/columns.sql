@@ -92,6 +92,9 @@ BEGIN
         PERFORM pgtrack._raise('PT005', format('column %I of pgtrack.%I exists with type %s, not %s', p_name, p_table, v_existing, p_type),
             'pick another name, or drop the column first');
     END IF;
+    IF v_existing IS NULL AND p_table = 'metrics' THEN
+        PERFORM pgtrack._make_room_for_metric();  -- the 1,600-attribute limit (rebuild.sql)
+    END IF;
     IF v_existing IS NULL THEN
         PERFORM pgtrack._execute_guarded(format('ALTER TABLE pgtrack.%I ADD COLUMN %I %s', p_table, p_name, p_type));
     END IF;

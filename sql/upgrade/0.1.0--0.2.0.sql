@@ -8,6 +8,8 @@ DROP FUNCTION pgtrack.run_add_metrics_batch(bigint, jsonb, boolean);
 -- experiment() takes float_precision; drop_identifying() takes force.
 DROP FUNCTION pgtrack.experiment(text, text, text[]);
 DROP FUNCTION pgtrack.drop_identifying(bigint, text);
+-- setup() takes metrics_partitions.
+DROP FUNCTION pgtrack.setup();
 -- The generated (non-member) writers of 0.1.0 had no attempt parameter; setup() at the end of this
 -- script generates the new ones.
 DROP FUNCTION IF EXISTS pgtrack._metrics_write(bigint, bigint, double precision, jsonb, boolean);
