@@ -167,6 +167,7 @@ def cmd_status(client: Client, opts: argparse.Namespace) -> int:
 
 
 def cmd_experiments(client: Client, opts: argparse.Namespace) -> int:
+    client = client.for_reading()  # analysis: the read replica when --read-dsn names one
     columns, rows = client.execute_with_columns("""
         SELECT e.id, e.name, count(r.id) AS runs,
                count(r.id) FILTER (WHERE r.status = 'RUNNING') AS running,
@@ -180,6 +181,7 @@ def cmd_experiments(client: Client, opts: argparse.Namespace) -> int:
 
 
 def cmd_runs(client: Client, opts: argparse.Namespace) -> int:
+    client = client.for_reading()  # analysis: the read replica when --read-dsn names one
     experiment = _experiment_id(client, opts.experiment) if opts.experiment else None
     status = opts.status.upper() if opts.status else None
     if status and status not in client.value("SELECT enum_range(NULL::pgtrack.runstatus)::text[]"):
@@ -198,6 +200,7 @@ def cmd_runs(client: Client, opts: argparse.Namespace) -> int:
 
 
 def cmd_inspect(client: Client, opts: argparse.Namespace) -> int:
+    client = client.for_reading()  # analysis: the read replica when --read-dsn names one
     if not opts.run.isdigit():
         raise CliError(f"RUN must be a run id (a number), got {opts.run!r}", EXIT_USAGE)
     columns, rows = client.execute_with_columns(
@@ -238,6 +241,7 @@ def cmd_schema(client: Client, opts: argparse.Namespace) -> int:
 
 
 def cmd_report(client: Client, opts: argparse.Namespace) -> int:
+    client = client.for_reading()  # analysis: the read replica when --read-dsn names one
     from .report import write_report
 
     info = write_report(client, _experiment_id(client, opts.experiment), opts.output, opts.metric, opts.direction, opts.buckets)
@@ -296,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     conn.add_argument("-d", "--database", help="database name")
     conn.add_argument("-c", "--config-path", help="config file of key=value libpq settings")
     conn.add_argument("--dsn", help="a libpq connection string or postgresql:// URL")
+    conn.add_argument("--read-dsn", help="a read replica for experiments, runs, inspect and report (writes: the primary)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     commands = _subcommands(parser, "command", "COMMAND")
 
@@ -360,7 +365,8 @@ def client_from(opts: argparse.Namespace) -> Client:
     host, port = opts.host, opts.port
     if host and ":" in host and port is None and host.rsplit(":", 1)[1].isdigit():
         host, port = host.rsplit(":", 1)  # SQLTrack's -a "host (and port)"; a socket directory works too
-    return Client(config_path=opts.config_path, dsn=opts.dsn, user=opts.user, host=host, port=port, dbname=opts.database)
+    return Client(config_path=opts.config_path, read_dsn=opts.read_dsn, dsn=opts.dsn, user=opts.user, host=host, port=port,
+                  dbname=opts.database)
 
 
 def _explain(exc: BaseException) -> CliError:

@@ -17,6 +17,12 @@ none of libpq's PGHOST/PGHOSTADDR/PGPORT/PGDATABASE/PGSERVICE), the Client uses 
 server of :mod:`pgtrack.embedded` (``pip install "pgtrack[embedded]"``), starting it if needed;
 ``PGTRACK_EMBEDDED=0`` turns that off (libpq's defaults then apply).
 
+Read replica: with ``read_dsn`` (a conninfo or URL of a streaming replica), the analysis helpers
+(``pgtrack.report``, ``pgtrack.pandas``, ``pgtrack.plot``, the CLI's runs/experiments/inspect/report)
+read through :meth:`Client.for_reading`, a second connection to the replica; everything else, and
+every write, uses the primary. A replica lags: what was just written is visible through the Client
+itself at once, and through the replica once it has replayed that far.
+
 Threads: a Client (and its connection) belongs to one thread at a time. Use ``client.clone()`` for
 another thread; the background heartbeat of ``Run.track(heartbeat=...)`` does so itself.
 """
@@ -25,7 +31,7 @@ from __future__ import annotations
 import os
 import select
 from contextlib import contextmanager
-from typing import Any, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import psycopg
 
@@ -37,13 +43,19 @@ from .errors import translate
 class Client:
     """Connection settings plus the one connection pgtrack uses. See the module docstring."""
 
-    def __init__(self, config_path: Optional[os.PathLike] = None, **kwargs: Any):
-        self.params = resolve_params(config_path, kwargs)
-        self.embedded = embedded.wanted(self.params)
-        if self.embedded:
-            self.params = embedded.connection_params()
-        self.conninfo = conninfo(self.params)
+    def __init__(self, config_path: Optional[os.PathLike] = None, read_dsn: Optional[str] = None, **kwargs: Any):
+        params = resolve_params(config_path, kwargs)
+        read_dsn = read_dsn or params.pop("read_dsn", None)  # also PGTRACK_DSN_READ_DSN, read_dsn= in the file
+        is_embedded = embedded.wanted(params)
+        self._setup(embedded.connection_params() if is_embedded else params, is_embedded, read_dsn)
+
+    def _setup(self, params: Dict[str, str], is_embedded: bool, read_dsn: Optional[str]) -> None:
+        self.params = params
+        self.conninfo = conninfo(params)
+        self.embedded = is_embedded
+        self.read_dsn = read_dsn
         self._conn: Optional[psycopg.Connection] = None
+        self._reader: Optional[Client] = None
         self._depth = 0
 
     def __repr__(self) -> str:
@@ -58,9 +70,18 @@ class Client:
             overrides["options"] = f"{params['options']} {overrides['options']}"
         params.update(overrides)
         other = Client.__new__(Client)
-        other.params, other.conninfo, other._conn, other._depth = params, conninfo(params), None, 0
-        other.embedded = self.embedded
+        other._setup(params, self.embedded, self.read_dsn)
         return other
+
+    def for_reading(self) -> "Client":
+        """The Client that analysis reads go through: a Client on ``read_dsn`` (a replica; its own
+        connection, made on first use) when one is set, else this one. Writes never go there."""
+        if not self.read_dsn:
+            return self
+        if self._reader is None:
+            self._reader = Client.__new__(Client)
+            self._reader._setup({"dsn": self.read_dsn}, False, None)
+        return self._reader
 
     # -- the connection --------------------------------------------------------------------------
 
@@ -81,10 +102,12 @@ class Client:
         return conn
 
     def close(self) -> None:
-        """Close the connection (the next call opens a new one)."""
+        """Close the connection, and the replica's (the next call opens a new one)."""
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        if self._reader is not None:
+            self._reader.close()
 
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:
@@ -174,3 +197,9 @@ def _closed_by_server(conn: psycopg.Connection) -> bool:
     except (OSError, ValueError, psycopg.OperationalError):
         return True
     return bool(readable)
+
+
+def for_reading(client_or_cursor: Any) -> Any:
+    """``client.for_reading()`` for a Client, the argument itself for anything else (a cursor)."""
+    method = getattr(client_or_cursor, "for_reading", None)
+    return method() if callable(method) else client_or_cursor

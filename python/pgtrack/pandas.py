@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Optional, Sequence
 
 from ._extras import require
+from .client import for_reading
 
 
 def query_dataframe(cursor_or_client: Any, query: Any, params: Optional[Sequence[Any]] = ()) -> Any:
@@ -21,7 +22,7 @@ def query_dataframe(cursor_or_client: Any, query: Any, params: Optional[Sequence
         cursor.execute(query, params or None)
         columns = [c.name for c in cursor.description or []]
         return pd.DataFrame(cursor.fetchall(), columns=columns)
-    columns, rows = cursor_or_client.execute_with_columns(query, params or None)
+    columns, rows = for_reading(cursor_or_client).execute_with_columns(query, params or None)
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -10,6 +10,7 @@ from collections import defaultdict
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ._extras import require
+from .client import for_reading
 
 LEGEND_MAX = 12
 
@@ -19,6 +20,7 @@ def curve_points(client: Any, runs: Iterable[Any], metric: str, buckets: int = 2
     ids = [getattr(r, "id", r) for r in runs]
     if not ids:
         return {}
+    client = for_reading(client)  # the read replica, when the Client has one
     by_experiment: Dict[int, List[int]] = defaultdict(list)
     for run_id, experiment_id in client.execute("SELECT id, experiment_id FROM pgtrack.runs WHERE id = ANY (%s)", (ids,)):
         by_experiment[experiment_id].append(run_id)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from ._extras import require
+from .client import for_reading
 from .notebook import CSS, escape, format_float, format_status, format_tags, format_timedelta, status_group
 from .plot import curve_points, draw_curves
 
@@ -132,6 +133,7 @@ def build_report(client: Any, experiment: Any, metric: Optional[str] = None, dir
                  buckets: int = 100) -> Tuple[str, int, int]:
     """(html, number of runs, number of charts)."""
     figure_module = require("matplotlib.figure")
+    client = for_reading(client)  # the read replica, when the Client has one
     exp_id, name, comment = _experiment(client, experiment)
     numeric = [r[0] for r in client.execute(
         "SELECT c.name FROM pgtrack.metric_columns() c JOIN pg_type t ON t.oid = c.type WHERE t.typcategory = 'N'")]
