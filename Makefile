@@ -49,7 +49,7 @@ extension/pgtrack--%--$(EXTVERSION).sql: sql/upgrade/%--$(EXTVERSION).sql sql/up
 	   echo; echo "-- ---- sql/upgrade/finish.sql"; cat sql/upgrade/finish.sql; } > $@
 	@echo "built $@"
 
-.PHONY: test demo bench docs screenshot wheel
+.PHONY: test demo bench docs screenshot wheel limits
 test: $(GENERATED) $(GENERATED_UPGRADES)
 	bash tools/test.sh
 
@@ -58,6 +58,10 @@ demo: $(GENERATED) $(GENERATED_UPGRADES)
 
 bench: $(GENERATED) $(GENERATED_UPGRADES)
 	bash tools/bench.sh
+
+# docs/limits.md, measured (LIMITS_SCALE=0.01 for a quick run; the full run fills 10^8 metric values).
+limits: $(GENERATED) $(GENERATED_UPGRADES)
+	CLUSTER_DURABLE=1 bash tools/with-cluster.sh .venv/bin/python bench/limits.py docs/limits.md
 
 # The wheel carries the extension's files (python/pgtrack/_extension, filled here, not committed).
 wheel: $(GENERATED) $(GENERATED_UPGRADES)
