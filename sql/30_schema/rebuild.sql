@@ -121,6 +121,7 @@ BEGIN
     IF v_options IS NOT NULL AND p_partitions = 0 THEN
         EXECUTE format('ALTER TABLE pgtrack.metrics SET (%s)', array_to_string(v_options, ', '));
     END IF;
+    ANALYZE pgtrack.metrics;  -- a new table has no statistics; best_runs' plans need them
     PERFORM pgtrack._regenerate_writers();  -- new table, new plans; also re-applies the role grants
     RETURN v_dropped;
 END

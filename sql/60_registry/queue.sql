@@ -31,6 +31,11 @@ CREATE OR REPLACE FUNCTION pgtrack.claim_next(experiment_id bigint, stale_after 
 RETURNS pgtrack.registration
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+-- The live-status probe runs up to 7 times per call with the status as a variable: the plan cache
+-- turned it generic within the first call, and a generic plan cannot know that one live status is
+-- rare; with a big analyzed queue it filtered the whole queue per status (25 ms a claim, found by
+-- make limits; test_plans.py pins it). Custom plans cost ~0.05 ms a statement.
+SET plan_cache_mode = force_custom_plan
 AS $$
 /* Hand out one claimable run, in three steps (oldest id first within the last two): live runs whose
    time_updated is older than stale_after (their worker died: they were started first, so they are

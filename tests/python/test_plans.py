@@ -57,12 +57,25 @@ def test_register_lookup_uses_the_identity_key_despite_stale_statistics(dbname, 
     assert _max_rows_removed(plans) < 10, plans
 
 
+@pytest.fixture
+def analyzed_queue(conn):
+    """A big queue that ANALYZE has seen: the live-status probes' generic plan once preferred
+    runs_identity_key and filtered the whole queue, once per live status (found by make limits)."""
+    exp = conn.execute("SELECT pgtrack.experiment('queued')").fetchone()[0]
+    conn.execute("SELECT pgtrack.declare_identifying(%s, 'k', 'int')", (exp,))
+    conn.execute("SELECT pgtrack.enqueue(%s, (SELECT jsonb_agg(jsonb_build_object('k', g)) FROM generate_series(1, 5000) g))", (exp,))
+    conn.execute("ANALYZE pgtrack.runs")
+    return exp
+
+
 @pytest.mark.parametrize("warm_up", [0, 7], ids=["first-call", "after-plan-cache-warm-up"])
-def test_claim_next_reads_the_queue_in_index_order(dbname, conn, crowded, warm_up):
+@pytest.mark.parametrize("queue", ["crowded", "analyzed_queue"])
+def test_claim_next_reads_the_queue_in_index_order(dbname, conn, request, queue, warm_up):
+    exp = request.getfixturevalue(queue)
     with psycopg.connect(dbname=dbname, autocommit=True) as fresh:
         for _ in range(warm_up):
-            fresh.execute("SELECT pgtrack.claim_next(%s, '1 hour')", (crowded,))
-        plans = _nested_plans(fresh, "SELECT pgtrack.claim_next(%s, '1 hour')", (crowded,))
+            fresh.execute("SELECT pgtrack.claim_next(%s, '1 hour')", (exp,))
+        plans = _nested_plans(fresh, "SELECT pgtrack.claim_next(%s, '1 hour')", (exp,))
     assert "runs_experiment_status_idx" in plans
     assert _max_rows_removed(plans) < 10, plans
 

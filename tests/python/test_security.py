@@ -327,4 +327,7 @@ def test_a_callers_search_path_cannot_hijack_definer_functions(dbname, conn, rol
                 evil.execute("SELECT pgtrack.declare_identifying(%s, 'seed', 'int', '0')", (exp,))
                 evil.execute("SELECT pgtrack.migrate('hijack', 'SELECT pgtrack.add_metric(''hijack2'')')")
                 evil.execute("SELECT pgtrack.drop_metric('hijack2')")
+                evil.execute("SELECT pgtrack.partition_metrics(2)")  # the rebuild runs catalog-made DDL as the owner
+                evil.execute("SELECT pgtrack.add_metric('hijack3'), pgtrack.drop_metric('hijack3')")
+                evil.execute("SELECT pgtrack.compact_metrics()")
         assert not is_superuser(role), f"{kind} became superuser through search_path"
