@@ -138,7 +138,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrack.add_metric(text, regtype, text) IS
-$$Add a metric column (default type double precision) to pgtrack.metrics. Returns true if added, false if a column of that name and type exists; PT005 if it exists with another type; PT003 for an invalid or reserved name, or a type that could run a caller's code (see docs/security.md). Type modifiers cannot pass through a regtype argument (varchar(3) arrives as varchar): to constrain values, use a domain owned by the extension owner. Safe under concurrent callers.$$;
+$$Add a metric column (default type double precision) to pgtrack.metrics. Returns true if added, false if a column of that name and type exists; PT005 if it exists with another type; PT003 for an invalid or reserved name, or a type that could run a caller's code (see docs/security.md). Type modifiers cannot pass through a regtype argument (varchar(3) arrives as varchar): to constrain values, use a domain owned by the extension owner. Safe under concurrent callers. From 800 attributes (dropped ones count, up to PostgreSQL's 1,600) it first compacts pgtrack.metrics when the table is at most pgtrack.auto_compact_max_bytes (default 1 GB), else near the limit PT005 names compact_metrics().$$;
 
 CREATE OR REPLACE FUNCTION pgtrack.drop_metric(name text, force boolean DEFAULT false)
 RETURNS void
