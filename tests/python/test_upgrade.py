@@ -76,8 +76,9 @@ def two_databases():
         drop_database(name)
 
 
+@pytest.mark.parametrize("partitions", [0, 4], ids=["ordinary", "partitioned"])
 @pytest.mark.parametrize("old_version", RELEASED)
-def test_upgrade_keeps_data_and_matches_fresh_install(two_databases, old_version):
+def test_upgrade_keeps_data_and_matches_fresh_install(two_databases, old_version, partitions):
     upgraded, fresh = two_databases
     with psycopg.connect(dbname=upgraded, autocommit=True) as conn:
         conn.execute(f"CREATE EXTENSION pgtrack VERSION '{old_version}'")
@@ -95,6 +96,9 @@ def test_upgrade_keeps_data_and_matches_fresh_install(two_databases, old_version
         assert conn.execute("SELECT array_agg(loss ORDER BY step) FROM pgtrack.metrics WHERE run_id = %s", (run,)).fetchone()[0] == [0.5, 0.4, 0.3]
         conn.execute("SELECT pgtrack.add_metric('acc')")
         conn.execute("SELECT pgtrack.add_metric('loss2')")  # layout identical to the fresh side below
+        if partitions:  # the partitioned layout after the upgrade (0.1.0 had none)
+            conn.execute("SELECT pgtrack.partition_metrics(%s)", (partitions,))
+            conn.execute("SELECT pgtrack.run_add_metrics(%s, 4, metrics => '{\"loss\": 0.2}', attempt => %s)", (run, attempt))
         got = catalog(conn)
     with psycopg.connect(dbname=fresh, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION pgtrack")
@@ -102,6 +106,8 @@ def test_upgrade_keeps_data_and_matches_fresh_install(two_databases, old_version
         fill(conn)
         conn.execute("SELECT pgtrack.add_metric('acc')")
         conn.execute("SELECT pgtrack.add_metric('loss2')")
+        if partitions:
+            conn.execute("SELECT pgtrack.setup(metrics_partitions => %s)", (partitions,))
         want = catalog(conn)
     for name in CATALOG_QUERIES:
         assert got[name] == want[name], f"{name} differ after upgrade from {old_version}"
