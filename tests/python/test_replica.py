@@ -59,6 +59,9 @@ def wait_for(check, seconds=60):
 
 def test_reads_go_to_the_replica_and_writes_to_the_primary_with_lag(replica, dbname):
     read_dsn = f"{replica} dbname={dbname}"
+    with psycopg.connect(f"{replica} dbname=postgres", autocommit=True) as standby:  # CREATE DATABASE replayed?
+        assert wait_for(lambda: standby.execute("SELECT count(*) FROM pg_database WHERE datname = %s",
+                                                (dbname,)).fetchone()[0] == 1)
     with psycopg.connect(read_dsn, autocommit=True) as standby:
         assert standby.execute("SELECT pg_is_in_recovery()").fetchone()[0] is True
         assert wait_for(lambda: standby.execute("SELECT to_regclass('pgtrack.runs') IS NOT NULL").fetchone()[0])
