@@ -125,7 +125,7 @@ class EmbeddedServer:
             raise EmbeddedUnavailable(f"{program} did not finish in 120 s", hint=f"see {self.log}") from None
         if check and done.returncode != 0:
             raise EmbeddedUnavailable(f"{program} failed in {self.root}: {(done.stderr or done.stdout).strip()[-800:]}",
-                                      hint=f"see {self.log}; remove {self.root} to start afresh (its data is lost)")
+                                      hint=f"see {self.log} and `pgtrack embedded status`")
         return done
 
     def version(self) -> str:
