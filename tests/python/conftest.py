@@ -68,6 +68,15 @@ def client(dbname):
     c.close()
 
 
+def without_settings(env, home, embedded_dir=None) -> dict:
+    """``env`` less every PG*/PGTRACK_* variable (so nothing names a server: the embedded default
+    applies), with HOME and PGTRACK_EMBEDDED_DIR (default HOME/embedded) set."""
+    from pathlib import Path
+
+    clean = {k: v for k, v in env.items() if not k.startswith(("PG", "PGTRACK_"))}
+    return dict(clean, HOME=str(home), PGTRACK_EMBEDDED_DIR=str(embedded_dir or Path(home) / "embedded"))
+
+
 def run_python(code: str, dbname: str, *args: str, signal_after: Optional[str] = None, signum: int = 15,
                timeout: float = 60, env: Optional[dict] = None):
     """Run ``code`` in a real child interpreter (argv: dbname, *args). With ``signal_after``, wait

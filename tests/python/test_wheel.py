@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import create_database, drop_database
+from conftest import create_database, drop_database, without_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_CONFIG = os.path.join(os.environ.get("PGTRACK_PG_BIN", "/usr/lib/postgresql/15/bin"), "pg_config")
@@ -36,11 +36,6 @@ def wheel():
     built = subprocess.run(["make", "-s", "-C", str(ROOT), "wheel"], capture_output=True, text=True, timeout=600)
     assert built.returncode == 0, built.stderr[-2000:]
     return sorted((ROOT / "dist").glob("pgtrack-*.whl"))[-1]
-
-
-def without_settings(env: dict, home: Path) -> dict:
-    clean = {k: v for k, v in env.items() if not k.startswith(("PG", "PGTRACK_"))}
-    return dict(clean, HOME=str(home), PGTRACK_EMBEDDED_DIR=str(home / "embedded"))
 
 
 def test_the_wheel_installs_the_extension_and_tracks_a_run(tmp_path, wheel):
