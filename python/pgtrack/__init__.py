@@ -22,7 +22,7 @@ from .run import Run, run_from_env
 from .schema import load_schema
 from .tracking import Terminated
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "AlreadyCompleted", "AlreadyRunning", "Client", "CollisionGroup", "DuplicateRunError", "Experiment",

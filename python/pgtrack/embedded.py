@@ -97,6 +97,58 @@ def binaries(major: int = MAJOR) -> Path:
     return bin_dir
 
 
+SHARED_BINARIES = Path("/var/cache/pgtrack")  # as root: copies of the server binaries the server user can reach
+
+
+def _reachable_by_others(path: Path) -> bool:
+    """True if every directory from / down to ``path`` lets other users through (o+x)."""
+    return all(p.stat().st_mode & stat.S_IXOTH for p in [path, *path.parents])
+
+
+def server_binaries(major: int = MAJOR) -> Path:
+    """The bin directory the server's OS user runs. As an ordinary user, the wheel's own. As root,
+    the server runs as another user, who must reach the binaries: when the wheel lies below a
+    directory others cannot traverse (a virtualenv in a 0700 checkout, or under /root), its
+    PostgreSQL is copied once into /var/cache/pgtrack/<name>-<digest> (root's, 0755), keyed by the
+    install's path and the postgres binary's size and time, and that copy is used."""
+    bin_dir = binaries(major)
+    if os.geteuid() != 0 or _reachable_by_others(bin_dir):
+        return bin_dir
+    install = bin_dir.parent
+    postgres = (bin_dir / "postgres").stat()
+    key = f"{install}:{postgres.st_size}:{postgres.st_mtime_ns}".encode()
+    target = SHARED_BINARIES / f"{install.name}-{hashlib.sha256(key).hexdigest()[:12]}"
+    _root_owned_directory(SHARED_BINARIES)
+    if not (target / "bin" / "postgres").is_file():
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=SHARED_BINARIES))
+        try:
+            shutil.copytree(install, staging / "install", symlinks=True)
+            _make_readable(staging / "install")
+            os.chmod(staging, 0o755)
+            try:
+                os.rename(staging / "install", target)
+            except OSError:  # another process finished first: use its copy
+                if not (target / "bin" / "postgres").is_file():
+                    raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    _root_owned_directory(target)
+    return target / "bin"
+
+
+def _root_owned_directory(path: Path) -> None:
+    """Create ``path`` (0755) if missing; refuse it unless it is a real directory (not a symlink) of
+    root that no one else may write."""
+    try:
+        os.mkdir(path, 0o755)
+    except FileExistsError:
+        pass
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0 or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise EmbeddedUnavailable(f"{path} is not a directory of root's that only root may write",
+                                  hint=f"remove {path}; pgtrack recreates it")
+
+
 class EmbeddedServer:
     """One embedded cluster (its directory); :meth:`ensure` makes it ready and returns libpq params."""
 
@@ -105,7 +157,7 @@ class EmbeddedServer:
         self.data = root / "data"
         self.share = root / "share"
         self.log = root / "server.log"
-        self.bin = binaries()
+        self.bin = server_binaries()
         self.runas: Optional[str] = None
         if os.name != "posix":
             raise EmbeddedUnavailable("the embedded server runs on Linux and macOS only", hint=INSTALL_HINT)

@@ -1,12 +1,12 @@
 """The extension's files, shipped inside the Python package, and copying them into a server.
 
 A wheel carries ``pgtrack.control`` and every ``pgtrack--*.sql`` (install and upgrade scripts) in
-``pgtrack/_extension``; an editable install from the repository uses its ``extension/`` folder (first,
-so a stale ``_extension`` left by ``make wheel`` never wins over the files ``make`` just generated).
+``pgtrack/_extension`` (generated from sql/ by the build backend, tools/build_backend.py); in a checkout
+(an editable install) that folder is regenerated whenever sql/ is newer, so it never goes stale.
 ``install_extension()`` copies them into ``SHAREDIR/extension`` of the server that ``pg_config``
 describes (or into a share directory you name), which needs write access there: root for a system
 server, nothing for an embedded or self-built one. Managed servers (RDS, Cloud SQL, ...) allow
-neither; there, see docs (issue 10: a plain-SQL install).
+neither; there, use the plain-SQL install (pgtrack setup --plain, docs/install.md).
 """
 from __future__ import annotations
 
@@ -18,13 +18,31 @@ from typing import List, Optional
 
 
 def extension_files() -> List[Path]:
-    """The control file and SQL scripts this package carries."""
+    """The control file and SQL scripts this package carries. In a checkout (an editable install, or
+    the tests), they are generated from sql/ first when sql/ changed since they were last written."""
     here = Path(__file__).resolve().parent
-    for folder in (here.parents[1] / "extension", here / "_extension"):
-        files = sorted(folder.glob("pgtrack--*.sql"))
-        if files and (folder / "pgtrack.control").is_file():
-            return [folder / "pgtrack.control", *files]
-    raise FileNotFoundError("this pgtrack package carries no extension files (build the wheel with make wheel)")
+    folder = here / "_extension"
+    builder = here.parents[1] / "tools" / "extension_build.py"
+    if builder.is_file() and (here.parents[1] / "sql").is_dir():
+        _refresh_from_checkout(builder, folder)
+    files = sorted(folder.glob("pgtrack--*.sql"))
+    if files and (folder / "pgtrack.control").is_file():
+        return [folder / "pgtrack.control", *files]
+    raise FileNotFoundError(f"this pgtrack package carries no extension files in {folder}: "
+                            "reinstall it with pip (pip install . builds them from sql/)")
+
+
+def _refresh_from_checkout(builder: Path, folder: Path) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pgtrack_extension_build", builder)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    newest_input = max(p.stat().st_mtime for p in module.inputs())
+    outputs = list(folder.glob("pgtrack*"))
+    if not outputs or min(p.stat().st_mtime for p in outputs) < newest_input:
+        for path in module.write(folder):
+            path.touch()
 
 
 def sharedir(pg_config: Optional[str] = None) -> Path:

@@ -1,0 +1,4 @@
+-- pgtrack 0.2.0 -> 0.3.0: the hand-written part of the upgrade. What follows it in the generated
+-- script (every function, CREATE OR REPLACE) cannot change a signature, so functions whose
+-- parameters or result changed are dropped here first and created again by the generated part;
+-- data-table changes are explicit ALTERs (setup() cannot run inside an extension script).
