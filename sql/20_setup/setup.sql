@@ -14,7 +14,7 @@ AS $$
    metrics_partitions: NULL keeps pgtrack.metrics as it is; a number makes it (or converts it to) that
    many hash partitions on run_id, 0 an ordinary table (partition_metrics()). */
 DECLARE
-    c_layout CONSTANT text := '0.1.0';
+    c_layout CONSTANT text := '0.3.0';
 BEGIN
     IF to_regclass('pgtrack.meta') IS NULL THEN
         -- First setup: meta does not exist yet to be locked. Two first setups at once are serialised by
@@ -38,6 +38,10 @@ BEGIN
         float_precision integer NOT NULL DEFAULT 12 CHECK (float_precision BETWEEN 1 AND 1000)
     );
     CREATE INDEX IF NOT EXISTS experiments_tags_idx ON pgtrack.experiments USING gin (tags);
+    -- 0.3.0: how long a run in a live status may be silent before it shows as lost (80_analysis/lost.sql).
+    -- The same statement is in sql/upgrade/0.2.0--0.3.0.sql.
+    ALTER TABLE pgtrack.experiments ADD COLUMN IF NOT EXISTS lost_after interval NOT NULL DEFAULT interval '10 minutes'
+        CONSTRAINT experiments_lost_after_check CHECK (lost_after > interval '0');
 
     CREATE TABLE IF NOT EXISTS pgtrack.experiment_relationships (
         from_id bigint NOT NULL REFERENCES pgtrack.experiments (id) ON DELETE CASCADE,

@@ -83,8 +83,11 @@ AS $$
 DECLARE
     v_existing regtype;
 BEGIN
-    PERFORM pgtrack._validate_name(p_name, CASE p_table WHEN 'metrics' THEN 'metric' ELSE 'run column' END,
-                                   pgtrack._builtin_columns(p_table));
+    IF p_table = 'metrics' THEN
+        PERFORM pgtrack._validate_metric_name(p_name, pgtrack._builtin_columns(p_table));
+    ELSE
+        PERFORM pgtrack._validate_name(p_name, 'run column', pgtrack._builtin_columns(p_table));
+    END IF;
     PERFORM pgtrack._check_column_type(p_type, p_name, p_table = 'runs');
     PERFORM pgtrack._lock_schema();
     v_existing := pgtrack._column_type(p_table, p_name);
@@ -111,10 +114,10 @@ LANGUAGE plpgsql
 AS $$
 /* Validate p_name and require that metric column to exist (PT003 naming the known ones otherwise). */
 BEGIN
-    PERFORM pgtrack._validate_name(p_name, 'metric', pgtrack._builtin_columns('metrics'));
+    PERFORM pgtrack._validate_metric_name(p_name, pgtrack._builtin_columns('metrics'));
     IF pgtrack._column_type('metrics', p_name) IS NULL THEN
         PERFORM pgtrack._raise('PT003', format('unknown metric %I', p_name),
-            format('known metrics: %s', coalesce((SELECT string_agg(name, ', ') FROM pgtrack.metric_columns()), '(none)')));
+            format('known metrics: %s', coalesce((SELECT string_agg(quote_ident(name), ', ') FROM pgtrack.metric_columns()), '(none)')));
     END IF;
     RETURN p_name;
 END
@@ -179,7 +182,7 @@ AS $$
 BEGIN
     PERFORM pgtrack._lock_schema();
     PERFORM pgtrack._existing_metric($1);
-    PERFORM pgtrack._validate_name($2, 'metric', pgtrack._builtin_columns('metrics'));
+    PERFORM pgtrack._validate_metric_name($2, pgtrack._builtin_columns('metrics'));
     IF pgtrack._column_type('metrics', $2) IS NOT NULL THEN
         PERFORM pgtrack._raise('PT005', format('metric %I already exists', $2),
             'choose a new name that is not in pgtrack.metric_columns()');

@@ -35,17 +35,56 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION pgtrack._add_missing_metrics(p_names text[])
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+/* The writers' add_missing: a column (double precision) for each of p_names that has none, through
+   add_metric (serialised on the schema lock, so concurrent first uses of one name add it once). A
+   caller who may not change the schema (pgtrack_writer) gets PT005 naming the missing metrics and the
+   admin's call. Only reached when a caller asks for it, so the catalog read is off the hot path. */
+DECLARE
+    v_missing text[];
+    v_name    text;
+BEGIN
+    SELECT array_agg(DISTINCT n ORDER BY n) INTO v_missing
+      FROM unnest(p_names) n
+     WHERE n NOT IN ('step', 'progress') AND pgtrack._column_type('metrics', n) IS NULL;
+    IF v_missing IS NULL THEN
+        RETURN;
+    END IF;
+    FOREACH v_name IN ARRAY v_missing LOOP
+        PERFORM pgtrack._validate_metric_name(v_name, pgtrack._builtin_columns('metrics'));
+    END LOOP;
+    IF NOT pg_catalog.has_function_privilege('pgtrack.add_metric(text, regtype, text)', 'EXECUTE') THEN
+        PERFORM pgtrack._raise('PT005',
+            format('metric%s %s %s no column, and role %I may not add metrics',
+                   CASE WHEN cardinality(v_missing) > 1 THEN 's' ELSE '' END,
+                   array_to_string(ARRAY(SELECT quote_ident(m) FROM unnest(v_missing) m), ', '),
+                   CASE WHEN cardinality(v_missing) > 1 THEN 'have' ELSE 'has' END, current_user),
+            format('an admin (the owner or a member of pgtrack_admin) adds it: SELECT pgtrack.add_metric(%L);', v_missing[1]));
+    END IF;
+    FOREACH v_name IN ARRAY v_missing LOOP
+        PERFORM pgtrack.add_metric(v_name);
+    END LOOP;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION pgtrack.run_add_metrics(run_id bigint, step bigint DEFAULT 0, progress double precision DEFAULT 0,
                                         metrics jsonb DEFAULT '{}', set_updated boolean DEFAULT true,
-                                        attempt integer DEFAULT NULL)
+                                        attempt integer DEFAULT NULL, add_missing boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
 /* Upsert one metrics row keyed by (run_id, step, progress). Only the given keys are written, so
    several calls for one step merge; a JSON null leaves the stored value alone. With attempt: PT004
-   (nothing written) unless it is the run's current attempt. */
+   (nothing written) unless it is the run's current attempt. With add_missing: names without a column
+   get one (double precision) first, if the caller may add metrics. */
 BEGIN
     PERFORM pgtrack._check_metric_call($1, $4, 'object');
+    IF $7 THEN
+        PERFORM pgtrack._add_missing_metrics(ARRAY(SELECT jsonb_object_keys($4)));
+    END IF;
     IF $2 IS NULL OR $3 IS NULL THEN
         PERFORM pgtrack._raise('PT003', 'step and progress must not be NULL', 'omit them for 0');
     END IF;
@@ -54,11 +93,11 @@ EXCEPTION WHEN data_exception THEN
     PERFORM pgtrack._bad_metric_value($1, SQLERRM);
 END
 $$;
-COMMENT ON FUNCTION pgtrack.run_add_metrics(bigint, bigint, double precision, jsonb, boolean, integer) IS
-$$Log metrics for a run at (step, progress): an upsert that writes only the given keys, so calls for the same step merge. Unknown metric names: PT003 listing them and how to add them. Float columns accept "NaN", "Infinity", "-Infinity". An empty object still records the row. set_updated also sets runs.time_updated. With attempt (as returned by register/claim_next), PT004 lease lost and nothing written unless it is still the run's current attempt.$$;
+COMMENT ON FUNCTION pgtrack.run_add_metrics(bigint, bigint, double precision, jsonb, boolean, integer, boolean) IS
+$$Log metrics for a run at (step, progress): an upsert that writes only the given keys, so calls for the same step merge. Unknown metric names: PT003 listing them and how to add them. Float columns accept "NaN", "Infinity", "-Infinity". An empty object still records the row. set_updated also sets runs.time_updated. With attempt (as returned by register/claim_next), PT004 lease lost and nothing written unless it is still the run's current attempt. With add_missing => true, a metric name that has no column gets one (double precision) first, when the caller may add metrics (the owner, pgtrack_admin); otherwise PT005 naming the add_metric call an admin must make.$$;
 
 CREATE OR REPLACE FUNCTION pgtrack.run_add_metrics_batch(run_id bigint, rows jsonb, set_updated boolean DEFAULT true,
-                                                         attempt integer DEFAULT NULL)
+                                                         attempt integer DEFAULT NULL, add_missing boolean DEFAULT false)
 RETURNS integer
 LANGUAGE plpgsql
 AS $$
@@ -66,11 +105,15 @@ AS $$
    step, progress and metric keys; rows sharing (step, progress) are merged, later rows winning. */
 BEGIN
     PERFORM pgtrack._check_metric_call($1, $2, 'array');
+    IF $5 THEN
+        PERFORM pgtrack._add_missing_metrics(ARRAY(
+            SELECT DISTINCT k FROM jsonb_array_elements($2) r(v), jsonb_object_keys(CASE jsonb_typeof(r.v) WHEN 'object' THEN r.v ELSE '{}' END) k));
+    END IF;
     RETURN pgtrack._metrics_write_batch($1, $2, coalesce($3, true), $4);
 EXCEPTION WHEN data_exception THEN
     PERFORM pgtrack._bad_metric_value($1, SQLERRM);
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION pgtrack.run_add_metrics_batch(bigint, jsonb, boolean, integer) IS
-$$Log many metric rows for a run in one statement (all or nothing): rows is a JSON array of objects with optional step, progress and metric keys. Same rules as run_add_metrics, attempt included. Returns the number of (step, progress) rows written.$$;
+COMMENT ON FUNCTION pgtrack.run_add_metrics_batch(bigint, jsonb, boolean, integer, boolean) IS
+$$Log many metric rows for a run in one statement (all or nothing): rows is a JSON array of objects with optional step, progress and metric keys. Same rules as run_add_metrics, attempt and add_missing included. Returns the number of (step, progress) rows written.$$;

@@ -85,7 +85,7 @@ $$The last non-null value of each metric of a run (by step, then progress): metr
 
 CREATE OR REPLACE FUNCTION pgtrack.experiment_summary(experiment_id bigint)
 RETURNS TABLE (status pgtrack.runstatus, runs bigint, mean_duration interval, min_duration interval,
-               max_duration interval, last_heartbeat_age interval, oldest_heartbeat_age interval)
+               max_duration interval, last_heartbeat_age interval, oldest_heartbeat_age interval, lost bigint)
 LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, pg_temp
@@ -93,19 +93,23 @@ AS $$
 /* The experiment's runs by status: how many, their durations (time_finished - time_started, for runs
    that have both), and how long ago the most recently and the least recently updated run of each
    status last showed a sign of life (time_updated, else time_created). A live status with a large
-   oldest_heartbeat_age is a worker that died. Reads the experiment's runs through runs_identity_key. */
+   oldest_heartbeat_age is a worker that died; lost counts the runs of the status that are silent for
+   longer than the experiment's lost_after (pgtrack.is_lost). Reads the experiment's runs through
+   runs_identity_key. */
 BEGIN
     PERFORM pgtrack._require_experiment($1);
     RETURN QUERY
         SELECT r.status, count(*),
                avg(r.time_finished - r.time_started), min(r.time_finished - r.time_started), max(r.time_finished - r.time_started),
                clock_timestamp() - max(coalesce(r.time_updated, r.time_created)),
-               clock_timestamp() - min(coalesce(r.time_updated, r.time_created))
+               clock_timestamp() - min(coalesce(r.time_updated, r.time_created)),
+               count(*) FILTER (WHERE pgtrack.is_lost(r.status, coalesce(r.time_updated, r.time_started, r.time_created), e.lost_after))
           FROM pgtrack.runs r
+          JOIN pgtrack.experiments e ON e.id = r.experiment_id
          WHERE r.experiment_id = $1
          GROUP BY r.status
          ORDER BY r.status;
 END
 $$;
 COMMENT ON FUNCTION pgtrack.experiment_summary(bigint) IS
-$$An experiment's runs by status: count, mean/min/max duration (time_finished - time_started), and the age of the most recent and of the oldest sign of life (time_updated) in each status; a live status with an old heartbeat is a dead worker. PT002 for a missing experiment.$$;
+$$An experiment's runs by status: count, mean/min/max duration (time_finished - time_started), and the age of the most recent and of the oldest sign of life (time_updated) in each status; a live status with an old heartbeat is a dead worker, and lost counts the runs silent for longer than the experiment's lost_after. PT002 for a missing experiment.$$;

@@ -56,7 +56,7 @@ def test_dump_restore_keeps_rows_added_columns_and_keeps_working(dbname, conn, r
             rc.execute("SELECT pgtrack.register(%s, '{\"lr\": 0.50}', on_duplicate => 'raise')", (exp,))
         assert info.value.sqlstate == "PT001"
         assert rc.execute("SELECT pgtrack.add_metric('new_one')").fetchone()[0] is True
-        assert rc.execute("SELECT pgtrack.setup()").fetchone()[0] == "0.1.0"
+        assert rc.execute("SELECT pgtrack.setup()").fetchone()[0] == "0.3.0"
 
 
 def test_restore_of_a_non_superuser_install_keeps_the_owner(tmp_path):
@@ -88,7 +88,7 @@ def test_restore_of_a_non_superuser_install_keeps_the_owner(tmp_path):
                           "WHERE pronamespace = 'pgtrack'::regnamespace AND prosecdef")
         with psycopg.connect(dbname=good, user=owner, autocommit=True) as c:
             assert c.execute(definer_owners).fetchall() == [(owner,)]
-            assert c.execute("SELECT pgtrack.setup()").fetchone()[0] == "0.1.0"
+            assert c.execute("SELECT pgtrack.setup()").fetchone()[0] == "0.3.0"
             assert c.execute("SELECT pgtrack.add_metric('acc')").fetchone()[0] is True
         with psycopg.connect(dbname=bad, autocommit=True) as c:
             assert c.execute("SELECT count(*) FROM pg_extension WHERE extname = 'pgtrack'").fetchone()[0] == 0

@@ -28,7 +28,7 @@ def test_non_superuser_owner_installs_and_uses_pgtrack(owner_db):
     with psycopg.connect(dbname=db, user=role, autocommit=True) as conn:
         assert conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0] is False
         conn.execute("CREATE EXTENSION pgtrack")
-        assert conn.execute("SELECT pgtrack.setup()").fetchone()[0] == "0.1.0"
+        assert conn.execute("SELECT pgtrack.setup()").fetchone()[0] == "0.3.0"
         assert conn.execute("SELECT pgtrack.add_metric('loss')").fetchone()[0] is True
         run = conn.execute("SELECT pgtrack.create_run(pgtrack.experiment('x'))").fetchone()[0]
         conn.execute("SELECT pgtrack.run_add_metrics(%s, 1, 0, '{\"loss\": 0.5}')", (run,))

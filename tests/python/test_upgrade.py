@@ -5,7 +5,7 @@ import pytest
 
 from conftest import create_database, drop_database
 
-RELEASED = ["0.1.0"]
+RELEASED = ["0.1.0", "0.2.0"]
 
 # One row per object, in a form that does not depend on OIDs or creation order.
 CATALOG_QUERIES = {

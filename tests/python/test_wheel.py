@@ -21,7 +21,7 @@ SCRIPT = """
 import pathlib, sys, pgtrack, pgtrack.install
 files = pgtrack.install.extension_files()
 assert all("site-packages" in str(f) for f in files), files
-assert {f.name for f in files} >= {"pgtrack.control", "pgtrack--0.1.0.sql", "pgtrack--0.1.0--0.2.0.sql"}, files
+assert {f.name for f in files} >= {"pgtrack.control", "pgtrack--0.1.0.sql", "pgtrack--0.1.0--0.2.0.sql", "pgtrack--0.2.0--0.3.0.sql"}, files
 client = pgtrack.Client()
 client.execute("SELECT pgtrack.add_metric('loss')")
 run = pgtrack.Experiment(client, name="from-the-wheel").get_run()

@@ -25,7 +25,7 @@ SELECT is((SELECT count(*)::int FROM pg_depend d JOIN pg_extension e ON e.oid = 
             WHERE e.extname = 'pgtrack' AND d.deptype = 'e' AND d.classid = 'pg_proc'::regclass
               AND d.objid = 'pgtrack._metrics_write'::regproc), 0, 'generated metrics writer is not a member');
 
-SELECT is(pgtrack.setup(), '0.1.0', 'setup() is idempotent and returns the layout version');
+SELECT is(pgtrack.setup(), '0.3.0', 'setup() is idempotent and returns the layout version');
 SELECT col_type_is('pgtrack', 'metrics', 'run_id', 'bigint', 'metrics.run_id is bigint like runs.id');
 SELECT col_not_null('pgtrack', 'metrics', 'progress', 'metrics.progress is NOT NULL');
 SELECT is((SELECT count(*)::int FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]

@@ -1,0 +1,55 @@
+-- Lost runs: a run in a live status (RUNNING, ...) whose last sign of life is older than its
+-- experiment's lost_after (default 10 minutes) has a dead holder: SIGKILL, a crashed node, a closed
+-- laptop. Derived when read, never stored: no background job, and the run comes back to life by
+-- itself if its holder was only slow (its next heartbeat or metric row updates time_updated).
+
+CREATE OR REPLACE FUNCTION pgtrack.is_lost(status pgtrack.runstatus, last_seen timestamptz,
+                                           lost_after interval DEFAULT interval '10 minutes')
+RETURNS boolean
+LANGUAGE sql
+STABLE
+AS $$
+    /* Live status, and no sign of life (last_seen: time_updated, else time_started, else time_created)
+       for longer than lost_after, judged by the database clock. */
+    SELECT $1 = ANY (pgtrack._live_statuses())
+       AND coalesce($2, '-infinity'::timestamptz) < clock_timestamp() - coalesce($3, interval '10 minutes')
+$$;
+COMMENT ON FUNCTION pgtrack.is_lost(pgtrack.runstatus, timestamptz, interval) IS
+$$True when a run in a live status (RUNNING, CONFIGURING, COMPLETING, SIGNALING, STAGE_OUT, RESIZING, SUSPENDED) showed no sign of life for longer than lost_after (the database clock): its worker died. Pass coalesce(time_updated, time_started, time_created) and the experiment's lost_after; pgtrack.runs_status(experiment_id) does it for you.$$;
+
+CREATE OR REPLACE FUNCTION pgtrack.runs_status(experiment_id bigint DEFAULT NULL)
+RETURNS TABLE (run_id bigint, experiment_id bigint, status pgtrack.runstatus, lost boolean, shown_status text,
+               last_seen timestamptz, silent_for interval)
+LANGUAGE sql
+STABLE
+AS $$
+    /* Every run (of one experiment, or all): its stored status, whether it is lost, the status to show
+       (LOST for a lost run, else the stored label), its last sign of life and how long ago that was. */
+    SELECT r.id, r.experiment_id, r.status, l.lost, CASE WHEN l.lost THEN 'LOST' ELSE r.status::text END,
+           l.seen, clock_timestamp() - l.seen
+      FROM pgtrack.runs r
+      JOIN pgtrack.experiments e ON e.id = r.experiment_id
+     CROSS JOIN LATERAL (SELECT coalesce(r.time_updated, r.time_started, r.time_created) AS seen) s
+     CROSS JOIN LATERAL (SELECT pgtrack.is_lost(r.status, s.seen, e.lost_after) AS lost, s.seen) l
+     WHERE $1 IS NULL OR r.experiment_id = $1
+$$;
+COMMENT ON FUNCTION pgtrack.runs_status(bigint) IS
+$$Every run of an experiment (NULL: of all experiments) with its stored status, lost (a live status but silent for longer than the experiment's lost_after), shown_status ('LOST' or the status label), last_seen and silent_for. Join it with pgtrack.runs on run_id.$$;
+
+CREATE OR REPLACE FUNCTION pgtrack.experiment_set_lost_after(experiment_id bigint, lost_after interval)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+/* How long a run in a live status may stay silent before it shows as lost. Judged by its effect now,
+   so an interval of mixed signs ('1 month -30 days') that adds up to nothing or less is refused. */
+BEGIN
+    PERFORM pgtrack._require_experiment($1);
+    IF $2 IS NULL OR NOT (now() - $2 < now()) OR $2 > interval '100 years' THEN
+        PERFORM pgtrack._raise('PT003', format('lost_after must be a positive interval of at most 100 years, got %s', coalesce(quote_literal($2::text), 'NULL')),
+            'pass e.g. interval ''10 minutes'' (a few heartbeat intervals)');
+    END IF;
+    UPDATE pgtrack.experiments e SET lost_after = $2 WHERE e.id = $1;
+END
+$$;
+COMMENT ON FUNCTION pgtrack.experiment_set_lost_after(bigint, interval) IS
+$$Set how long a run of the experiment in a live status may show no sign of life before it counts as lost (default 10 minutes; make it a few times the heartbeat interval). PT003 unless positive.$$;
