@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 import select
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set
 
 import psycopg
 
@@ -57,6 +57,7 @@ class Client:
         self._conn: Optional[psycopg.Connection] = None
         self._reader: Optional[Client] = None
         self._depth = 0
+        self._metric_names: Optional[Set[str]] = None
 
     def __repr__(self) -> str:
         shown = {k: v for k, v in self.params.items() if k not in ("password", "dsn")}
@@ -150,6 +151,29 @@ class Client:
         if self._depth == 0 or self._conn is None:
             raise RuntimeError(f"{what}() needs an open client.connect() block; outside one every call commits at once")
         return self._conn
+
+    # -- metrics -----------------------------------------------------------------------------------
+
+    def add_metric(self, name: str, type: str = "double precision", comment: Optional[str] = None) -> bool:
+        """Add a metric column (``pgtrack.add_metric``): True if added, False if it exists with this
+        type. Names may be written as frameworks do (``"train/loss"``). Needs the owner or pgtrack_admin;
+        ``run.add_metrics`` adds a missing double precision column by itself when it may."""
+        from . import statements as sql
+        from .metric_names import python_hints
+
+        with python_hints({}):
+            added = self.value(sql.ADD_METRIC, (name, type, comment))
+        self._metric_names = None
+        return added
+
+    def metric_names(self, refresh_unless: Iterable[str] = ()) -> Set[str]:
+        """The metric columns (cached; reloaded when the cache lacks one of ``refresh_unless``)."""
+        from . import statements as sql
+
+        known = self._metric_names
+        if known is None or not known.issuperset(refresh_unless):
+            known = self._metric_names = {row[0] for row in self.execute(sql.METRIC_NAMES)}
+        return known
 
     # -- calls -----------------------------------------------------------------------------------
 

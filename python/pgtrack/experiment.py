@@ -11,6 +11,7 @@ from .client import Client
 from .errors import NotFoundError
 from .jsonvalues import identifying_json, to_json
 from .run import Run
+from .suggest import suggest
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,30 @@ class Experiment:
 
     def __repr__(self) -> str:
         return f"<pgtrack.Experiment id={self.id} name={self.name!r}>"
+
+    @classmethod
+    def get(cls, client: Client, name_or_id: Any) -> "Experiment":
+        """An existing experiment by name or id; NotFoundError (with "did you mean") instead of
+        creating one, so a typo in a notebook does not make a new, empty experiment."""
+        if isinstance(name_or_id, Experiment):
+            return name_or_id
+        if isinstance(name_or_id, int) and not isinstance(name_or_id, bool):
+            return cls(client, experiment_id=name_or_id)
+        if not isinstance(name_or_id, str):
+            raise TypeError(f"an experiment is named by a str or an int id, not {type(name_or_id).__name__}")
+        row = client.one(sql.EXPERIMENT_BY_NAME, (name_or_id,))
+        if row is None:
+            names = [r[0] for r in client.execute(sql.EXPERIMENT_NAMES)]
+            raise NotFoundError(f"experiment {name_or_id!r} does not exist", hint=suggest(name_or_id, names,
+                                "create it with pgtrack.Experiment(client, name=...)"))
+        experiment = cls.__new__(cls)
+        experiment.client, experiment.schema_defaults = client, {}
+        experiment.id, experiment.name = row
+        return experiment
+
+    def add_metric(self, name: str, type: str = "double precision", comment: Optional[str] = None) -> bool:
+        """Add a metric column (metrics are shared by all experiments); see Client.add_metric."""
+        return self.client.add_metric(name, type, comment)
 
     # -- SQLTrack API ------------------------------------------------------------------------------
 
@@ -125,3 +150,11 @@ class Experiment:
         holding its new attempt; None when there is nothing left."""
         row = self.client.one(sql.CLAIM_NEXT, (self.id, registry.stale_interval(stale_after), worker))
         return registry.run_from_registration(self, row, claimed=True)
+
+
+def experiment_id(client: Client, experiment: Any) -> int:
+    """The id of an experiment given as an Experiment, a name or an id (NotFoundError with "did you
+    mean" for an unknown name); what every analysis helper accepts."""
+    if isinstance(experiment, str) and experiment.isdigit() and client.one(sql.EXPERIMENT_BY_NAME, (experiment,)) is None:
+        experiment = int(experiment)
+    return Experiment.get(client, experiment).id

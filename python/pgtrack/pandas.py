@@ -1,11 +1,18 @@
 """SQL to pandas: ``query_dataframe(cursor_or_client, query, params)`` (SQLTrack's helper), and
-DataFrames of pgtrack's analysis functions. Needs pandas: ``pip install "pgtrack[analysis]"``."""
+DataFrames of an experiment: ``runs`` (one row per run), ``history`` (long-format curves),
+``best_runs``. Every helper takes the experiment as an Experiment, a name or an id. Needs pandas:
+``pip install "pgtrack[analysis]"``."""
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+import re
+from typing import Any, Iterable, Optional, Sequence, Tuple
+
+from psycopg import sql as _sql
 
 from ._extras import require
 from .client import for_reading
+
+MAXIMISED = re.compile(r"acc|auc|f1|precision|recall|score|reward|iou|bleu|map", re.I)
 
 
 def query_dataframe(cursor_or_client: Any, query: Any, params: Optional[Sequence[Any]] = ()) -> Any:
@@ -26,9 +33,109 @@ def query_dataframe(cursor_or_client: Any, query: Any, params: Optional[Sequence
     return pd.DataFrame(rows, columns=columns)
 
 
-def best_runs(client: Any, experiment_id: int, metric: str, direction: str = "min") -> Any:
-    """pgtrack.best_runs() as a DataFrame, identifying values as columns of their own."""
+def _client_and_experiment(first: Any, second: Any) -> Tuple[Any, int]:
+    """(client, experiment id) from (Experiment) or (client, Experiment | name | id)."""
+    from .experiment import Experiment, experiment_id
+
+    if isinstance(first, Experiment):
+        return first.client, first.id
+    if second is None:
+        raise TypeError("pass an Experiment, or a client and an experiment (name, id or Experiment)")
+    return first, experiment_id(first, second)
+
+
+def best_runs(client: Any, experiment: Any, metric: str, direction: str = "min") -> Any:
+    """pgtrack.best_runs() as a DataFrame, identifying values as columns of their own. ``experiment``
+    is an Experiment, a name or an id."""
     pd = require("pandas")
-    frame = query_dataframe(client, "SELECT * FROM pgtrack.best_runs(%s, %s, %s)", (experiment_id, metric, direction))
+    client, exp_id = _client_and_experiment(client, experiment)
+    frame = query_dataframe(client, "SELECT * FROM pgtrack.best_runs(%s, %s, %s)", (exp_id, metric, direction))
     identity = pd.json_normalize(list(frame.pop("identity").fillna({}))) if len(frame) else pd.DataFrame()
     return pd.concat([frame.iloc[:, :2], identity, frame.iloc[:, 2:]], axis=1)
+
+
+def runs(experiment: Any, client: Any = None, maximize: Iterable[str] = ()) -> Any:
+    """One row per run of the experiment: ``id``, ``status`` (``LOST`` for a live run whose worker went
+    silent), each identifying value as a column, ``args`` (a dict), ``best <metric>`` and ``final
+    <metric>`` for every numeric metric the experiment logged, ``duration``, ``worker``, ``attempt``,
+    ``error`` (its first line). Best is the minimum, or the maximum for metrics named in ``maximize``
+    or named like a score (acc, auc, f1, precision, recall, score, reward, iou, bleu, map).
+
+    ``runs(experiment)`` with an Experiment, or ``runs(name_or_id, client)``; both orders work."""
+    pd = require("pandas")
+    if client is not None and not hasattr(experiment, "client") and hasattr(experiment, "execute"):
+        experiment, client = client, experiment  # runs(client, experiment)
+    client, exp_id = _client_and_experiment(client if client is not None else experiment,
+                                            experiment if client is not None else None)
+    reader = for_reading(client)
+    numeric = [r[0] for r in reader.execute(
+        "SELECT c.name FROM pgtrack.metric_columns() c JOIN pg_type t ON t.oid = c.type WHERE t.typcategory = 'N'")]
+    maximize = set(maximize)
+    per_metric = []
+    for name in numeric:
+        column = _sql.SQL("m.{}::float8").format(_sql.Identifier(name))
+        best = "max" if name in maximize or MAXIMISED.search(name) else "min"
+        per_metric.append(_sql.SQL(
+            "{best}({c}) FILTER (WHERE {c} <> 'NaN'), "
+            "(array_agg({c} ORDER BY m.step DESC, m.progress DESC) FILTER (WHERE {c} IS NOT NULL))[1]"
+        ).format(best=_sql.SQL(best), c=column))
+    aggregates = _sql.SQL(", ").join(per_metric) if per_metric else _sql.SQL("NULL")
+    query = _sql.SQL(
+        "SELECT r.id, s.shown_status, r.identity, r.args, "
+        "coalesce(r.time_finished, CASE WHEN NOT s.lost THEN clock_timestamp() END) - r.time_started, "
+        "r.worker, r.attempt, split_part(r.error, E'\\n', 1), agg.* "
+        "FROM pgtrack.runs r JOIN pgtrack.runs_status(%s) s ON s.run_id = r.id "
+        "LEFT JOIN LATERAL (SELECT {aggregates} FROM pgtrack.metrics m WHERE m.run_id = r.id) agg ON true "
+        "WHERE r.experiment_id = %s ORDER BY r.id").format(aggregates=aggregates)
+    rows = reader.execute(query, (exp_id, exp_id))
+    fields = sorted({k for row in rows for k in (row[2] or {})})
+    metric_columns = [f"{kind} {name}" for name in numeric for kind in ("best", "final")]
+    records = []
+    for row in rows:
+        identity = row[2] or {}
+        record = {"id": row[0], "status": row[1], **{f: identity.get(f) for f in fields}, "args": row[3]}
+        record.update(zip(metric_columns, row[8:8 + len(metric_columns)]))
+        record.update(duration=row[4], worker=row[5], attempt=row[6], error=row[7] or None)
+        records.append(record)
+    frame = pd.DataFrame.from_records(records, columns=["id", "status", *fields, "args", *metric_columns,
+                                                        "duration", "worker", "attempt", "error"])
+    unused = [c for c in metric_columns if frame[c].isna().all()]  # metrics this experiment never logged
+    return frame.drop(columns=unused)
+
+
+def history(runs: Any, metrics: Any = None, client: Any = None) -> Any:
+    """The logged values in long format: columns ``run_id``, ``step``, ``progress``, ``metric``,
+    ``value`` (float), one row per non-null value, ordered by run, step, progress. ``runs``: Run objects,
+    run ids, or a DataFrame with an ``id`` column (``runs(...)``'s); ``metrics``: a name or a list
+    (default: every numeric metric). Ids need ``client=``; Run objects carry theirs."""
+    pd = require("pandas")
+    if hasattr(runs, "columns") and "id" in getattr(runs, "columns", ()):
+        runs = list(runs["id"])
+    runs = [runs] if isinstance(runs, int) or hasattr(runs, "add_metrics") else list(runs)
+    if client is None:
+        client = next((r.client for r in runs if hasattr(r, "client")), None)
+    if client is None:
+        raise TypeError("history() of run ids needs client=...")
+    ids = [int(getattr(r, "id", r)) for r in runs]
+    reader = for_reading(client)
+    if metrics is None:
+        metrics = [r[0] for r in reader.execute(
+            "SELECT c.name FROM pgtrack.metric_columns() c JOIN pg_type t ON t.oid = c.type WHERE t.typcategory = 'N'")]
+    elif isinstance(metrics, str):
+        metrics = [metrics]
+    known = client.metric_names(refresh_unless=metrics)
+    missing = [m for m in metrics if m not in known]
+    if missing:
+        from .errors import SchemaValidationError
+        from .suggest import suggest
+
+        raise SchemaValidationError(f"unknown metric {missing[0]!r}", hint=suggest(missing[0], known, "known: " + ", ".join(sorted(known))))
+    columns = ["run_id", "step", "progress", "metric", "value"]
+    if not metrics or not ids:
+        return pd.DataFrame(columns=columns)
+    pairs = _sql.SQL(", ").join(_sql.SQL("({}, m.{}::float8)").format(_sql.Literal(m), _sql.Identifier(m)) for m in metrics)
+    query = _sql.SQL("SELECT m.run_id, m.step, m.progress, v.metric, v.value FROM pgtrack.metrics m "
+                     "CROSS JOIN LATERAL (VALUES {pairs}) v(metric, value) "
+                     "WHERE m.run_id = ANY (%s) AND v.value IS NOT NULL "
+                     "ORDER BY m.run_id, m.step, m.progress, v.metric").format(pairs=pairs)
+    return pd.DataFrame(reader.execute(query, (ids,)), columns=columns)

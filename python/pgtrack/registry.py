@@ -15,13 +15,12 @@ from . import statements as sql
 from .errors import DuplicateRunError, SchemaValidationError
 from .jsonvalues import identifying_json, to_json
 from .run import Run
+from .status import status_name
 
 if TYPE_CHECKING:
     from .experiment import Experiment
 
 POLICIES = ("raise", "return_existing", "overwrite", "skip", "claim_if_stale")
-_STATUS_ALIASES = {"done": "COMPLETED", "complete": "COMPLETED", "finished": "COMPLETED",
-                   "success": "COMPLETED", "error": "FAILED", "failure": "FAILED", "canceled": "CANCELLED"}
 
 
 @dataclass(frozen=True)
@@ -32,11 +31,6 @@ class RegisterResult:
     was_inserted: bool
     was_updated: bool = False
     was_skipped: bool = False
-
-
-def status_name(value: str) -> str:
-    """A runstatus label from a wallow-style status string."""
-    return _STATUS_ALIASES.get(value.strip().lower(), value.strip().upper())
 
 
 def annotating_json(annotating: Optional[Mapping[str, Any]]) -> str:

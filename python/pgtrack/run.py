@@ -27,6 +27,8 @@ from .environment import capture_env
 from .errors import LeaseLostError, NotFoundError, SchemaValidationError
 from .jsonvalues import to_json
 from .paths import artefacts_path
+from .status import Status
+from .metric_names import check_step, python_hints
 from .tracking import Tracking
 
 if TYPE_CHECKING:
@@ -133,6 +135,7 @@ class Run:
             if not rows:
                 raise NotFoundError(f"run {self.id} does not exist")
             self._row = {**rows[0], **(rows[0].get("identity") or {})}
+            self._row["status"] = Status(rows[0]["status"])
             self._known = {}
         return {**self._row, **self._known}
 
@@ -162,8 +165,10 @@ class Run:
         return str(self._known["uuid"]) if "uuid" in self._known else str(self["uuid"])
 
     @property
-    def status(self) -> str:
-        return self._known["status"] if "status" in self._known else self["status"]
+    def status(self) -> Status:
+        """The stored status as a :class:`pgtrack.status.Status`: ``run.status == "completed"`` holds
+        for a COMPLETED run, and ``str(run.status)`` is the label."""
+        return Status(self._known["status"] if "status" in self._known else self["status"])
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -228,25 +233,29 @@ class Run:
         touch = set_updated is not None and set_updated is not False
         if isinstance(set_updated, _dt.datetime):
             touch = False
+        check_step(step, progress)
         buffer = self._buffer
-        if buffer is not None and touch and self._known_metrics(metrics):
+        known = self._known_metrics(metrics)
+        if buffer is not None and touch and known:
             metrics["step"], metrics["progress"] = step, progress  # **metrics is this call's own dict
             buffer.add(metrics)
         else:
             self.flush()  # keep the order of writes
-            self._lease_call(self.client, sql.ADD_METRICS,
-                             (self.id, step, progress, to_json(metrics), touch, self.attempt))
+            # A name without a column gets one (double precision) in the same call, when the caller
+            # may add metrics; a pgtrack_writer gets SchemaChangeError naming client.add_metric.
+            with python_hints(metrics):
+                self._lease_call(self.client, sql.ADD_METRICS,
+                                 (self.id, step, progress, to_json(metrics), touch, self.attempt, not known))
+            if not known:
+                self.client._metric_names = None  # reload: the columns exist now
         if isinstance(set_updated, _dt.datetime):
             self.set_updated(set_updated)
 
     def _known_metrics(self, metrics: Dict[str, Any]) -> bool:
         """True if every name is a metric column (cached per client, reloaded once on a miss). A row
-        with an unknown name is sent unbuffered, so the server's PT003 reaches this very call."""
-        known = getattr(self.client, "_metric_names", None)
-        if known is None or not known.issuperset(metrics):
-            known = {row[0] for row in self.client.execute(sql.METRIC_NAMES)}
-            self.client._metric_names = known
-        return known.issuperset(metrics)
+        with an unknown name is sent unbuffered with add_missing, so the column is made (or the
+        server's refusal reaches this very call)."""
+        return self.client.metric_names(refresh_unless=metrics).issuperset(metrics)
 
     def _write_batch(self, rows: List[Dict[str, Any]], client: Optional[Client] = None) -> int:
         return self._lease_call(client or self.client, sql.ADD_METRICS_BATCH, (self.id, to_json(rows), True, self.attempt))

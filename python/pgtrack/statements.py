@@ -4,6 +4,8 @@ function (the logic lives there), except the few reads of pgtrack's tables for d
 # Experiments
 EXPERIMENT = "SELECT pgtrack.experiment(%s, %s, %s::text[], float_precision => %s)"
 EXPERIMENT_BY_ID = "SELECT id, name FROM pgtrack.experiments WHERE id = %s"
+EXPERIMENT_BY_NAME = "SELECT id, name FROM pgtrack.experiments WHERE name = %s"
+EXPERIMENT_NAMES = "SELECT name FROM pgtrack.experiments ORDER BY name"
 EXPERIMENT_SET_NAME = "SELECT pgtrack.experiment_set_name(%s, %s)"
 EXPERIMENT_SET_COMMENT = "SELECT pgtrack.experiment_set_comment(%s, %s)"
 EXPERIMENT_TAGS = {
@@ -50,7 +52,7 @@ RUN_RELATIONSHIP = {
 HEARTBEAT = "SELECT pgtrack.heartbeat(%s, %s)"
 
 # Metrics
-ADD_METRICS = "SELECT pgtrack.run_add_metrics(%s, %s, %s, %s::jsonb, %s, attempt => %s)"
+ADD_METRICS = "SELECT pgtrack.run_add_metrics(%s, %s, %s, %s::jsonb, %s, attempt => %s, add_missing => %s)"
 ADD_METRICS_BATCH = "SELECT pgtrack.run_add_metrics_batch(%s, %s::jsonb, %s, attempt => %s)"
 METRIC_NAMES = "SELECT name FROM pgtrack.metric_columns()"
 ADD_METRIC = "SELECT pgtrack.add_metric(%s, %s::regtype, %s)"
