@@ -7,8 +7,13 @@ logging (defaults 500 rows, 5 s). Rows are flushed at the end of ``Run.track()``
 thread of ``track(heartbeat=...)`` when they get old while the loop is busy elsewhere, and at
 interpreter exit. Only SIGKILL, a hard crash of the interpreter or the machine loses the window.
 
-A flush that fails because the connection broke keeps its rows for the next flush; one the server
-refuses (a value of the wrong type, lease lost) drops them and raises, since they would never succeed.
+Tracking never kills training: a flush that fails because the server is restarting or unreachable
+keeps its rows, warns once and retries (at most once a second, at the next row or tick); rows still
+undelivered after ``spill_after`` seconds (default 60), or at the end of ``track()``, go to a local
+spill file (pgtrack.spill) that the next successful flush or ``pgtrack recover`` loads. Metric writes
+are idempotent upserts on (run_id, step, progress), so a retry never duplicates a row. A flush the
+server refuses (a value of the wrong type, lease lost) drops its rows and raises, since they would
+never succeed. Without a spill function (a bare MetricBuffer) a connection failure is raised, rows kept.
 """
 from __future__ import annotations
 
@@ -24,6 +29,8 @@ import psycopg
 Row = Dict[str, Any]
 DEFAULT_MAX_ROWS = 500
 DEFAULT_MAX_SECONDS = 5.0
+DEFAULT_SPILL_AFTER = 60.0
+RETRY_EVERY = 1.0
 
 _live_buffers: "weakref.WeakSet[MetricBuffer]" = weakref.WeakSet()
 
@@ -32,7 +39,8 @@ class MetricBuffer:
     """Rows of one run waiting to be written. ``write(rows)`` does the writing (one SQL call)."""
 
     def __init__(self, write: Callable[[List[Row]], Any], max_rows: int = DEFAULT_MAX_ROWS,
-                 max_seconds: float = DEFAULT_MAX_SECONDS):
+                 max_seconds: float = DEFAULT_MAX_SECONDS, spill: Optional[Callable[[List[Row]], Any]] = None,
+                 spill_after: float = DEFAULT_SPILL_AFTER, warn: Optional[Callable[[str], None]] = None):
         if max_rows < 1 or max_seconds <= 0:
             raise ValueError("max_rows must be >= 1 and max_seconds > 0")
         self.write = write
@@ -42,6 +50,12 @@ class MetricBuffer:
         self._oldest = 0.0
         self._lock = threading.Lock()        # guards _rows
         self._flush_lock = threading.Lock()  # one flush at a time, so rows reach the server in order
+        self.spill = spill
+        self.spill_after = spill_after
+        self.warn = warn
+        self.failing_since: Optional[float] = None  # monotonic time of the first failure in a row
+        self.spilled = 0  # rows written to spill files by this buffer
+        self._next_try = 0.0
         _live_buffers.add(self)
 
     def __len__(self) -> int:
@@ -55,14 +69,15 @@ class MetricBuffer:
                 self._oldest = now
             self._rows.append(row)
             due = len(self._rows) >= self.max_rows or now - self._oldest >= self.max_seconds
-        if due:
+        if due and now >= self._next_try:
             self.flush()
 
     def is_aged(self) -> bool:
         return bool(self._rows) and time.monotonic() - self._oldest >= self.max_seconds
 
-    def flush(self, write: Optional[Callable[[List[Row]], Any]] = None) -> int:
-        """Write every queued row in one call; returns how many rows were sent."""
+    def flush(self, write: Optional[Callable[[List[Row]], Any]] = None, final: bool = False) -> int:
+        """Write every queued row in one call; returns how many rows were sent. ``final``: rows that
+        cannot be delivered now go to a spill file at once (the end of track())."""
         with self._flush_lock:
             with self._lock:
                 rows, self._rows = self._rows, []
@@ -70,19 +85,44 @@ class MetricBuffer:
                 return 0
             try:
                 (write or self.write)(rows)
-            except psycopg.OperationalError:
-                with self._lock:  # connection trouble: keep them, in order, for the next flush
-                    self._rows[:0] = rows
-                    self._oldest = time.monotonic()
-                raise
+            except psycopg.OperationalError as exc:
+                self._undelivered(rows, exc, final)
+                return 0
+            self.failing_since = None
             return len(rows)
+
+    def _undelivered(self, rows: List[Row], exc: Exception, final: bool) -> None:
+        """Connection trouble: keep the rows (in order) for the next flush, or spill them."""
+        now = time.monotonic()
+        first = self.failing_since is None
+        if first:
+            self.failing_since = now
+        self._next_try = now + RETRY_EVERY
+        if self.spill is None:
+            with self._lock:
+                self._rows[:0] = rows
+                self._oldest = now
+            raise exc
+        if final or now - self.failing_since >= self.spill_after:
+            where = self.spill(rows)
+            self.spilled += len(rows)
+            if self.warn:
+                self.warn(f"{len(rows)} metric rows saved to {where}; the next flush or `pgtrack recover` loads them")
+            return
+        with self._lock:
+            self._rows[:0] = rows
+            self._oldest = now
+        if first and self.warn:
+            self.warn(f"cannot reach the server ({str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}); "
+                      f"keeping {len(rows)} metric rows and retrying, training goes on (after {self.spill_after:g} s "
+                      f"they are saved to a local file)")
 
 
 @atexit.register
 def _flush_at_exit() -> None:
     for buffer in list(_live_buffers):
         try:
-            buffer.flush()
+            buffer.flush(final=True)
         except Exception as exc:  # the interpreter is exiting: report, do not raise
             print(f"pgtrack: could not flush {len(buffer)} buffered metric rows at exit: {exc}",
                   file=sys.stderr)

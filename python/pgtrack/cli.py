@@ -1,10 +1,12 @@
 """The ``pgtrack`` command line (also ``python -m pgtrack``).
 
-    pgtrack [connection options] [--json] COMMAND ...
+    pgtrack [connection options] [--json] COMMAND ...    (global options also after the command)
 
-Commands: setup [SCRIPT.sql ...], status, experiments, runs [EXPERIMENT] [--status S], inspect RUN,
-metrics add NAME [TYPE], metrics list, schema apply FILE.toml, report EXPERIMENT -o FILE.html, dsn,
-psql [PSQL ARGS], embedded status, embedded stop, plain-sql [--upgrade-from VERSION].
+Commands: setup [SCRIPT.sql ...], status, experiments [rename OLD NEW | delete NAME [--yes]],
+runs [EXPERIMENT] [--status S], inspect RUN, metrics add NAME [TYPE], metrics list, schema apply
+FILE.toml, report EXPERIMENT [-o FILE.html], recover, dsn, psql [PSQL ARGS], embedded status,
+embedded stop [--force], plain-sql [--upgrade-from VERSION]. A mistyped command or experiment gets
+"did you mean"; output into a closed pipe (``| head``) ends quietly.
 Connection options as SQLTrack's (-u/--user, -a/--host (host or host:port), -p/--port, -d/--database,
 -c/--config-path) plus --dsn; otherwise the Client's usual sources (PGTRACK_DSN_*, pgtrack.conf, PG*),
 and with none of them the embedded server (pgtrack.embedded).
@@ -48,6 +50,15 @@ class Parser(argparse.ArgumentParser):
     """argparse, but a usage error exits 1 (argparse's default is 2, which here means "not found")."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
+        import re
+
+        from .suggest import suggest
+
+        wrong = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if wrong:
+            choices = re.findall(r"'([^']*)'", wrong.group(2)) or [c.strip() for c in wrong.group(2).split(",")]
+            hint = suggest(wrong.group(1), choices)
+            message = f"unknown command {wrong.group(1)!r}" + (f"; {hint}" if hint else f" (commands: {', '.join(choices)})")
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"pgtrack: error: {message}\n")
 
@@ -106,7 +117,11 @@ def _experiment_id(client: Client, ref: str) -> int:
     row = client.one("SELECT id FROM pgtrack.experiments WHERE id::text = %s OR name = %s ORDER BY name = %s DESC LIMIT 1",
                      (ref, ref, ref))
     if row is None:
-        raise CliError(f"no experiment named or numbered {ref!r}; list them with: pgtrack experiments", EXIT_NOT_FOUND)
+        from .suggest import suggest
+
+        names = [r[0] for r in client.execute("SELECT name FROM pgtrack.experiments")]
+        raise CliError(f"no experiment named or numbered {ref!r}; "
+                       + suggest(ref, names, "list them with: pgtrack experiments"), EXIT_NOT_FOUND)
     return row[0]
 
 
@@ -131,9 +146,29 @@ def cmd_setup(client: Client, opts: argparse.Namespace) -> int:
         path = Path(script)
         if not path.is_file():
             raise CliError(f"migration script {path} does not exist", EXIT_NOT_FOUND)
-        ran = client.value("SELECT pgtrack.migrate(%s, %s)", (path.name, path.read_text()))
+        ran = _migrate(client, path)
         print(f"({'NEW' if ran else 'OK'}) {path.name}")
     return EXIT_OK
+
+
+def _migrate(client: Client, path: Path) -> bool:
+    """pgtrack.migrate() of one script; an error raised by the script's own SQL is that script's error,
+    with its line, not "pgtrack is missing" (exit 5)."""
+    text = path.read_text()
+    try:
+        return client.value("SELECT pgtrack.migrate(%s, %s)", (path.name, text))
+    except PgtrackError:
+        raise
+    except psycopg.OperationalError:
+        raise
+    except psycopg.Error as exc:
+        diag = exc.diag
+        where = ""
+        if diag.internal_query and diag.internal_position:
+            line = diag.internal_query[: int(diag.internal_position)].count("\n") + 1
+            where = f" at line {line}"
+        raise CliError(f"migration {path}{where} failed, nothing of it was applied: {diag.message_primary or exc}"
+                       + (f" (hint: {diag.message_hint})" if diag.message_hint else ""), EXIT_REFUSED) from None
 
 
 def cmd_plain_sql(client: Optional[Client], opts: argparse.Namespace) -> int:
@@ -160,8 +195,8 @@ def cmd_status(client: Client, opts: argparse.Namespace) -> int:
     record["layout"] = client.value("SELECT value FROM pgtrack.meta WHERE key = 'layout_version'")
     record["experiments"] = client.value("SELECT count(*) FROM pgtrack.experiments")
     record["metric columns"] = client.value("SELECT count(*) FROM pgtrack.metric_columns()")
-    for status, count in client.execute("SELECT status::text, count(*) FROM pgtrack.runs GROUP BY 1 ORDER BY 1"):
-        record[f"runs {status}"] = count
+    for status, count in client.execute("SELECT shown_status, count(*) FROM pgtrack.runs_status() GROUP BY 1 ORDER BY 1"):
+        record[f"runs {status}"] = count  # LOST: a live status whose worker went silent (pgtrack.is_lost)
     emit_record(opts, record)
     return EXIT_OK
 
@@ -170,11 +205,13 @@ def cmd_experiments(client: Client, opts: argparse.Namespace) -> int:
     client = client.for_reading()  # analysis: the read replica when --read-dsn names one
     columns, rows = client.execute_with_columns("""
         SELECT e.id, e.name, count(r.id) AS runs,
-               count(r.id) FILTER (WHERE r.status = 'RUNNING') AS running,
+               count(r.id) FILTER (WHERE r.status = 'RUNNING' AND NOT s.lost) AS running,
+               count(r.id) FILTER (WHERE s.lost) AS lost,
                count(r.id) FILTER (WHERE r.status = 'COMPLETED') AS completed,
                count(r.id) FILTER (WHERE r.status IN ('FAILED', 'NODE_FAIL', 'OUT_OF_MEMORY', 'TIMEOUT', 'BOOT_FAIL', 'DEADLINE')) AS failed,
                e.time_created AS created, e.comment
           FROM pgtrack.experiments e LEFT JOIN pgtrack.runs r ON r.experiment_id = e.id
+          LEFT JOIN pgtrack.runs_status() s ON s.run_id = r.id
          GROUP BY e.id ORDER BY e.id""")
     emit(opts, columns, rows)
     return EXIT_OK
@@ -184,16 +221,20 @@ def cmd_runs(client: Client, opts: argparse.Namespace) -> int:
     client = client.for_reading()  # analysis: the read replica when --read-dsn names one
     experiment = _experiment_id(client, opts.experiment) if opts.experiment else None
     status = opts.status.upper() if opts.status else None
-    if status and status not in client.value("SELECT enum_range(NULL::pgtrack.runstatus)::text[]"):
-        raise CliError(f"unknown status {opts.status!r}; statuses are the Slurm job states, e.g. RUNNING, COMPLETED, FAILED", EXIT_USAGE)
+    if status and status != "LOST" and status not in client.value("SELECT enum_range(NULL::pgtrack.runstatus)::text[]"):
+        raise CliError(f"unknown status {opts.status!r}; statuses are the Slurm job states, e.g. RUNNING, COMPLETED, "
+                       "FAILED, and LOST (a live run whose worker went silent)", EXIT_USAGE)
+    # A lost run (live status, silent for longer than its experiment's lost_after) shows as LOST, and
+    # its duration stops at its last sign of life instead of growing.
     columns, rows = client.execute_with_columns("""
-        SELECT r.id, e.name AS experiment, r.status::text AS status, coalesce(r.identity, r.args) AS config,
+        SELECT r.id, e.name AS experiment, s.shown_status AS status, coalesce(r.identity, r.args) AS config,
                r.attempt, r.worker, r.time_started AS started,
-               coalesce(r.time_finished, clock_timestamp()) - r.time_started AS duration,
-               clock_timestamp() - coalesce(r.time_updated, r.time_created) AS updated_ago,
+               coalesce(r.time_finished, CASE WHEN s.lost THEN s.last_seen ELSE clock_timestamp() END) - r.time_started AS duration,
+               s.silent_for AS updated_ago,
                split_part(r.error, E'\\n', 1) AS error
           FROM pgtrack.runs r JOIN pgtrack.experiments e ON e.id = r.experiment_id
-         WHERE (%(e)s::bigint IS NULL OR r.experiment_id = %(e)s) AND (%(s)s::text IS NULL OR r.status::text = %(s)s)
+          JOIN pgtrack.runs_status(%(e)s) s ON s.run_id = r.id
+         WHERE (%(e)s::bigint IS NULL OR r.experiment_id = %(e)s) AND (%(s)s::text IS NULL OR s.shown_status = %(s)s)
          ORDER BY r.id DESC LIMIT %(n)s""", {"e": experiment, "s": status, "n": opts.limit})
     emit(opts, columns, rows)
     return EXIT_OK
@@ -209,6 +250,10 @@ def cmd_inspect(client: Client, opts: argparse.Namespace) -> int:
     if not rows:
         raise CliError(f"no run with id={opts.run}; list runs with: pgtrack runs", EXIT_NOT_FOUND)
     record = dict(zip(columns, rows[0]))
+    lost, silent = client.one("SELECT lost, silent_for FROM pgtrack.runs_status(%s) WHERE run_id = %s",
+                              (record["experiment_id"], int(opts.run)))
+    if lost:
+        record["status"] = f"LOST (stored {record['status']}; no sign of life for {_text(silent)})"
     record["final metrics"] = {m: v for m, v, _, _ in client.execute("SELECT * FROM pgtrack.final_metrics(%s)", (int(opts.run),))}
     record["relationships"] = [f"{kind} {to_id}" for kind, to_id in client.execute(
         "SELECT kind, to_id FROM pgtrack.run_relationships WHERE from_id = %s ORDER BY 1, 2", (int(opts.run),))]
@@ -244,12 +289,64 @@ def cmd_report(client: Client, opts: argparse.Namespace) -> int:
     client = client.for_reading()  # analysis: the read replica when --read-dsn names one
     from .report import write_report
 
-    info = write_report(client, _experiment_id(client, opts.experiment), opts.output, opts.metric, opts.direction, opts.buckets)
+    exp_id = _experiment_id(client, opts.experiment)
+    output = opts.output or _default_report_name(client.value("SELECT name FROM pgtrack.experiments WHERE id = %s", (exp_id,)))
+    info = write_report(client, exp_id, output, opts.metric, opts.direction, opts.buckets)
     if opts.json:
         print(json.dumps({"path": str(info.path.resolve()), "runs": info.runs, "charts": info.charts,
                           "bytes": info.bytes, "seconds": round(info.seconds, 3)}))
     else:
         print(f"wrote {info.path.resolve()} ({info.runs} runs, {info.charts} charts, {info.bytes / 1024:.0f} KiB, {info.seconds:.1f} s)")
+    return EXIT_OK
+
+
+def _default_report_name(name: str) -> str:
+    """<experiment>.html in the current directory, the name made safe as a file name."""
+    import re
+
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "experiment"
+    return f"{safe[:100]}.html"
+
+
+def cmd_experiments_rename(client: Client, opts: argparse.Namespace) -> int:
+    exp_id = _experiment_id(client, opts.old)
+    client.execute("SELECT pgtrack.experiment_set_name(%s, %s)", (exp_id, opts.new))
+    print(f"renamed experiment {exp_id}: {opts.old} -> {opts.new}")
+    return EXIT_OK
+
+
+def cmd_experiments_delete(client: Client, opts: argparse.Namespace) -> int:
+    exp_id = _experiment_id(client, opts.name)
+    name, runs, rows = client.one(
+        "SELECT e.name, count(r.id), coalesce(sum((SELECT count(*) FROM pgtrack.metrics m WHERE m.run_id = r.id)), 0) "
+        "FROM pgtrack.experiments e LEFT JOIN pgtrack.runs r ON r.experiment_id = e.id WHERE e.id = %s GROUP BY e.name",
+        (exp_id,))
+    what = f"experiment {name!r} (id {exp_id}): {runs} runs and {rows} metric rows"
+    if not opts.yes:
+        if not sys.stdin.isatty():
+            raise CliError(f"this deletes {what}; pass --yes to confirm", EXIT_USAGE)
+        answer = input(f"delete {what}? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            print("nothing deleted")
+            return EXIT_OK
+    runs, rows = client.one("SELECT runs, metric_rows FROM pgtrack.delete_experiment(%s)", (exp_id,))
+    if opts.json:
+        print(json.dumps({"experiment": name, "id": exp_id, "runs": runs, "metric_rows": rows}))
+    else:
+        print(f"deleted experiment {name!r} (id {exp_id}): {runs} runs, {rows} metric rows")
+    return EXIT_OK
+
+
+def cmd_recover(client: Client, opts: argparse.Namespace) -> int:
+    from . import spill
+
+    done = spill.recover(client, opts.run)
+    if opts.json:
+        print(json.dumps(dict(done, directory=str(spill.directory()))))
+    else:
+        print(f"loaded {done['files']} spill files from {spill.directory()}: {done['rows']} metric rows, "
+              f"{done['stopped']} final statuses; {done['skipped']} belong to another database, "
+              f"{done['rejected']} were refused (the run was taken over; kept as .rejected)")
     return EXIT_OK
 
 
@@ -275,36 +372,58 @@ def cmd_embedded_status(client: Optional[Client], opts: argparse.Namespace) -> i
 def cmd_embedded_stop(client: Optional[Client], opts: argparse.Namespace) -> int:
     from . import embedded
 
-    stopped = embedded.EmbeddedServer(embedded.directory()).stop()
+    server = embedded.EmbeddedServer(embedded.directory())
+    if not opts.force:
+        clients = server.clients()
+        if clients:
+            raise CliError(f"{len(clients)} client(s) are connected to the embedded server ({', '.join(clients[:5])}); "
+                           "stopping it now would cut them off: pass --force to stop anyway", EXIT_REFUSED)
+    stopped = server.stop()
     print("stopped the embedded server" if stopped else "the embedded server was not running")
     return EXIT_OK
 
 
 # -- wiring ----------------------------------------------------------------------------------------
 
-def _subcommands(parser: argparse.ArgumentParser, dest: str, metavar: str) -> Any:
-    commands = parser.add_subparsers(dest=dest, metavar=metavar, parser_class=Parser)
-    commands.required = True
-    return commands
+def _global_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
+    """The connection options and --json. On the top-level parser with their defaults; on every
+    subcommand again with SUPPRESS defaults, so they are accepted after the command too
+    (``pgtrack runs sweep --json``) without undoing what was given before it."""
+    keep = {} if defaults else {"default": argparse.SUPPRESS}
+    conn = parser.add_argument_group("connection (default: PGTRACK_DSN_*, pgtrack.conf, libpq's PG* variables)")
+    conn.add_argument("-u", "--user", help="database user", **keep)
+    conn.add_argument("-a", "--host", help="database host, or host:port", **keep)
+    conn.add_argument("-p", "--port", help="database port", **keep)
+    conn.add_argument("-d", "--database", help="database name", **keep)
+    conn.add_argument("-c", "--config-path", help="config file of key=value libpq settings", **keep)
+    conn.add_argument("--dsn", help="a libpq connection string or postgresql:// URL", **keep)
+    conn.add_argument("--read-dsn", help="a read replica for experiments, runs, inspect and report (writes: the primary)", **keep)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables", **keep)
+
+
+class _Commands:
+    """Subcommands that all accept the global options."""
+
+    def __init__(self, parser: argparse.ArgumentParser, dest: str, metavar: str, required: bool = True):
+        self.actions = parser.add_subparsers(dest=dest, metavar=metavar, parser_class=Parser)
+        self.actions.required = required
+
+    def add(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        parser = self.actions.add_parser(name, **kwargs)
+        _global_options(parser, defaults=False)
+        return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="pgtrack", description="Experiment tracking and a deduplicating run registry inside PostgreSQL.",
-                    epilog="exit codes: 0 ok, 1 usage, 2 not found, 3 database unreachable, 4 permission denied, "
-                           "5 refused by pgtrack, 6 pgtrack not installed, 10 unexpected error")
+                    epilog="global options go before or after the command. exit codes: 0 ok, 1 usage, 2 not found, "
+                           "3 database unreachable, 4 permission denied, 5 refused by pgtrack, 6 pgtrack not installed, "
+                           "10 unexpected error")
     parser.add_argument("--version", action="version", version=f"pgtrack {__version__}")
-    conn = parser.add_argument_group("connection (default: PGTRACK_DSN_*, pgtrack.conf, libpq's PG* variables)")
-    conn.add_argument("-u", "--user", help="database user")
-    conn.add_argument("-a", "--host", help="database host, or host:port")
-    conn.add_argument("-p", "--port", help="database port")
-    conn.add_argument("-d", "--database", help="database name")
-    conn.add_argument("-c", "--config-path", help="config file of key=value libpq settings")
-    conn.add_argument("--dsn", help="a libpq connection string or postgresql:// URL")
-    conn.add_argument("--read-dsn", help="a read replica for experiments, runs, inspect and report (writes: the primary)")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    commands = _subcommands(parser, "command", "COMMAND")
+    _global_options(parser, defaults=True)
+    commands = _Commands(parser, "command", "COMMAND")
 
-    p = commands.add_parser("setup", help="create the extension if missing, the data tables, then apply migration scripts")
+    p = commands.add("setup", help="create the extension if missing, the data tables, then apply migration scripts")
     p.add_argument("scripts", nargs="*", metavar="SCRIPT.sql", help="applied once each, by file name, in order")
     p.add_argument("--install-extension", action="store_true",
                    help="first copy the extension files this package carries into the server's share directory")
@@ -312,51 +431,64 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plain", action="store_true",
                    help="install (or upgrade) pgtrack as plain SQL, for servers without its extension files")
     p.set_defaults(handler=cmd_setup)
-    p = commands.add_parser("plain-sql", help="print the plain SQL install script (for psql -f), or the upgrade steps")
+    p = commands.add("plain-sql", help="print the plain SQL install script (for psql -f), or the upgrade steps")
     p.add_argument("--upgrade-from", metavar="VERSION", help="print the upgrade steps from this plain version instead")
     p.set_defaults(handler=cmd_plain_sql, needs_client=False)
-    p = commands.add_parser("status", help="server, extension and layout versions; runs by status")
+    p = commands.add("status", help="server, extension and layout versions; runs by status (LOST included)")
     p.set_defaults(handler=cmd_status)
-    p = commands.add_parser("experiments", help="list experiments with run counts")
+    p = commands.add("experiments", help="list experiments with run counts; rename or delete one")
     p.set_defaults(handler=cmd_experiments)
-    p = commands.add_parser("runs", help="list runs, newest first")
+    experiment_commands = _Commands(p, "experiments_command", "[rename|delete]", required=False)
+    q = experiment_commands.add("rename", help="rename an experiment")
+    q.add_argument("old", metavar="OLD", help="experiment name or id")
+    q.add_argument("new", metavar="NEW", help="its new name")
+    q.set_defaults(handler=cmd_experiments_rename)
+    q = experiment_commands.add("delete", help="delete an experiment with its runs and metric rows (asks first)")
+    q.add_argument("name", metavar="NAME", help="experiment name or id")
+    q.add_argument("--yes", action="store_true", help="do not ask")
+    q.set_defaults(handler=cmd_experiments_delete)
+    p = commands.add("runs", help="list runs, newest first")
     p.add_argument("experiment", nargs="?", metavar="EXPERIMENT", help="experiment name or id")
-    p.add_argument("--status", help="only runs with this status (e.g. RUNNING, FAILED)")
+    p.add_argument("--status", help="only runs with this status (e.g. RUNNING, FAILED, LOST)")
     p.add_argument("--limit", type=int, default=100, help="at most this many runs (default 100)")
     p.set_defaults(handler=cmd_runs)
-    p = commands.add_parser("inspect", help="every field of one run, its final metrics and relationships")
+    p = commands.add("inspect", help="every field of one run, its final metrics and relationships")
     p.add_argument("run", metavar="RUN", help="run id")
     p.set_defaults(handler=cmd_inspect)
-    p = commands.add_parser("metrics", help="metric columns: add or list")
-    metric_commands = _subcommands(p, "metrics_command", "add|list")
-    q = metric_commands.add_parser("add", help="add a metric column")
-    q.add_argument("name", metavar="NAME")
+    p = commands.add("metrics", help="metric columns: add or list")
+    metric_commands = _Commands(p, "metrics_command", "add|list")
+    q = metric_commands.add("add", help="add a metric column")
+    q.add_argument("name", metavar="NAME", help="any name up to 63 bytes, e.g. val_loss or train/loss")
     q.add_argument("type", metavar="TYPE", nargs="?", default="double precision", help="default: double precision")
     q.add_argument("--comment")
-    q = metric_commands.add_parser("list", help="list the metric columns")
+    q = metric_commands.add("list", help="list the metric columns")
     p.set_defaults(handler=cmd_metrics)
-    p = commands.add_parser("schema", help="wallow TOML schemas")
-    schema_commands = _subcommands(p, "schema_command", "apply")
-    q = schema_commands.add_parser("apply", help="apply a wallow.toml schema to its experiment")
+    p = commands.add("schema", help="wallow TOML schemas")
+    schema_commands = _Commands(p, "schema_command", "apply")
+    q = schema_commands.add("apply", help="apply a wallow.toml schema to its experiment")
     q.add_argument("file", metavar="FILE.toml")
     p.set_defaults(handler=cmd_schema)
-    p = commands.add_parser("report", help="write a self-contained HTML report of an experiment")
+    p = commands.add("report", help="write a self-contained HTML report of an experiment")
     p.add_argument("experiment", metavar="EXPERIMENT", help="experiment name or id")
-    p.add_argument("-o", "--output", required=True, metavar="FILE.html")
+    p.add_argument("-o", "--output", metavar="FILE.html", help="default: EXPERIMENT.html in the current directory")
     p.add_argument("--metric", help="primary metric (default: val_loss, else a *loss*, else the first)")
     p.add_argument("--direction", choices=("min", "max"), help="is the primary metric minimised or maximised")
     p.add_argument("--buckets", type=int, default=100, help="points per curve (default 100)")
     p.set_defaults(handler=cmd_report)
-    p = commands.add_parser("dsn", help="print the connection string pgtrack uses (e.g. for psql \"$(pgtrack dsn)\")")
+    p = commands.add("recover", help="load metric rows and final statuses that training saved locally while the server was away")
+    p.add_argument("--run", type=int, help="only this run's files")
+    p.set_defaults(handler=cmd_recover)
+    p = commands.add("dsn", help="print the connection string pgtrack uses (e.g. for psql \"$(pgtrack dsn)\")")
     p.set_defaults(handler=cmd_dsn)
-    p = commands.add_parser("psql", help="run psql on pgtrack's database (the embedded server's own psql there)")
+    p = commands.add("psql", help="run psql on pgtrack's database (the embedded server's own psql there)")
     p.add_argument("psql_args", nargs="*", metavar="PSQL ARGS", help="passed to psql as they are (e.g. -f FILE)")
     p.set_defaults(handler=cmd_psql)
-    p = commands.add_parser("embedded", help="the per-user embedded server: status, stop")
-    embedded_commands = _subcommands(p, "embedded_command", "ACTION")
-    q = embedded_commands.add_parser("status", help="its directory, version, whether it runs (starts nothing)")
+    p = commands.add("embedded", help="the per-user embedded server: status, stop")
+    embedded_commands = _Commands(p, "embedded_command", "ACTION")
+    q = embedded_commands.add("status", help="its directory, version, whether it runs (starts nothing)")
     q.set_defaults(handler=cmd_embedded_status, needs_client=False)
-    q = embedded_commands.add_parser("stop", help="stop it (the next use starts it again)")
+    q = embedded_commands.add("stop", help="stop it (the next use starts it again); refused while clients are connected")
+    q.add_argument("--force", action="store_true", help="stop even while clients are connected (they lose their connection)")
     q.set_defaults(handler=cmd_embedded_stop, needs_client=False)
     return parser
 
@@ -416,20 +548,35 @@ def main(argv: Optional[List[str]] = None) -> int:
     opts = parse(sys.argv[1:] if argv is None else list(argv))
     try:
         if not getattr(opts, "needs_client", True):
-            return opts.handler(None, opts)
-        client = client_from(opts)
-        try:
-            return opts.handler(client, opts)
-        finally:
-            client.close()
+            code = opts.handler(None, opts)
+        else:
+            client = client_from(opts)
+            try:
+                code = opts.handler(client, opts)
+            finally:
+                client.close()
+        sys.stdout.flush()  # a closed pipe shows here, inside the try
+        return code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `pgtrack runs | head`: the reader is gone; end quietly
+        _silence_stdout()
+        return EXIT_OK
     except Exception as exc:  # one line, never a traceback
         if os.environ.get("PGTRACK_DEBUG"):
             raise
         error = _explain(exc)
         print(f"pgtrack: error: {error}", file=sys.stderr)
         return error.code
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush does not complain about the pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, Mapping, Optional
+from typing import Dict, List, Mapping, Optional
 
 from .errors import PgtrackError
 
@@ -190,12 +190,14 @@ class EmbeddedServer:
         import fasteners
 
         self.root.mkdir(parents=True, exist_ok=True)
+        self.started = False
         with fasteners.InterProcessLock(str(self.root / "lock")):
             self._init()
             self._install_extension_files()
             if not self.running():
                 self._configure()
                 self.run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start")
+                self.started = True
             params = self.params()
             self._prepare_database(params)
         return params
@@ -215,6 +217,21 @@ class EmbeddedServer:
                 return False
             self.run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
             return True
+
+    def clients(self) -> List[str]:
+        """The other client sessions connected to the running server ("pid user@database (application)")."""
+        import psycopg
+
+        if not self.running():
+            return []
+        try:
+            with psycopg.connect(**dict(self.params(), dbname="postgres"), autocommit=True, connect_timeout=5) as conn:
+                rows = conn.execute(
+                    "SELECT pid, usename, datname, application_name FROM pg_stat_activity "
+                    "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() ORDER BY pid").fetchall()
+        except psycopg.OperationalError:
+            return []
+        return [f"{pid} {user}@{db}" + (f" ({app})" if app else "") for pid, user, db, app in rows]
 
     def params(self) -> Dict[str, str]:
         return {"host": str(self.socket_dir()), "port": PORT, "dbname": DATABASE, "user": SUPERUSER}
@@ -348,14 +365,18 @@ _announced: Dict[Path, Dict[str, str]] = {}
 
 
 def connection_params(environ: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
-    """Make the embedded server ready (once per process and directory) and return libpq params;
-    the first time, say on stderr where the data lives."""
+    """Make the embedded server ready (once per process and directory) and return libpq params. The
+    process that starts the server says so on stderr, once per server start (the other workers of a
+    sweep stay quiet); ``PGTRACK_QUIET=1`` silences it."""
+    environ = os.environ if environ is None else environ
     root = directory(environ)
     if root not in _announced:
         server = EmbeddedServer(root)
         _announced[root] = server.ensure()
-        print(f"pgtrack: using the embedded PostgreSQL {server.version()} server, data in {root} "
-              f"(database {DATABASE}); set PGHOST or PGTRACK_DSN_* to use another server", file=sys.stderr)
+        if server.started and environ.get("PGTRACK_QUIET", "").strip().lower() not in ("1", "yes", "true", "on"):
+            print(f"pgtrack: started the embedded PostgreSQL {server.version()} server, data in {root} "
+                  f"(database {DATABASE}); it keeps running for the next script (pgtrack embedded stop); "
+                  f"set PGHOST or PGTRACK_DSN_* to use another server", file=sys.stderr)
     return dict(_announced[root])
 
 

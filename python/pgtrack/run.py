@@ -17,11 +17,13 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Union
 
+import psycopg
 from psycopg.rows import dict_row
 
 from . import statements as sql
 from .args import detect_args
-from .buffer import DEFAULT_MAX_ROWS, DEFAULT_MAX_SECONDS, MetricBuffer
+from . import spill
+from .buffer import DEFAULT_MAX_ROWS, DEFAULT_MAX_SECONDS, DEFAULT_SPILL_AFTER, MetricBuffer
 from .client import Client
 from .environment import capture_env
 from .errors import LeaseLostError, NotFoundError, SchemaValidationError
@@ -29,7 +31,7 @@ from .jsonvalues import to_json
 from .paths import artefacts_path
 from .status import Status
 from .metric_names import check_step, python_hints
-from .tracking import Tracking
+from .tracking import DEFAULT_HEARTBEAT, Tracking
 
 if TYPE_CHECKING:
     from .experiment import Experiment
@@ -200,11 +202,14 @@ class Run:
 
     def track(self, normal: str = "COMPLETED", exception: str = "FAILED", interrupt: str = "CANCELLED",
               terminated: str = "CANCELLED", started: Any = AUTO, updated: Any = AUTO, args: Any = None,
-              env: Any = None, *, heartbeat: Optional[float] = None, buffer: Optional[bool] = None,
-              max_rows: Optional[int] = None, max_seconds: Optional[float] = None) -> Tracking:
-        """Context manager: RUNNING on entry, a final status on exit (see pgtrack.tracking)."""
+              env: Any = None, *, heartbeat: Optional[float] = DEFAULT_HEARTBEAT, buffer: Optional[bool] = None,
+              max_rows: Optional[int] = None, max_seconds: Optional[float] = None,
+              spill_after: Optional[float] = None) -> Tracking:
+        """Context manager: RUNNING on entry, a final status on exit (see pgtrack.tracking). Heartbeats
+        every ``heartbeat`` seconds (default 60; None turns it off); buffered rows the server cannot
+        take for ``spill_after`` seconds (default 60) go to a local spill file (pgtrack.spill)."""
         return Tracking(self, normal, exception, interrupt, terminated, started, args, env, heartbeat, buffer,
-                        max_rows, max_seconds)
+                        max_rows, max_seconds, spill_after)
 
     def heartbeat(self) -> _dt.datetime:
         """time_updated = now (the database clock), returned; LeaseLostError if the run was taken over."""
@@ -260,13 +265,33 @@ class Run:
     def _write_batch(self, rows: List[Dict[str, Any]], client: Optional[Client] = None) -> int:
         return self._lease_call(client or self.client, sql.ADD_METRICS_BATCH, (self.id, to_json(rows), True, self.attempt))
 
-    def flush(self) -> int:
-        """Write buffered metric rows now; returns how many were sent."""
-        return self._buffer.flush() if self._buffer is not None else 0
+    def flush(self, final: bool = False) -> int:
+        """Write buffered metric rows now; returns how many were sent. Rows this process had to spill
+        to a local file while the server was away are loaded once it answers again."""
+        buffer = self._buffer
+        if buffer is None:
+            return 0
+        sent = buffer.flush(final=final)
+        if buffer.spilled and buffer.failing_since is None:
+            try:
+                loaded = spill.recover(self.client, self.id)
+            except psycopg.OperationalError:
+                return sent
+            buffer.spilled = 0
+            self._warn(f"loaded {loaded['rows']} spilled metric rows back into the database")
+        return sent
 
-    def _open_buffer(self, max_rows: Optional[int], max_seconds: Optional[float]) -> None:
+    def _open_buffer(self, max_rows: Optional[int], max_seconds: Optional[float],
+                     spill_after: Optional[float] = None) -> None:
         if self._buffer is None:
-            self._buffer = MetricBuffer(self._write_batch, max_rows or DEFAULT_MAX_ROWS, max_seconds or DEFAULT_MAX_SECONDS)
+            self._buffer = MetricBuffer(self._write_batch, max_rows or DEFAULT_MAX_ROWS, max_seconds or DEFAULT_MAX_SECONDS,
+                                        spill=self._spill, spill_after=spill_after or DEFAULT_SPILL_AFTER, warn=self._warn)
+
+    def _spill(self, rows: List[Dict[str, Any]], stop: Optional[Dict[str, Any]] = None) -> Path:
+        return spill.write(self.id, self._known.get("uuid") or (self._row or {}).get("uuid"), self.attempt, rows, stop)
+
+    def _warn(self, message: str) -> None:
+        warnings.warn(f"pgtrack: run {self.id}: {message}", RuntimeWarning, stacklevel=4)
 
     def _close_buffer(self) -> None:
         buffer, self._buffer = self._buffer, None

@@ -12,8 +12,10 @@ block unwinds, the run is stopped with ``terminated`` and the buffered metrics a
 main thread Python cannot catch signals: ``track()`` warns once and the run is left to go stale
 (use ``heartbeat=`` so a claim can take it over).
 
-Background thread (when buffering or ``heartbeat=seconds``): it has its own connection, opened only
-when first needed. It heartbeats every ``heartbeat`` seconds with the attempt the run holds, and flushes
+Background thread (when buffering or heartbeating; ``track()`` heartbeats every 60 s by default, so a
+run whose process died shows as lost after its experiment's lost_after, 10 minutes by default;
+``heartbeat=None`` turns it off): it has its own connection, opened only when first needed. It
+heartbeats every ``heartbeat`` seconds with the attempt the run holds, and flushes
 buffered rows that have waited ``max_seconds`` while the training loop is busy elsewhere. When a
 heartbeat gets PT004 (lease lost) it sets ``run.lease_lost``; the next ``add_metrics``/``flush``/
 ``heartbeat`` raises LeaseLostError, and the block's end does not overwrite the new holder's status.
@@ -27,12 +29,15 @@ import traceback
 import warnings
 from typing import TYPE_CHECKING, Any, Optional, Tuple
 
+import psycopg
+
 from .errors import LeaseLostError
 
 if TYPE_CHECKING:
     from .run import Run
 
 ERROR_TAIL_CHARS = 4000
+DEFAULT_HEARTBEAT = 60.0
 
 
 class Terminated(SystemExit):
@@ -125,14 +130,16 @@ class Tracking:
 
     def __init__(self, run: "Run", normal: str, exception: str, interrupt: str, terminated: str,
                  started: Any, args: Any, env: Any, heartbeat: Optional[float], buffer: Optional[bool],
-                 max_rows: Optional[int], max_seconds: Optional[float]):
-        if heartbeat is not None and heartbeat <= 0:
-            raise ValueError("heartbeat must be a positive number of seconds")
+                 max_rows: Optional[int], max_seconds: Optional[float], spill_after: Optional[float] = None):
+        if heartbeat is False or heartbeat == 0:
+            heartbeat = None
+        if heartbeat is not None and not heartbeat > 0:
+            raise ValueError("heartbeat must be a positive number of seconds (None: no heartbeat)")
         self.run = run
         self.statuses = {"normal": normal, "exception": exception, "interrupt": interrupt, "terminated": terminated}
         self.started, self.args, self.env, self.heartbeat = started, args, env, heartbeat
         self.buffered = run.buffer if buffer is None else buffer
-        self.max_rows, self.max_seconds = max_rows, max_seconds
+        self.max_rows, self.max_seconds, self.spill_after = max_rows, max_seconds, spill_after
         self.guard = SigtermGuard()
         self.keeper: Optional[Keeper] = None
 
@@ -143,9 +150,10 @@ class Tracking:
         if self.env is not None:
             run.set_env(self.env)
         run._begin(self.started)
+        run.uuid  # known from here on, so rows spilled while the server is away name their run exactly
         self.guard.install()
         if self.buffered:
-            run._open_buffer(self.max_rows, self.max_seconds)
+            run._open_buffer(self.max_rows, self.max_seconds, self.spill_after)
         if self.buffered or self.heartbeat:
             self.keeper = Keeper(run, self.heartbeat)
             self.keeper.start()
@@ -172,7 +180,7 @@ class Tracking:
             if self.keeper is not None:
                 self.keeper.stop()
             try:
-                run.flush()
+                run.flush(final=True)  # what cannot be delivered now goes to a spill file
             except Exception as flush_error:
                 problems.append(flush_error)
                 if exc is None:
@@ -180,6 +188,9 @@ class Tracking:
             if not run._stopped and not run.lease_lost:
                 try:
                     run.stop(status, error=error)
+                except psycopg.OperationalError:  # server away: the final status waits in a spill file
+                    where = run._spill([], stop={"status": status, "error": error})
+                    run._warn(f"could not record status {status}; saved to {where} for `pgtrack recover`")
                 except Exception as stop_error:
                     problems.append(stop_error)
             elif run.lease_lost and exc is None:

@@ -137,3 +137,22 @@ AS $$
 $$;
 COMMENT ON FUNCTION pgtrack.experiment_remove_relationship(bigint, text, bigint) IS
 $$Remove an experiment relationship (no error if it was absent; PT002 if either experiment does not exist).$$;
+
+CREATE OR REPLACE FUNCTION pgtrack.delete_experiment(experiment_id bigint)
+RETURNS TABLE (runs bigint, metric_rows bigint)
+LANGUAGE plpgsql
+AS $$
+/* Delete an experiment with everything it holds (runs, metric rows, relationships, identifying
+   fields: ON DELETE CASCADE), returning how many runs and metric rows went. Needs DELETE on
+   pgtrack.experiments (the owner, pgtrack_admin). PT002 for a missing experiment. */
+BEGIN
+    PERFORM pgtrack._require_experiment($1);
+    SELECT count(*), coalesce(sum((SELECT count(*) FROM pgtrack.metrics m WHERE m.run_id = r.id)), 0)
+      INTO runs, metric_rows
+      FROM pgtrack.runs r WHERE r.experiment_id = $1;
+    DELETE FROM pgtrack.experiments e WHERE e.id = $1;
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION pgtrack.delete_experiment(bigint) IS
+$$Delete an experiment and everything it holds (runs, their metric rows and relationships, identifying fields), in one transaction; returns the number of runs and metric rows removed. Needs DELETE on pgtrack.experiments (owner, pgtrack_admin). PT002 for a missing experiment.$$;

@@ -69,12 +69,23 @@ def test_nan_and_infinities_arrive_intact(client):
     assert rows[1][1] == -math.inf and rows[1][2] == 0.25 and math.isnan(rows[2][1])
 
 
-def test_unknown_metric_fails_at_the_call_that_used_it(client):
+def test_a_metric_nobody_declared_is_created_on_first_use(client):
     run = pgtrack.Experiment(client, name="b").get_run()
-    with pytest.raises(pgtrack.SchemaValidationError, match="vall_loss"):
+    with run.track():
+        run.add_metrics(step=1, loss=1.0)
+        run.add_metrics(step=2, **{"val/loss": 0.5})  # sent unbuffered with add_missing: the column is made
+        run.add_metrics(step=3, **{"val/loss": 0.25})  # known now: buffered again
+    assert client.value('SELECT array_agg("val/loss" ORDER BY step) FROM pgtrack.metrics WHERE run_id = %s',
+                        (run.id,)) == [None, 0.5, 0.25]
+    assert run.refresh().status == "COMPLETED"
+
+
+def test_an_invalid_metric_name_fails_at_the_call_that_used_it(client):
+    run = pgtrack.Experiment(client, name="b").get_run()
+    with pytest.raises(pgtrack.SchemaValidationError, match="_hidden"):
         with run.track():
             run.add_metrics(step=1, loss=1.0)
-            run.add_metrics(step=2, vall_loss=1.0)
+            run.add_metrics(step=2, _hidden=1.0)
     assert stored(client, run.id) == [(1, 1.0, None)]  # the good row before it was flushed, not lost
     assert run.refresh().status == "FAILED"
 

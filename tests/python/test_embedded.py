@@ -55,7 +55,7 @@ def test_no_settings_means_the_embedded_server(env, tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "18", "pgtrack", "COMPLETED", "0.25"]
     where = str(tmp_path / "embedded")
-    assert done.stderr.count("pgtrack: using the embedded PostgreSQL 18") == 1 and where in done.stderr
+    assert done.stderr.count("pgtrack: started the embedded PostgreSQL 18") == 1 and where in done.stderr
     data = tmp_path / "embedded" / "data"
     assert (data / "PG_VERSION").read_text().strip() == "18"
     assert oct(data.stat().st_mode & 0o777) == "0o700"

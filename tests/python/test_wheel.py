@@ -113,6 +113,6 @@ def test_an_ordinary_user_gets_an_embedded_server_from_the_wheel(tmp_path, wheel
         uid = int(subprocess.run(["id", "-u", "nobody"], capture_output=True, text=True).stdout)
         assert done.stdout.split() == [str(uid), "True", "COMPLETED", "0.125"]
         assert (home / "embedded" / "data").stat().st_uid == uid  # the user's own server, not root's
-        assert "using the embedded PostgreSQL 18" in done.stderr
+        assert "started the embedded PostgreSQL 18" in done.stderr
     finally:
         subprocess.run(as_nobody + [str(venv / "bin" / "pgtrack"), "embedded", "stop"], env=env, capture_output=True)
