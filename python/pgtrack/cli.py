@@ -164,9 +164,16 @@ def _migrate(client: Client, path: Path) -> bool:
     except psycopg.Error as exc:
         diag = exc.diag
         where = ""
-        if diag.internal_query and diag.internal_position:
-            line = diag.internal_query[: int(diag.internal_position)].count("\n") + 1
-            where = f" at line {line}"
+        if diag.internal_query and diag.internal_position:  # a syntax error: PostgreSQL says where
+            where = f" at line {diag.internal_query[: int(diag.internal_position)].count(chr(10)) + 1}"
+        else:  # an error while it ran: the first line naming what the message names
+            import re
+
+            for name in re.findall(r'"([^"]+)"', diag.message_primary or ""):
+                lines = [n for n, text in enumerate(text.splitlines(), 1) if name in text]
+                if lines:
+                    where = f" at line {lines[0]}"
+                    break
         raise CliError(f"migration {path}{where} failed, nothing of it was applied: {diag.message_primary or exc}"
                        + (f" (hint: {diag.message_hint})" if diag.message_hint else ""), EXIT_REFUSED) from None
 

@@ -288,7 +288,8 @@ class Run:
                                         spill=self._spill, spill_after=spill_after or DEFAULT_SPILL_AFTER, warn=self._warn)
 
     def _spill(self, rows: List[Dict[str, Any]], stop: Optional[Dict[str, Any]] = None) -> Path:
-        return spill.write(self.id, self._known.get("uuid") or (self._row or {}).get("uuid"), self.attempt, rows, stop)
+        uuid = self._known.get("uuid") or (self._row or {}).get("uuid")
+        return spill.write(self.id, None if uuid is None else str(uuid), self.attempt, rows, stop)
 
     def _warn(self, message: str) -> None:
         warnings.warn(f"pgtrack: run {self.id}: {message}", RuntimeWarning, stacklevel=4)

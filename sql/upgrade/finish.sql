@@ -4,11 +4,21 @@
 -- existing object that is not a member, and whatever the script creates becomes a member (which
 -- pg_dump would then not save). So data-table changes of a version go into its hand-written
 -- sql/upgrade/A--B.sql as explicit ALTERs, and this tail only regenerates the metric writers for the
--- current columns and detaches them from the extension, as setup() would have left them.
+-- current columns and detaches them from the extension, as setup() would have left them. The
+-- writers the old version generated are not members, and an extension script may not CREATE OR
+-- REPLACE a non-member: they are dropped first (whatever their signature) and made anew.
 DO $$
 DECLARE
     v_fn regprocedure;
 BEGIN
+    FOR v_fn IN
+        SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+         WHERE p.pronamespace = 'pgtrack'::regnamespace AND p.proname IN ('_metrics_write', '_metrics_write_batch')
+           AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                            WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+    LOOP
+        EXECUTE format('DROP FUNCTION %s', v_fn);
+    END LOOP;
     IF to_regclass('pgtrack.metrics') IS NOT NULL THEN
         PERFORM pgtrack._regenerate_writers();
         FOR v_fn IN

@@ -97,8 +97,10 @@ def test_metrics_and_schema(dbname, tmp_path):
     (["report", "no-such-experiment", "-o", "x.html"], 2, "no experiment named"),
     (["runs", "--status", "SLEEPING"], 1, "unknown status"),
     (["inspect", "abc"], 1, "must be a run id"),
-    (["bogus"], 1, "invalid choice"),
-    (["metrics", "add", "Bad Name"], 5, "invalid metric name"),
+    (["bogus"], 1, "unknown command 'bogus'"),
+    (["runz"], 1, "did you mean 'runs'"),
+    (["metrics", "add", "_hidden"], 5, "is reserved"),
+    (["metrics", "add", "bad\tname"], 5, "invalid metric name"),
 ])
 def test_errors_are_one_line_with_meaningful_exit_codes(dbname, args, code, words):
     done = cli(*args, dbname=dbname)
@@ -125,3 +127,66 @@ def test_unreachable_database_and_missing_extension(dbname):
 def test_console_script_is_installed():
     exe = os.path.join(os.path.dirname(sys.executable), "pgtrack")
     assert subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.startswith("pgtrack ")
+
+
+def test_global_options_after_the_command(tracked, dbname):
+    after = json.loads(cli("runs", "cli-exp", "--json", dbname=dbname, check=0).stdout)
+    before = json.loads(cli("--json", "runs", "cli-exp", dbname=dbname, check=0).stdout)
+    assert [r["id"] for r in after] == [r["id"] for r in before] and len(after) == 3
+    assert json.loads(cli("experiments", "--json", dbname=dbname, check=0).stdout)[0]["name"] == "cli-exp"
+    # connection options after the command too (and not undone by the subcommand's defaults)
+    env_less = subprocess.run([sys.executable, "-m", "pgtrack", "status", "--json", "-d", dbname], capture_output=True,
+                              text=True, env={k: v for k, v in os.environ.items() if k != "PGDATABASE"}, timeout=60)
+    assert json.loads(env_less.stdout)["database"] == dbname
+    assert "did you mean 'cli-exp'" in cli("runs", "cli-exq", dbname=dbname).stderr
+
+
+def test_output_into_a_closed_pipe_ends_quietly(tracked, dbname):
+    env = dict(os.environ, PGDATABASE=dbname)
+    run_id = json.loads(cli("--json", "runs", dbname=dbname, check=0).stdout)[0]["id"]
+    done = subprocess.run(f"{sys.executable} -m pgtrack inspect {run_id} | head -1; exit ${{PIPESTATUS[0]}}", shell=True,
+                          executable="/bin/bash", capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    many = subprocess.run(f"{sys.executable} -m pgtrack --json runs | head -c 10; exit ${{PIPESTATUS[0]}}", shell=True,
+                          executable="/bin/bash", capture_output=True, text=True, env=env, timeout=60)
+    assert many.returncode == 0 and many.stderr == "", many.stderr
+
+
+def test_a_migration_scripts_own_error_is_reported_as_such(dbname, tmp_path):
+    script = tmp_path / "v002.sql"
+    script.write_text("SELECT 1;\n\nALTER TABLE no_such_table ADD COLUMN x int;\n")
+    done = cli("setup", str(script), dbname=dbname)
+    assert done.returncode == 5, done.stderr
+    assert "v002.sql at line 3 failed" in done.stderr and 'relation "no_such_table" does not exist' in done.stderr
+    assert "pgtrack is missing" not in done.stderr
+
+
+def test_report_defaults_to_the_experiment_name(tracked, dbname, tmp_path):
+    pytest.importorskip("matplotlib")
+    done = subprocess.run([sys.executable, "-m", "pgtrack", "report", "cli-exp"], capture_output=True, text=True,
+                          env=dict(os.environ, PGDATABASE=dbname), cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "cli-exp.html").is_file()
+
+
+def test_experiments_rename_and_delete(tracked, dbname):
+    assert "renamed" in cli("experiments", "rename", "cli-exp", "renamed-exp", dbname=dbname, check=0).stdout
+    unconfirmed = subprocess.run([sys.executable, "-m", "pgtrack", "experiments", "delete", "renamed-exp"], capture_output=True,
+                                 text=True, env=dict(os.environ, PGDATABASE=dbname), stdin=subprocess.DEVNULL, timeout=60)
+    assert unconfirmed.returncode == 1 and "3 runs and 10 metric rows" in unconfirmed.stderr and "--yes" in unconfirmed.stderr
+    deleted = json.loads(cli("experiments", "delete", "renamed-exp", "--yes", "--json", dbname=dbname, check=0).stdout)
+    assert deleted == {"experiment": "renamed-exp", "id": tracked.id, "runs": 3, "metric_rows": 10}
+    assert json.loads(cli("--json", "experiments", dbname=dbname, check=0).stdout) == []
+
+
+def test_lost_runs_in_runs_status_and_inspect(client, dbname):
+    import pgtrack
+
+    run = pgtrack.Experiment(client, name="dead").get_run()
+    run.start()
+    client.execute("UPDATE pgtrack.runs SET time_updated = clock_timestamp() - interval '1 hour' WHERE id = %s", (run.id,))
+    runs = json.loads(cli("runs", "dead", "--json", dbname=dbname, check=0).stdout)
+    assert runs[0]["status"] == "LOST"
+    assert json.loads(cli("runs", "--status", "lost", "--json", dbname=dbname, check=0).stdout)[0]["id"] == run.id
+    assert json.loads(cli("status", "--json", dbname=dbname, check=0).stdout)["runs LOST"] == 1
+    assert json.loads(cli("inspect", str(run.id), "--json", dbname=dbname, check=0).stdout)["status"].startswith("LOST")

@@ -7,7 +7,7 @@ import pgtrack
 
 @pytest.mark.parametrize("sql, cls", [
     ("SELECT pgtrack.create_run(-1)", pgtrack.NotFoundError),
-    ("SELECT pgtrack.add_metric('Bad')", pgtrack.SchemaValidationError),
+    ("SELECT pgtrack.add_metric(' Bad')", pgtrack.SchemaValidationError),
     ("SELECT pgtrack.add_metric('step')", pgtrack.SchemaValidationError),
 ])
 def test_sqlstate_maps_to_exception(conn, sql, cls):

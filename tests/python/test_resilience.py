@@ -1,0 +1,126 @@
+"""Tracking never kills training: a training subprocess logs while its server restarts (the throwaway
+cluster, and the embedded server) and loses no row; rows the server cannot take in time go to a
+spill file that the next flush or `pgtrack recover` loads; `pgtrack embedded stop` refuses while a
+client is connected. (A SIGKILLed logger loses at most the unflushed window: test_buffer.py.)"""
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import without_settings
+
+PGTRACK = str(Path(sys.executable).with_name("pgtrack"))
+
+TRAIN = """
+    import sys, time, warnings, pgtrack
+    warnings.simplefilter("always")
+    client = pgtrack.Client(**({"dbname": sys.argv[1]} if sys.argv[1] != "-" else {}))
+    run = pgtrack.Experiment(client, name="resilient").get_run()
+    print(run.id, flush=True)
+    steps, pause, spill_after = int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+    with run.track(max_seconds=0.2, spill_after=spill_after, heartbeat=0.5):
+        for step in range(steps):
+            run.add_metrics(step=step, loss=step / 10)
+            if step == 20:
+                print("logging", flush=True)
+            time.sleep(pause)
+    print("finished", flush=True)
+"""
+
+
+def _pg_ctl(*args):
+    runas = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    data = os.path.join(os.environ["PGTRACK_CLUSTER_DIR"], "data")
+    log = os.path.join(os.environ["PGTRACK_CLUSTER_DIR"], "server.log")
+    subprocess.run(runas + [os.path.join(os.environ["PGTRACK_PG_BIN"], "pg_ctl"), "-D", data, "-l", log, "-w", *args],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+
+
+def _start_training(dbname, steps, pause, spill_after, env):
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(TRAIN), dbname, str(steps), str(pause), str(spill_after)],
+                            env=dict(env, PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run_id = int(proc.stdout.readline())
+    assert proc.stdout.readline().strip() == "logging"
+    return proc, run_id
+
+
+def _rows(client, run_id):
+    return client.value("SELECT count(*) FROM pgtrack.metrics WHERE run_id = %s", (run_id,))
+
+
+def test_logging_survives_a_server_restart(client, dbname, tmp_path):
+    env = dict(os.environ, PGTRACK_SPILL_DIR=str(tmp_path / "spill"))
+    proc, run_id = _start_training(dbname, 200, 0.02, 60, env)
+    _pg_ctl("-m", "fast", "stop")
+    time.sleep(1.5)  # the script keeps training while the server is down
+    _pg_ctl("start", "-o", f"-k {os.environ['PGHOST']} -p {os.environ['PGPORT']} -c listen_addresses='' -c fsync=off")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "finished" in out
+    assert err.count("cannot reach the server") == 1  # warned once
+    client.close()
+    assert _rows(client, run_id) == 200  # no row lost
+    assert client.value("SELECT status::text FROM pgtrack.runs WHERE id = %s", (run_id,)) == "COMPLETED"
+
+
+def test_rows_spill_to_a_file_and_come_back(client, dbname, tmp_path):
+    env = dict(os.environ, PGTRACK_SPILL_DIR=str(tmp_path / "spill"))
+    proc, run_id = _start_training(dbname, 250, 0.02, 0.5, env)
+    _pg_ctl("-m", "fast", "stop")
+    time.sleep(2.5)  # longer than spill_after: rows go to a file
+    _pg_ctl("start", "-o", f"-k {os.environ['PGHOST']} -p {os.environ['PGPORT']} -c listen_addresses='' -c fsync=off")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "saved to" in err and "loaded" in err  # spilled, then loaded by the next successful flush
+    client.close()
+    assert _rows(client, run_id) == 250
+    assert not list((tmp_path / "spill").glob("*.jsonl"))
+
+
+def test_training_that_ends_while_the_server_is_down_is_recovered(client, dbname, tmp_path):
+    env = dict(os.environ, PGTRACK_SPILL_DIR=str(tmp_path / "spill"))
+    proc, run_id = _start_training(dbname, 60, 0.05, 60, env)
+    _pg_ctl("-m", "fast", "stop")
+    out, err = proc.communicate(timeout=120)  # the loop ends, and so does track(), with no server
+    _pg_ctl("start", "-o", f"-k {os.environ['PGHOST']} -p {os.environ['PGPORT']} -c listen_addresses='' -c fsync=off")
+    assert proc.returncode == 0 and "finished" in out, err
+    assert list((tmp_path / "spill").glob("*.jsonl"))
+    client.close()
+    recovered = subprocess.run([PGTRACK, "-d", dbname, "recover", "--json"], env=env, capture_output=True, text=True, timeout=60)
+    assert recovered.returncode == 0, recovered.stderr
+    assert _rows(client, run_id) == 60
+    assert client.value("SELECT status::text FROM pgtrack.runs WHERE id = %s", (run_id,)) == "COMPLETED"
+    again = subprocess.run([PGTRACK, "-d", dbname, "recover", "--json"], env=env, capture_output=True, text=True, timeout=60)
+    assert '"files": 0' in again.stdout  # nothing left to load
+
+
+@pytest.fixture
+def embedded_env(tmp_path):
+    env = dict(without_settings(os.environ, tmp_path / "home", tmp_path / "embedded"),
+               PGTRACK_SPILL_DIR=str(tmp_path / "spill"))
+    (tmp_path / "home").mkdir()
+    yield env
+    subprocess.run([PGTRACK, "embedded", "stop", "--force"], env=env, capture_output=True, timeout=120)
+
+
+def test_embedded_restart_while_logging(embedded_env):
+    env = embedded_env
+    assert subprocess.run([PGTRACK, "status"], env=env, capture_output=True, timeout=300).returncode == 0
+    proc, run_id = _start_training("-", 200, 0.02, 60, env)
+    refused = subprocess.run([PGTRACK, "embedded", "stop"], env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 5 and "--force" in refused.stderr  # a client is connected
+    forced = subprocess.run([PGTRACK, "embedded", "stop", "--force"], env=env, capture_output=True, text=True, timeout=60)
+    assert forced.returncode == 0, forced.stderr
+    time.sleep(1)
+    assert subprocess.run([PGTRACK, "status"], env=env, capture_output=True, timeout=120).returncode == 0  # starts it
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and "finished" in out, err
+    count = subprocess.run([PGTRACK, "--json", "inspect", str(run_id)], env=env, capture_output=True, text=True, timeout=60)
+    assert '"status": "COMPLETED"' in count.stdout, count.stdout + count.stderr
+    psql = subprocess.run([PGTRACK, "psql", "-X", "-At", "-c", f"SELECT count(*) FROM pgtrack.metrics WHERE run_id = {run_id}"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert psql.stdout.strip() == "200", psql.stdout + psql.stderr
