@@ -114,26 +114,33 @@ def server_binaries(major: int = MAJOR) -> Path:
     bin_dir = binaries(major)
     if os.geteuid() != 0 or _reachable_by_others(bin_dir):
         return bin_dir
+    # The wheel's binaries find their shared libraries through RPATH $ORIGIN/../../../<package>.libs,
+    # so the copy keeps that layout: <copy>/<package>/<install>/bin and <copy>/<package>.libs.
     install = bin_dir.parent
+    package = install.parent
+    libs = package.parent / f"{package.name}.libs"
     postgres = (bin_dir / "postgres").stat()
     key = f"{install}:{postgres.st_size}:{postgres.st_mtime_ns}".encode()
     target = SHARED_BINARIES / f"{install.name}-{hashlib.sha256(key).hexdigest()[:12]}"
+    copied_bin = target / package.name / install.name / "bin"
     _root_owned_directory(SHARED_BINARIES)
-    if not (target / "bin" / "postgres").is_file():
+    if not (copied_bin / "postgres").is_file():
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=SHARED_BINARIES))
         try:
-            shutil.copytree(install, staging / "install", symlinks=True)
-            _make_readable(staging / "install")
-            os.chmod(staging, 0o755)
+            tree = staging / "copy"
+            shutil.copytree(install, tree / package.name / install.name, symlinks=True)
+            if libs.is_dir():
+                shutil.copytree(libs, tree / libs.name, symlinks=True)
+            _make_readable(tree)
             try:
-                os.rename(staging / "install", target)
+                os.rename(tree, target)
             except OSError:  # another process finished first: use its copy
-                if not (target / "bin" / "postgres").is_file():
+                if not (copied_bin / "postgres").is_file():
                     raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     _root_owned_directory(target)
-    return target / "bin"
+    return copied_bin
 
 
 def _root_owned_directory(path: Path) -> None:
