@@ -508,15 +508,21 @@ def client_from(opts: argparse.Namespace) -> Client:
                   dbname=opts.database)
 
 
+def _terminal_text(exc: PgtrackError) -> str:
+    """The message with the server's SQL hint (a terminal user has psql at hand), not the Python one."""
+    hint = getattr(exc, "sql_hint", None)
+    return f"{exc.message} (hint: {hint})" if hint else exc.message
+
+
 def _explain(exc: BaseException) -> CliError:
     if isinstance(exc, CliError):
         return exc
     if isinstance(exc, NotFoundError):
-        return CliError(f"{exc}", EXIT_NOT_FOUND)
+        return CliError(_terminal_text(exc), EXIT_NOT_FOUND)
     if isinstance(exc, EmbeddedUnavailable):
         return CliError(f"{exc}", EXIT_UNREACHABLE)
     if isinstance(exc, PgtrackError):
-        return CliError(f"{exc}", EXIT_REFUSED)
+        return CliError(_terminal_text(exc), EXIT_REFUSED)
     if isinstance(exc, psycopg.errors.InsufficientPrivilege):
         return CliError(f"permission denied: {exc.diag.message_primary}; ask the database owner for pgtrack_reader, "
                         "pgtrack_writer or pgtrack_admin", EXIT_DENIED)

@@ -159,10 +159,8 @@ class Client:
         type. Names may be written as frameworks do (``"train/loss"``). Needs the owner or pgtrack_admin;
         ``run.add_metrics`` adds a missing double precision column by itself when it may."""
         from . import statements as sql
-        from .metric_names import python_hints
 
-        with python_hints({}):
-            added = self.value(sql.ADD_METRIC, (name, type, comment))
+        added = self.value(sql.ADD_METRIC, (name, type, comment))
         self._metric_names = None
         return added
 

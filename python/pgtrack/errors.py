@@ -20,6 +20,7 @@ class PgtrackError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.sql_hint = hint  # translate() keeps the server's SQL wording here, hint gets the Python one
         if sqlstate is not None:
             self.sqlstate = sqlstate
 
@@ -107,6 +108,30 @@ class AlreadyRunning(PgtrackError):
         self.run = run
 
 
+# Hints are written for psql; from Python they name the Python call (issue 15: "hints in Python
+# errors are written in Python, not SQL"). Each (pattern, replacement) rewrites one SQL call.
+_PYTHON_HINTS = [
+    (re.compile(r"SELECT pgtrack\.add_metric\(('(?:[^']|'')*')\);?"), r"client.add_metric(\1)"),
+    (re.compile(r"SELECT pgtrack\.add_run_column\(('(?:[^']|'')*'), 'text'\)"),
+     r"an [annotating] field in the schema file (pgtrack.load_schema) or client.execute(\"SELECT pgtrack.add_run_column(%s, 'text')\", (\1,))"),
+    (re.compile(r"pgtrack\.declare_identifying\(\)"), "experiment.declare_identifying(name, type)"),
+    (re.compile(r"SELECT pgtrack\.experiment\([^)]*\)"), "pgtrack.Experiment(client, name=...)"),
+    (re.compile(r"SELECT pgtrack\.create_run\(experiment_id\) or pgtrack\.register\(\.\.\.\)"),
+     "experiment.get_run() or pgtrack.register(experiment, ...)"),
+    (re.compile(r"SELECT \* FROM pgtrack\.collisions_after_drop\(\d+, ('(?:[^']|'')*')\)"), r"experiment.collisions_after_drop(\1)"),
+    (re.compile(r"SELECT enum_range\(NULL::pgtrack\.runstatus\)"), "the pgtrack.runstatus labels (RUNNING, COMPLETED, FAILED, ...)"),
+]
+
+
+def python_hint(hint: Optional[str]) -> Optional[str]:
+    """The server's hint with its SQL calls written as the Python calls that do the same."""
+    if not hint:
+        return hint
+    for pattern, replacement in _PYTHON_HINTS:
+        hint = pattern.sub(replacement, hint)
+    return hint
+
+
 _BY_SQLSTATE = {cls.sqlstate: cls for cls in (
     DuplicateRunError, NotFoundError, SchemaValidationError, LeaseLostError, SchemaChangeError)}
 
@@ -124,6 +149,7 @@ def translate(exc: psycopg.Error) -> BaseException:
     cls = _BY_SQLSTATE.get(sqlstate)
     if cls is None:
         return exc
-    error = cls(diag.message_primary or str(exc), hint=hint)
+    error = cls(diag.message_primary or str(exc), hint=python_hint(hint))
+    error.sql_hint = hint  # the server's own words, for psql users
     error.__cause__ = exc
     return error

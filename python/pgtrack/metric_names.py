@@ -1,4 +1,4 @@
-"""Metric names and steps checked on the Python side, and errors about them told in Python.
+"""Steps checked on the Python side (metric names are checked by the server).
 
 Metric names are any name PostgreSQL accepts as a quoted identifier (``train/loss``, ``val/acc@1``,
 ``lr-AdamW``): the server validates them (pgtrack._validate_metric_name). Steps are integers of
@@ -7,11 +7,9 @@ before a raw "function does not exist" could come back from the server.
 """
 from __future__ import annotations
 
-import re
-from contextlib import contextmanager
-from typing import Any, Iterator, Mapping
+from typing import Any
 
-from .errors import SchemaChangeError, SchemaValidationError
+from .errors import SchemaValidationError
 
 BIGINT = (-(2 ** 63), 2 ** 63 - 1)
 
@@ -40,17 +38,3 @@ def _is_real(value: Any) -> bool:
         return hasattr(value, "__float__") and not isinstance(value, str)
     except (TypeError, ValueError):
         return False
-
-
-@contextmanager
-def python_hints(metrics: Mapping[str, Any]) -> Iterator[None]:
-    """Rewrite the server's SQL hint about adding a metric into the Python call."""
-    try:
-        yield
-    except SchemaChangeError as exc:
-        names = re.findall(r"add_metric\('((?:[^']|'')*)'\)", exc.hint or "")
-        if names:
-            exc.hint = (f"an admin (the database owner or a pgtrack_admin member) adds it: "
-                        f"client.add_metric({names[0].replace(chr(39) * 2, chr(39))!r})")
-        raise
-

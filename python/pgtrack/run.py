@@ -30,7 +30,7 @@ from .errors import LeaseLostError, NotFoundError, SchemaValidationError
 from .jsonvalues import to_json
 from .paths import artefacts_path
 from .status import Status
-from .metric_names import check_step, python_hints
+from .metric_names import check_step
 from .tracking import DEFAULT_HEARTBEAT, Tracking
 
 if TYPE_CHECKING:
@@ -248,9 +248,8 @@ class Run:
             self.flush()  # keep the order of writes
             # A name without a column gets one (double precision) in the same call, when the caller
             # may add metrics; a pgtrack_writer gets SchemaChangeError naming client.add_metric.
-            with python_hints(metrics):
-                self._lease_call(self.client, sql.ADD_METRICS,
-                                 (self.id, step, progress, to_json(metrics), touch, self.attempt, not known))
+            self._lease_call(self.client, sql.ADD_METRICS,
+                             (self.id, step, progress, to_json(metrics), touch, self.attempt, not known))
             if not known:
                 self.client._metric_names = None  # reload: the columns exist now
         if isinstance(set_updated, _dt.datetime):

@@ -146,3 +146,14 @@ def test_experiment_get_does_not_create(client):
     with pytest.raises(pgtrack.NotFoundError):
         pgtrack.pandas.best_runs(client, "mnsit", "loss")
     assert pgtrack.pandas.best_runs(client, "mnist", "loss").empty
+
+
+def test_hints_in_python_errors_are_python(client):
+    exp = pgtrack.Experiment(client, name="hints")
+    with pytest.raises(pgtrack.SchemaValidationError) as caught:
+        exp.register({"lr": 0.1}, on_duplicate="raise")
+    assert "experiment.declare_identifying(name, type)" in caught.value.hint and "SELECT" not in caught.value.hint
+    assert "pgtrack.declare_identifying()" in caught.value.sql_hint  # the server's words stay available
+    with pytest.raises(pgtrack.NotFoundError) as caught:
+        client.execute("SELECT pgtrack.create_run(987654)")
+    assert "pgtrack.Experiment(client, name=...)" in caught.value.hint
