@@ -23,6 +23,7 @@ STATUS_GROUPS = {
     "completed": ({"COMPLETED"}, "#2ca02c"),
     "cancelled": ({"CANCELLED", "REVOKED", "STOPPED", "SPECIAL_EXIT"}, "#ff9800"),
     "failed": ({"FAILED", "NODE_FAIL", "OUT_OF_MEMORY", "TIMEOUT", "DEADLINE", "BOOT_FAIL", "PREEMPTED"}, "#d62728"),
+    "lost": ({"LOST"}, "#7b1fa2"),  # a live status whose worker went silent (pgtrack.is_lost)
 }
 
 CSS = """

@@ -48,10 +48,13 @@ def draw_curves(ax: Any, points: Dict[int, Tuple[List[int], List[float]]], metri
 
 
 def curves(client: Any, runs: Iterable[Any], metric: str, buckets: int = 200, labels: Optional[Dict[int, str]] = None) -> Any:
-    """A matplotlib Figure with the metric's curve for each run."""
+    """A matplotlib Figure with the metric's curve for each run. Labels are plain text ($ is a dollar
+    sign, never mathtext)."""
+    matplotlib = require("matplotlib")
     figure_module = require("matplotlib.figure")
-    fig = figure_module.Figure(figsize=(7, 4), layout="constrained")
-    ax = fig.add_subplot()
-    draw_curves(ax, curve_points(client, runs, metric, buckets), metric, labels)
-    ax.set_title(metric)
+    with matplotlib.rc_context({"text.parse_math": False}):
+        fig = figure_module.Figure(figsize=(7, 4), layout="constrained")
+        ax = fig.add_subplot()
+        draw_curves(ax, curve_points(client, runs, metric, buckets), metric, labels)
+        ax.set_title(metric)
     return fig

@@ -131,7 +131,16 @@ def _cell(value: Any, text: str, numeric: bool = False, css: str = "") -> str:
 
 def build_report(client: Any, experiment: Any, metric: Optional[str] = None, direction: Optional[str] = None,
                  buckets: int = 100) -> Tuple[str, int, int]:
-    """(html, number of runs, number of charts)."""
+    """(html, number of runs, number of charts). Every text in the charts is plain text: a writer's
+    identifying value or metric name with $...$ (matplotlib's mathtext) is shown as written and can
+    never make the report fail."""
+    matplotlib = require("matplotlib")
+    with matplotlib.rc_context({"text.parse_math": False}):
+        return _build_report(client, experiment, metric, direction, buckets)
+
+
+def _build_report(client: Any, experiment: Any, metric: Optional[str], direction: Optional[str],
+                  buckets: int) -> Tuple[str, int, int]:
     figure_module = require("matplotlib.figure")
     client = for_reading(client)  # the read replica, when the Client has one
     exp_id, name, comment = _experiment(client, experiment)
@@ -148,18 +157,19 @@ def build_report(client: Any, experiment: Any, metric: Optional[str] = None, dir
     if primary in best and direction != ("max" if MAXIMISED.search(primary) else "min"):
         rows = client.execute("SELECT run_id, best, best_step, final FROM pgtrack.best_runs(%s, %s, %s)", (exp_id, primary, direction))
         best[primary] = {r[0]: r[1:] for r in rows}
-    runs = client.execute(
-        "SELECT id, status::text, identity, worker, attempt, time_started, time_finished, error, tags "
-        "FROM pgtrack.runs WHERE experiment_id = %s ORDER BY id", (exp_id,))
+    runs = client.execute(  # a lost run (live status, its worker silent) shows as LOST
+        "SELECT r.id, s.shown_status, r.identity, r.worker, r.attempt, r.time_started, "
+        "coalesce(r.time_finished, CASE WHEN s.lost THEN s.last_seen END), r.error, r.tags "
+        "FROM pgtrack.runs r JOIN pgtrack.runs_status(%s) s ON s.run_id = r.id ORDER BY r.id", (exp_id,))
     fields = sorted({k for r in runs for k in (r[2] or {})})
 
-    status_rows = client.execute("SELECT status::text, runs, mean_duration, last_heartbeat_age, oldest_heartbeat_age "
+    status_rows = client.execute("SELECT status::text, runs, lost, mean_duration, last_heartbeat_age, oldest_heartbeat_age "
                                  "FROM pgtrack.experiment_summary(%s)", (exp_id,))
-    status_table = "<table><thead><tr><th>status</th><th>runs</th><th>mean duration</th><th>last sign of life</th>" \
-                   "<th>oldest sign of life</th></tr></thead><tbody>" + "".join(
-        f"<tr><td>{format_status(s)}</td><td class=\"num\">{n}</td><td>{format_timedelta(d)}</td>"
-        f"<td>{format_timedelta(a)} ago</td><td>{format_timedelta(o)} ago</td></tr>"
-        for s, n, d, a, o in status_rows) + "</tbody></table>"
+    status_table = "<table><thead><tr><th>status</th><th>runs</th><th>lost</th><th>mean duration</th>" \
+                   "<th>last sign of life</th><th>oldest sign of life</th></tr></thead><tbody>" + "".join(
+        f"<tr><td>{format_status(s)}</td><td class=\"num\">{n}</td><td class=\"num\">{lost or ''}</td>"
+        f"<td>{format_timedelta(d)}</td><td>{format_timedelta(a)} ago</td><td>{format_timedelta(o)} ago</td></tr>"
+        for s, n, lost, d, a, o in status_rows) + "</tbody></table>"
 
     head = ["run", "status"] + fields + [f"{kind} {m}" for m in metrics for kind in ("best", "final")] + \
         ["attempt", "worker", "duration", "tags", "error"]

@@ -9,6 +9,7 @@ import pytest
 
 import pgtrack
 import pgtrack.pandas
+import pgtrack.plot
 from parallel import run_parallel
 
 
@@ -157,3 +158,25 @@ def test_hints_in_python_errors_are_python(client):
     with pytest.raises(pgtrack.NotFoundError) as caught:
         client.execute("SELECT pgtrack.create_run(987654)")
     assert "pgtrack.Experiment(client, name=...)" in caught.value.hint
+
+
+def test_report_shows_lost_runs_and_survives_mathtext(client, tmp_path):
+    pytest.importorskip("matplotlib")
+    from pgtrack.report import write_report
+
+    exp = pgtrack.Experiment(client, name="report")
+    exp.declare_identifying("name", "string")
+    for value in ("$\\undefinedcommand$", "price $5 and $6", "plain"):
+        run = exp.register({"name": value}, on_duplicate="raise").run
+        with run.track():
+            run.add_metrics(step=1, loss=1.0)
+            run.add_metrics(step=2, **{"$x^$": 0.5})  # a metric name with mathtext too
+    dead = exp.register({"name": "dead"}, on_duplicate="raise").run
+    dead.start()
+    dead.add_metrics(step=1, loss=2.0)
+    client.execute("UPDATE pgtrack.runs SET time_updated = clock_timestamp() - interval '1 hour' WHERE id = %s", (dead.id,))
+    info = write_report(client, "report", tmp_path / "r.html")
+    page = info.path.read_text()
+    assert info.runs == 4 and "$\\undefinedcommand$" in page and "LOST" in page
+    figure = pgtrack.plot.curves(client, [dead.id], "loss", labels={dead.id: "$\\undefinedcommand$"})
+    figure.savefig(tmp_path / "c.svg")  # drawing parses no mathtext
