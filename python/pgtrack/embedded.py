@@ -45,6 +45,7 @@ SWITCH_ENV = "PGTRACK_EMBEDDED"  # 0: never use the embedded server (libpq's def
 DATABASE = "pgtrack"
 SUPERUSER = "postgres"
 PORT = "5432"  # names the socket file only: the server has no TCP listener
+SOCKET_RECORD = "socket_dir"  # in the root: where the socket is, when data/ is too deep for it
 MAJOR = 18
 SERVER_OS_USER = "pgtrack"  # who runs the server when we are root
 # libpq variables that point at a server: with any of them set, pgtrack uses that server.
@@ -244,12 +245,61 @@ class EmbeddedServer:
         return {"host": str(self.socket_dir()), "port": PORT, "dbname": DATABASE, "user": SUPERUSER}
 
     def socket_dir(self) -> Path:
-        """``data/`` itself, unless its socket path would pass the ~100-byte limit of Unix sockets;
-        then a private directory under the system's temporary directory."""
-        if len(str(self.data / f".s.PGSQL.{PORT}")) <= 100:
+        """``data/`` itself (mode 0700), unless its socket path would pass the ~100-byte limit of Unix
+        sockets; then the private directory the last start made (see _fresh_socket_dir), as recorded
+        in ``<root>/socket_dir``, checked before every use: a real directory (not a symlink) of the
+        server's user that no one else may enter. Never a predictable path in a shared directory."""
+        if self._socket_fits_in_data():
             return self.data
-        digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:12]
-        return Path(tempfile.gettempdir()) / f"pgtrack-{os.geteuid()}-{digest}"
+        try:
+            recorded = Path((self.root / SOCKET_RECORD).read_text().strip())
+        except FileNotFoundError:
+            raise EmbeddedUnavailable("the embedded server has not been started yet",
+                                      hint="pgtrack.Client() or `pgtrack status` starts it") from None
+        self._check_private(recorded)
+        return recorded
+
+    def _socket_fits_in_data(self) -> bool:
+        return len(str(self.data / f".s.PGSQL.{PORT}")) <= 100
+
+    def _check_private(self, path: Path) -> None:
+        """EmbeddedUnavailable unless ``path`` is a directory (lstat: no symlink) owned by the data
+        directory's owner, with no permission for group or others."""
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            raise EmbeddedUnavailable(f"the embedded server's socket directory {path} is gone",
+                                      hint="`pgtrack embedded stop --force`, then use it again (a new one is made)") from None
+        owner = os.lstat(self.data).st_uid
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != owner or info.st_mode & 0o077:
+            raise EmbeddedUnavailable(
+                f"refusing the socket directory {path}: it must be a directory of uid {owner} that only it may enter "
+                f"(found uid {info.st_uid}, mode {stat.filemode(info.st_mode)})",
+                hint=f"someone else may have planted it: remove {path} and `pgtrack embedded stop --force`")
+
+    def _fresh_socket_dir(self) -> Path:
+        """A new socket directory for this start: mkdtemp (a random name, created 0700 and never an
+        existing path), handed to the server's user without following links, checked, and recorded.
+        The previous start's directory is removed if it is still the server user's own."""
+        path = Path(tempfile.mkdtemp(prefix=f"pgtrack-{os.geteuid()}-"))
+        if self.runas:
+            self._hand_over(path)
+        self._check_private(path)
+        record = self.root / SOCKET_RECORD
+        try:
+            previous = Path(record.read_text().strip())
+        except FileNotFoundError:
+            previous = None
+        staged = self.root / f".{SOCKET_RECORD}.new"
+        staged.write_text(f"{path}\n")
+        os.replace(staged, record)
+        if previous is not None and previous != path:
+            try:
+                self._check_private(previous)
+                shutil.rmtree(previous)
+            except (EmbeddedUnavailable, OSError):
+                pass  # not ours (any more): leave it alone
+        return path
 
     def _init(self) -> None:
         if (self.data / "PG_VERSION").is_file():
@@ -288,7 +338,10 @@ class EmbeddedServer:
                     + (f": {made.stderr.strip()}" if made else ""),
                     hint=f"create the user {SERVER_OS_USER!r}, or run pgtrack as an ordinary user")
             entry = pwd.getpwnam(SERVER_OS_USER)
-        os.chown(path, entry.pw_uid, entry.pw_gid)
+        if stat.S_ISLNK(os.lstat(path).st_mode):
+            raise EmbeddedUnavailable(f"refusing to hand over {path}: it is a symbolic link",
+                                      hint=f"remove {path}; pgtrack makes it anew")
+        os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
 
     def _open_the_way(self) -> None:
         """As root: the server's OS user can traverse every directory above ours (o+x, not o+r) and
@@ -313,25 +366,25 @@ class EmbeddedServer:
         _make_readable(self.share)
 
     def _configure(self) -> None:
-        socket_dir = self.socket_dir()
-        if socket_dir != self.data:
-            socket_dir.mkdir(mode=0o700, exist_ok=True)
-            if self.runas:
-                self._hand_over(socket_dir)
-            expected = os.stat(self.data).st_uid
-            if socket_dir.stat().st_uid != expected:  # someone else made it: their socket could stand in for ours
-                raise EmbeddedUnavailable(f"{socket_dir} belongs to another user",
-                                          hint=f"remove it, or set {DIR_ENV} to a shorter path")
+        socket_dir = self.data if self._socket_fits_in_data() else self._fresh_socket_dir()
         settings = {
             "listen_addresses": "",
             "unix_socket_directories": str(socket_dir),
+            "unix_socket_permissions": "0700",  # only the server's user (and root) may connect
             "port": PORT,
             "extension_control_path": f"{self.share}:$system",
+            # the log holds no statement text or context with values (a secret passed to a call that
+            # failed), and is the server user's alone (pg_ctl -l, below)
+            "log_min_error_statement": "panic",
+            "log_error_verbosity": "terse",
         }
         text = "".join(f"{key} = {_conf_quote(value)}\n" for key, value in settings.items())
         (self.data / "pgtrack.conf").write_text(text)  # root's, mode 0644: the server reads it
-        if not self.log.exists():
-            self.log.touch()
+        if not os.path.lexists(self.log):
+            os.close(os.open(self.log, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        if not stat.S_ISREG(os.lstat(self.log).st_mode):
+            raise EmbeddedUnavailable(f"{self.log} is not a regular file", hint=f"remove {self.log}; pgtrack makes it anew")
+        os.chmod(self.log, 0o600)  # older versions made it 0644
         if self.runas:
             self._hand_over(self.log)
 
@@ -393,8 +446,11 @@ def status(environ: Optional[Mapping[str, str]] = None) -> Dict[str, object]:
     record: Dict[str, object] = {"directory": str(root), "initialized": (root / "data" / "PG_VERSION").is_file()}
     if record["initialized"]:
         server = EmbeddedServer(root)
-        record.update(version=server.version(), running=server.running(), log=str(server.log),
-                      conninfo=" ".join(f"{k}={v}" for k, v in server.params().items()))
+        try:
+            conninfo = " ".join(f"{k}={v}" for k, v in server.params().items())
+        except EmbeddedUnavailable as exc:
+            conninfo = f"(none: {exc.message})"
+        record.update(version=server.version(), running=server.running(), log=str(server.log), conninfo=conninfo)
     else:
         record["running"] = False
     return record
