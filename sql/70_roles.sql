@@ -16,6 +16,7 @@
 CREATE OR REPLACE FUNCTION pgtrack._role_grants()
 RETURNS void
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* (Re)apply the grants to whichever of the three roles exist. Called by grant_roles(), by setup()
    (so tables and columns a later version adds are covered) and by add_run_column (a new column). Runs
@@ -64,6 +65,7 @@ CREATE OR REPLACE FUNCTION pgtrack._invoker_functions()
 RETURNS text
 LANGUAGE sql
 STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
     /* Every SECURITY INVOKER function in schema pgtrack, as a GRANT list (the generated writers included). */
     SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.oid::regprocedure::text)

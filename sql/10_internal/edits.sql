@@ -4,6 +4,7 @@
 CREATE OR REPLACE FUNCTION pgtrack._require_updated(p_rows bigint, p_table text, p_id bigint)
 RETURNS void
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* After an UPDATE of pgtrack.<p_table> by id: PT002 if it matched no row. */
 BEGIN
@@ -17,6 +18,7 @@ CREATE OR REPLACE FUNCTION pgtrack._edit_jsonb(p_table text, p_id bigint, p_colu
                                     p_value jsonb DEFAULT NULL, p_keys text[] DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* p_mode 'add' merges p_value into the field (keys of p_value win), 'remove' deletes the keys
    p_keys. PT002 if the row does not exist. (Replacing a field is _set_field.) */
@@ -36,6 +38,7 @@ CREATE OR REPLACE FUNCTION pgtrack._validate_keys(p_keys text[], p_what text)
 RETURNS text[]
 LANGUAGE plpgsql
 IMMUTABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* Keys to remove: each non-blank. */
 DECLARE
@@ -51,6 +54,7 @@ $$;
 CREATE OR REPLACE FUNCTION pgtrack._edit_relationship(p_table text, p_from_id bigint, p_kind text, p_to_id bigint, p_add boolean)
 RETURNS void
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* Add (idempotent) or remove the relationship (from_id, kind, to_id) between two experiments
    (p_table 'experiments') or two runs ('runs'). Both ids must exist (PT002). */
@@ -79,6 +83,7 @@ $$;
 CREATE OR REPLACE FUNCTION pgtrack._set_field(p_table text, p_id bigint, p_column text, p_value anyelement)
 RETURNS void
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* UPDATE pgtrack.<p_table> SET <p_column> = p_value WHERE id = p_id; PT002 if the row does not exist. */
 DECLARE

@@ -9,6 +9,7 @@
 CREATE OR REPLACE FUNCTION pgtrack._raise(p_code text, p_message text, p_hint text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* Raise an error with a pgtrack SQLSTATE (PT001 duplicate run, PT002 not found, PT003 validation,
    PT004 lease lost, PT005 schema change refused), a message naming the offending value and a hint
@@ -22,6 +23,7 @@ $$;
 CREATE OR REPLACE FUNCTION pgtrack._not_found(p_what text, p_id bigint)
 RETURNS void
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* PT002 for a missing experiment or run id. */
 BEGIN
@@ -36,6 +38,7 @@ $$;
 CREATE OR REPLACE FUNCTION pgtrack._require_experiment(p_experiment_id bigint)
 RETURNS void
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* PT002 unless the experiment exists. */
 BEGIN
@@ -50,6 +53,7 @@ CREATE OR REPLACE FUNCTION pgtrack._require_object(p_value jsonb, p_what text)
 RETURNS jsonb
 LANGUAGE plpgsql
 IMMUTABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* Return p_value if it is NULL or a JSON object, else raise PT003. */
 BEGIN

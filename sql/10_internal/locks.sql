@@ -12,6 +12,7 @@ CREATE OR REPLACE FUNCTION pgtrack._lock_budget()
 RETURNS interval
 LANGUAGE sql
 STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
     /* How long a schema change may wait for its locks in total: the session's lock_timeout if set,
        else pgtrack.default_lock_wait if set, else 10 seconds. */
@@ -25,6 +26,7 @@ $$;
 CREATE OR REPLACE FUNCTION pgtrack._execute_guarded(p_sql text)
 RETURNS void
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* Run one lock request or DDL statement (built with format('%I')) in attempts of at most 100 ms each,
    within _lock_budget(); PT005 when the budget is spent. The session's lock_timeout is restored. */

@@ -4,6 +4,7 @@ CREATE OR REPLACE FUNCTION pgtrack._validate_name(p_name text, p_what text, p_re
 RETURNS text
 LANGUAGE plpgsql
 IMMUTABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* The one name rule (SPEC 4.5): lowercase letters, digits and _, starting with a letter, at most 63
    bytes, not one of p_reserved nor a system column, and not starting with p_, v_ or c_: a column named
@@ -32,6 +33,7 @@ CREATE OR REPLACE FUNCTION pgtrack._validate_metric_name(p_name text, p_reserved
 RETURNS text
 LANGUAGE plpgsql
 IMMUTABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* Metric names are written the way frameworks write them (train/loss, val/acc@1, lr-AdamW, "Top 5"):
    any name PostgreSQL accepts as a quoted identifier, so the column is "train/loss". 1 to 63 bytes,
@@ -57,6 +59,7 @@ CREATE OR REPLACE FUNCTION pgtrack._validate_field_name(p_name text)
 RETURNS text
 LANGUAGE plpgsql
 IMMUTABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* Identifying field names are JSON keys, not columns: letters of either case, digits and _, starting
    with a letter, at most 63 bytes (wallow schemas use names like discovered_T). PT003 otherwise. */
@@ -73,6 +76,7 @@ CREATE OR REPLACE FUNCTION pgtrack._validate_label(p_value text, p_what text)
 RETURNS text
 LANGUAGE plpgsql
 IMMUTABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* Free-text labels (experiment names, tags, relationship kinds, JSON keys) are stored as data, so
    any text is allowed except NULL and blank (only white space, Unicode spaces included). */
@@ -89,6 +93,7 @@ CREATE OR REPLACE FUNCTION pgtrack._tags_object(p_tags text[])
 RETURNS jsonb
 LANGUAGE plpgsql
 IMMUTABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* Tags are stored as a JSON object {"tag": true, ...}. NULL stays NULL; every tag must be non-blank. */
 DECLARE

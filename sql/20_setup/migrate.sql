@@ -1,5 +1,45 @@
 -- migrate(): user SQL migration scripts, each applied once and recorded in the same transaction.
 
+CREATE OR REPLACE FUNCTION pgtrack._applied_checksum(p_name text)
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    /* The checksum a migration was recorded with, NULL if it was never applied. */
+    SELECT m.checksum FROM pgtrack.applied_migrations m WHERE m.name = p_name
+$$;
+
+CREATE OR REPLACE FUNCTION pgtrack._migration_changed(p_name text, p_applied text, p_checksum text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* PT005: a migration name applied before with other text. */
+BEGIN
+    PERFORM pgtrack._raise('PT005',
+        format('migration %L was applied before with different text (checksum %s, now %s)',
+               p_name, left(p_applied, 12), left(p_checksum, 12)),
+        'applied migrations are immutable: put the change in a new migration with a new name');
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pgtrack._migration_refused(p_name text, p_state text, p_message text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* PT003 for a script statement that cannot run inside migrate()'s transaction. */
+BEGIN
+    IF p_state = '2D000' OR p_message ~* 'transaction commands|cannot (commit|roll ?back|begin)' THEN
+        PERFORM pgtrack._raise('PT003', format('migration %L failed: %s', p_name, p_message),
+            'a migration runs inside one transaction with its record; remove BEGIN/COMMIT/ROLLBACK from the script');
+    END IF;
+    PERFORM pgtrack._raise('PT003', format('migration %L failed: %s', p_name, p_message),
+        'this statement cannot run inside a transaction (e.g. CREATE INDEX CONCURRENTLY, VACUUM): run it outside migrate()');
+END
+$$;
+
 CREATE OR REPLACE FUNCTION pgtrack.migrate(name text, script text)
 RETURNS boolean
 LANGUAGE plpgsql
@@ -7,8 +47,9 @@ AS $$
 /* Runs with the caller's privileges (SECURITY INVOKER): a migration can do exactly what its caller
    may do. The script and its record in applied_migrations commit or roll back together, so a failing
    script leaves no trace and can be fixed and retried. Scripts must not contain BEGIN/COMMIT.
-   No SET search_path here on purpose: the script runs with the session's search_path, and this
-   body qualifies every name. */
+   No SET search_path here on purpose: the script runs with the session's search_path. So this body
+   qualifies every function and operator it uses itself (pg_catalog.x, OPERATOR(pg_catalog.=)); the
+   helpers it calls pin search_path. */
 #variable_conflict use_column
 DECLARE
     p_name     ALIAS FOR $1;
@@ -16,40 +57,30 @@ DECLARE
     v_checksum text;
     v_applied  text;
     v_path     text;
-    v_state    text;
 BEGIN
     PERFORM pgtrack._validate_label(p_name, 'migration name');
     PERFORM pgtrack._validate_label(p_script, 'migration script');
     v_checksum := pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(p_script, 'UTF8')), 'hex');
     PERFORM pgtrack._lock_schema();
 
-    SELECT checksum INTO v_applied FROM pgtrack.applied_migrations WHERE name = p_name;
-    IF FOUND THEN
-        IF v_applied = v_checksum THEN
+    v_applied := pgtrack._applied_checksum(p_name);
+    IF v_applied IS NOT NULL THEN
+        IF v_applied OPERATOR(pg_catalog.=) v_checksum THEN
             RETURN false;
         END IF;
-        PERFORM pgtrack._raise('PT005',
-            format('migration %L was applied before with different text (checksum %s, now %s)',
-                   p_name, left(v_applied, 12), left(v_checksum, 12)),
-            'applied migrations are immutable: put the change in a new migration with a new name');
+        PERFORM pgtrack._migration_changed(p_name, v_applied, v_checksum);
     END IF;
 
-    v_path := current_setting('search_path');
+    v_path := pg_catalog.current_setting('search_path');
     BEGIN
         EXECUTE p_script;
     EXCEPTION WHEN invalid_transaction_termination OR feature_not_supported OR active_sql_transaction THEN
-        GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE;
-        IF v_state = '2D000' OR SQLERRM ~* 'transaction commands|cannot (commit|roll ?back|begin)' THEN
-            PERFORM pgtrack._raise('PT003', format('migration %L failed: %s', p_name, SQLERRM),
-                'a migration runs inside one transaction with its record; remove BEGIN/COMMIT/ROLLBACK from the script');
-        END IF;
-        PERFORM pgtrack._raise('PT003', format('migration %L failed: %s', p_name, SQLERRM),
-            'this statement cannot run inside a transaction (e.g. CREATE INDEX CONCURRENTLY, VACUUM): run it outside migrate()');
+        PERFORM pgtrack._migration_refused(p_name, SQLSTATE, SQLERRM);
     END;
-    PERFORM set_config('search_path', v_path, false);  -- a SET search_path in the script does not leak
+    PERFORM pg_catalog.set_config('search_path', v_path, false);  -- a SET search_path in the script does not leak
 
     INSERT INTO pgtrack.applied_migrations (name, checksum, applied_at)
-    VALUES (p_name, v_checksum, clock_timestamp());
+    VALUES (p_name, v_checksum, pg_catalog.clock_timestamp());
     PERFORM pgtrack._regenerate_writers();  -- the script may have added metric columns
     RETURN true;
 END

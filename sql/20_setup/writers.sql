@@ -5,16 +5,40 @@ CREATE OR REPLACE FUNCTION pgtrack._metric_value_expr(p_source text, p_column na
 RETURNS text
 LANGUAGE sql
 STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
     /* SQL expression reading metric p_column from the jsonb variable p_source, cast to the column's
        type. jsonb/json columns take the JSON value itself (a JSON null is "not given", like an absent
        key, so it never overwrites a stored value); others go through its text form, so
-       "NaN"/"Infinity"/"-Infinity" strings work for float columns. */
+       "NaN"/"Infinity"/"-Infinity" strings work for float columns. The expression qualifies its
+       operator: it runs in the generated writers, which do not pin search_path (metrics.sql). */
     SELECT CASE
-        WHEN p_type = 'jsonb'::regtype THEN format('nullif(%s -> %L, ''null''::jsonb)', p_source, p_column)
-        WHEN p_type = 'json'::regtype  THEN format('nullif(%s -> %L, ''null''::jsonb)::json', p_source, p_column)
-        ELSE format('(%s ->> %L)::%s', p_source, p_column, format_type(p_type, NULL))
+        WHEN p_type = 'jsonb'::regtype THEN format('pgtrack._json_value(%s, %L)', p_source, p_column)
+        WHEN p_type = 'json'::regtype  THEN format('pgtrack._json_value(%s, %L)::pg_catalog.json', p_source, p_column)
+        ELSE format('(%s OPERATOR(pg_catalog.->>) %L)::%s', p_source, p_column, pgtrack._qualified_type(p_type))
     END
+$$;
+
+CREATE OR REPLACE FUNCTION pgtrack._qualified_type(p_type oid)
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    /* schema.type of a metric column's type, for casts in generated code that does not pin
+       search_path: a type named like a built-in in a caller's schema is never picked up. */
+    SELECT format('%I.%I', n.nspname, t.typname)
+      FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.oid = p_type
+$$;
+
+CREATE OR REPLACE FUNCTION pgtrack._json_value(p_source jsonb, p_key text)
+RETURNS jsonb
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    /* The value of p_key in p_source for a json/jsonb metric column; NULL for an absent key or a JSON null. */
+    SELECT CASE WHEN jsonb_typeof(p_source -> p_key) = 'null' THEN NULL ELSE p_source -> p_key END
 $$;
 
 CREATE OR REPLACE FUNCTION pgtrack._regenerate_writers()
@@ -48,15 +72,16 @@ DECLARE
     -- savepoint); once touched, this transaction holds the run's row lock until it ends, so the
     -- attempt checked then cannot change, and a second touch would not be visible to anyone earlier.
     c_touch CONSTANT text := $touch$
-    IF p_set_updated AND current_setting('pgtrack.touched_run', true) IS DISTINCT FROM p_run_id::text THEN
-        UPDATE pgtrack.runs r SET time_updated = clock_timestamp()
-         WHERE r.id = p_run_id AND (p_attempt IS NULL OR r.attempt = p_attempt);
+    IF p_set_updated AND NOT coalesce(pg_catalog.current_setting('pgtrack.touched_run', true) OPERATOR(pg_catalog.=) p_run_id::pg_catalog.text, false) THEN
+        UPDATE pgtrack.runs r SET time_updated = pg_catalog.clock_timestamp()
+         WHERE r.id OPERATOR(pg_catalog.=) p_run_id AND (p_attempt IS NULL OR r.attempt OPERATOR(pg_catalog.=) p_attempt);
         IF NOT FOUND THEN
             PERFORM pgtrack._lease_check_failed(p_run_id, p_attempt);
         END IF;
-        PERFORM set_config('pgtrack.touched_run', p_run_id::text, true);
+        PERFORM pg_catalog.set_config('pgtrack.touched_run', p_run_id::pg_catalog.text, true);
     ELSIF NOT p_set_updated OR p_attempt IS NOT NULL THEN  -- already touched: still check a given attempt
-        PERFORM FROM pgtrack.runs r WHERE r.id = p_run_id AND (p_attempt IS NULL OR r.attempt = p_attempt)
+        PERFORM FROM pgtrack.runs r WHERE r.id OPERATOR(pg_catalog.=) p_run_id
+                                      AND (p_attempt IS NULL OR r.attempt OPERATOR(pg_catalog.=) p_attempt)
             FOR SHARE;
         IF NOT FOUND THEN
             PERFORM pgtrack._lease_check_failed(p_run_id, p_attempt);
@@ -67,10 +92,10 @@ BEGIN
     SELECT coalesce(array_agg(a.attname::text ORDER BY a.attnum), '{}'),
            string_agg(', ' || pgtrack._metric_value_expr('p_metrics', a.attname, a.atttypid), '' ORDER BY a.attnum),
            string_agg(format(', %s AS %I', pgtrack._metric_value_expr('r.v', a.attname, a.atttypid), a.attname), '' ORDER BY a.attnum),
-           string_agg(format(', (array_agg(s.%1$I ORDER BY s._ord DESC) FILTER (WHERE s.%1$I IS NOT NULL))[1]', a.attname), '' ORDER BY a.attnum),
+           string_agg(format(', (pg_catalog.array_agg(s.%1$I ORDER BY s._ord DESC) FILTER (WHERE s.%1$I IS NOT NULL))[1]', a.attname), '' ORDER BY a.attnum),
            string_agg(format('%1$I = coalesce(EXCLUDED.%1$I, m.%1$I)', a.attname), ', ' ORDER BY a.attnum),
            string_agg(format(', r.%I', a.attname), '' ORDER BY a.attnum),
-           string_agg(format(', %I %s', a.attname, format_type(a.atttypid, NULL)), '' ORDER BY a.attnum)
+           string_agg(format(', %I %s', a.attname, pgtrack._qualified_type(a.atttypid)), '' ORDER BY a.attnum)
       INTO v_names, v_single, v_batch, v_merge, v_update, v_fast, v_coldefs
       FROM pg_attribute a
      WHERE a.attrelid = 'pgtrack.metrics'::regclass AND a.attnum > 0 AND NOT a.attisdropped
@@ -87,8 +112,8 @@ LANGUAGE plpgsql
 AS $body$
 /* GENERATED by pgtrack._regenerate_writers() for the metric columns %1$s; do not edit. */
 BEGIN
-    IF p_metrics - %2$L::text[] <> '{}'::jsonb THEN
-        PERFORM pgtrack._unknown_metrics(p_metrics, %2$L::text[]);
+    IF (p_metrics OPERATOR(pg_catalog.-) %2$L::pg_catalog.text[]) OPERATOR(pg_catalog.<>) '{}'::pg_catalog.jsonb THEN
+        PERFORM pgtrack._unknown_metrics(p_metrics, %2$L::pg_catalog.text[]);
     END IF;
 %6$s    INSERT INTO pgtrack.metrics AS m (run_id, step, progress%3$s)
     VALUES (p_run_id, p_step, p_progress%4$s)
@@ -116,25 +141,28 @@ DECLARE
     v_repeats boolean;
     v_count   integer;
 BEGIN
-    SELECT bool_or(jsonb_typeof(r.v) <> 'object' OR r.v - %2$L::text[] <> '{}'::jsonb),
-           count(*) > count(DISTINCT (coalesce((r.v ->> 'step')::bigint, 0), coalesce((r.v ->> 'progress')::double precision, 0)))
+    SELECT pg_catalog.bool_or(pg_catalog.jsonb_typeof(r.v) OPERATOR(pg_catalog.<>) 'object'
+                              OR (r.v OPERATOR(pg_catalog.-) %2$L::pg_catalog.text[]) OPERATOR(pg_catalog.<>) '{}'::pg_catalog.jsonb),
+           pg_catalog.count(*) OPERATOR(pg_catalog.>) pg_catalog.count(DISTINCT (
+               coalesce((r.v OPERATOR(pg_catalog.->>) 'step')::bigint, 0),
+               coalesce((r.v OPERATOR(pg_catalog.->>) 'progress')::double precision, 0)))
       INTO v_bad, v_repeats
-      FROM jsonb_array_elements(p_rows) r(v);
+      FROM pg_catalog.jsonb_array_elements(p_rows) r(v);
     IF v_bad THEN
-        PERFORM pgtrack._bad_metric_rows(p_rows, %2$L::text[]);
+        PERFORM pgtrack._bad_metric_rows(p_rows, %2$L::pg_catalog.text[]);
     END IF;
 %7$s    IF NOT v_repeats THEN
         INSERT INTO pgtrack.metrics AS m (run_id, step, progress%3$s)
         SELECT p_run_id, coalesce(r.step, 0), coalesce(r.progress, 0)%8$s
-          FROM jsonb_to_recordset(p_rows) AS r(step bigint, progress double precision%9$s)
+          FROM pg_catalog.jsonb_to_recordset(p_rows) AS r(step bigint, progress double precision%9$s)
         ON CONFLICT (run_id, step, progress) %6$s;
     ELSE
         INSERT INTO pgtrack.metrics AS m (run_id, step, progress%3$s)
         SELECT p_run_id, s.step, s.progress%4$s
           FROM (SELECT r._ord,
-                       coalesce((r.v ->> 'step')::bigint, 0) AS step,
-                       coalesce((r.v ->> 'progress')::double precision, 0) AS progress%5$s
-                  FROM jsonb_array_elements(p_rows) WITH ORDINALITY AS r(v, _ord)) s
+                       coalesce((r.v OPERATOR(pg_catalog.->>) 'step')::bigint, 0) AS step,
+                       coalesce((r.v OPERATOR(pg_catalog.->>) 'progress')::double precision, 0) AS progress%5$s
+                  FROM pg_catalog.jsonb_array_elements(p_rows) WITH ORDINALITY AS r(v, _ord)) s
          GROUP BY s.step, s.progress
         ON CONFLICT (run_id, step, progress) %6$s;
     END IF;
@@ -156,6 +184,7 @@ $$;
 CREATE OR REPLACE FUNCTION pgtrack._unknown_metrics(p_metrics jsonb, p_known text[])
 RETURNS void
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* PT003 listing the metric names that have no column, and how to add them. */
 DECLARE
@@ -172,6 +201,7 @@ $$;
 CREATE OR REPLACE FUNCTION pgtrack._bad_metric_rows(p_rows jsonb, p_known text[])
 RETURNS void
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* PT003 for a batch: a row that is not an object, or the union of unknown metric names. */
 DECLARE

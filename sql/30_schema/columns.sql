@@ -4,6 +4,7 @@ CREATE OR REPLACE FUNCTION pgtrack._builtin_columns(p_table text)
 RETURNS text[]
 LANGUAGE sql
 IMMUTABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
     /* The columns pgtrack itself defines; user columns may not take these names. */
     SELECT CASE p_table
@@ -18,6 +19,7 @@ CREATE OR REPLACE FUNCTION pgtrack._column_type(p_table text, p_name text)
 RETURNS regtype
 LANGUAGE sql
 STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
     /* Type of a live column of pgtrack.<p_table>, NULL if there is none. */
     SELECT a.atttypid::regtype
@@ -30,6 +32,7 @@ CREATE OR REPLACE FUNCTION pgtrack._check_column_type(p_type regtype, p_name tex
 RETURNS void
 LANGUAGE plpgsql
 STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* The types a column added by add_metric/add_run_column may have. Those functions run as the
    extension owner, and adding a column evaluates the type's DEFAULT and CHECK expressions (and every
@@ -76,6 +79,7 @@ $$;
 CREATE OR REPLACE FUNCTION pgtrack._add_column(p_table text, p_name text, p_type regtype, p_comment text)
 RETURNS boolean
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* Shared by add_metric and add_run_column (both SECURITY DEFINER, with lock_timeout set). Validates
    the name and type, serialises on the schema lock, then: false if the same column exists, PT005 if
@@ -111,6 +115,7 @@ $$;
 CREATE OR REPLACE FUNCTION pgtrack._existing_metric(p_name text)
 RETURNS text
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* Validate p_name and require that metric column to exist (PT003 naming the known ones otherwise). */
 BEGIN

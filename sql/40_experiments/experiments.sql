@@ -46,6 +46,7 @@ $$Get or create the experiment called name and return its id. Race-free under co
 CREATE OR REPLACE FUNCTION pgtrack._set_float_precision(p_experiment_id bigint, p_precision integer)
 RETURNS void
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* Change an experiment's float_precision and re-normalise its registered identities (the identity
    trigger rounds with the new precision). Holds the experiment's registry lock exclusively, so no
@@ -91,6 +92,7 @@ COMMENT ON FUNCTION pgtrack.experiment_set_name(bigint, text) IS $$Rename an exp
 CREATE OR REPLACE FUNCTION pgtrack.experiment_set_comment(experiment_id bigint, comment text)
 RETURNS void
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pgtrack._set_field('experiments', $1, 'comment', $2);
 $$;
@@ -99,6 +101,7 @@ COMMENT ON FUNCTION pgtrack.experiment_set_comment(bigint, text) IS $$Set (or cl
 CREATE OR REPLACE FUNCTION pgtrack.experiment_set_tags(experiment_id bigint, VARIADIC tags text[])
 RETURNS void
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pgtrack._set_field('experiments', $1, 'tags', pgtrack._tags_object($2));
 $$;
@@ -107,6 +110,7 @@ COMMENT ON FUNCTION pgtrack.experiment_set_tags(bigint, text[]) IS $$Replace an 
 CREATE OR REPLACE FUNCTION pgtrack.experiment_add_tags(experiment_id bigint, VARIADIC tags text[])
 RETURNS void
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pgtrack._edit_jsonb('experiments', $1, 'tags', 'add', pgtrack._tags_object($2));
 $$;
@@ -115,6 +119,7 @@ COMMENT ON FUNCTION pgtrack.experiment_add_tags(bigint, text[]) IS $$Add tags to
 CREATE OR REPLACE FUNCTION pgtrack.experiment_remove_tags(experiment_id bigint, VARIADIC tags text[])
 RETURNS void
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pgtrack._edit_jsonb('experiments', $1, 'tags', 'remove', NULL, pgtrack._validate_keys($2, 'tag'));
 $$;
@@ -123,6 +128,7 @@ COMMENT ON FUNCTION pgtrack.experiment_remove_tags(bigint, text[]) IS $$Remove t
 CREATE OR REPLACE FUNCTION pgtrack.experiment_add_relationship(from_id bigint, kind text, to_id bigint)
 RETURNS void
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pgtrack._edit_relationship('experiments', $1, $2, $3, true);
 $$;
@@ -132,6 +138,7 @@ $$Record that experiment from_id relates to experiment to_id by kind (free text,
 CREATE OR REPLACE FUNCTION pgtrack.experiment_remove_relationship(from_id bigint, kind text, to_id bigint)
 RETURNS void
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pgtrack._edit_relationship('experiments', $1, $2, $3, false);
 $$;
@@ -141,6 +148,7 @@ $$Remove an experiment relationship (no error if it was absent; PT002 if either 
 CREATE OR REPLACE FUNCTION pgtrack.delete_experiment(experiment_id bigint)
 RETURNS TABLE (runs bigint, metric_rows bigint)
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* Delete an experiment with everything it holds (runs, metric rows, relationships, identifying
    fields: ON DELETE CASCADE), returning how many runs and metric rows went. Needs DELETE on

@@ -1,9 +1,14 @@
 -- Logging metrics: public entry points over the generated writers (20_setup/writers.sql).
 --
--- Hot path: these functions (and the generated writers) deliberately have no SET search_path. A SET
--- clause costs a GUC save/restore on every call, measured at ~0.3x of a hand-written statement's
--- time (bench/metrics_bench.py). They are SECURITY INVOKER and every name in them is qualified
--- (pg_catalog is always searched first unless a caller lists it later), so pinning gains nothing.
+-- Hot path: these functions (and the generated writers) have no SET search_path: a SET clause costs
+-- a GUC save/restore on every call, measured at ~0.3x of a hand-written statement's time
+-- (bench/metrics_bench.py). Instead every function, aggregate and operator in them is qualified
+-- (pg_catalog.jsonb_typeof, OPERATOR(pg_catalog.=)), and no construct that looks an operator up by
+-- name is used (CASE x WHEN, IS DISTINCT FROM, NULLIF, IN): a caller's search_path that puts a
+-- writable schema first could otherwise resolve an exact-signature shadow of a polymorphic or "any"
+-- built-in (count(record), format(text, ...)) in place of pg_catalog's, running its owner's code
+-- with the caller's rights. tests/python/test_search_path.py plants such shadows and drives every
+-- writer path. Every other pgtrack function pins search_path = pg_catalog, pg_temp.
 
 CREATE OR REPLACE FUNCTION pgtrack._check_metric_call(p_run_id bigint, p_payload jsonb, p_kind text)
 RETURNS void
@@ -15,18 +20,30 @@ BEGIN
     IF p_run_id IS NULL THEN
         PERFORM pgtrack._raise('PT003', 'run_id must not be NULL', 'pass the id returned by pgtrack.create_run()');
     END IF;
-    IF p_payload IS NULL OR jsonb_typeof(p_payload) <> p_kind THEN
-        PERFORM pgtrack._raise('PT003',
-            format('metrics must be a JSON %s, got %s', p_kind, coalesce(left(p_payload::text, 200), 'NULL')),
-            CASE p_kind WHEN 'object' THEN 'pass metrics like ''{"loss": 0.25, "acc": 0.9}''::jsonb'
-                        ELSE 'pass rows like ''[{"step": 1, "loss": 0.5}, {"step": 2, "loss": 0.4}]''::jsonb' END);
+    IF p_payload IS NULL OR pg_catalog.jsonb_typeof(p_payload) OPERATOR(pg_catalog.<>) p_kind THEN
+        PERFORM pgtrack._bad_metric_payload(p_payload, p_kind);
     END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pgtrack._bad_metric_payload(p_payload jsonb, p_kind text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* PT003 for metrics that are not a JSON object (run_add_metrics) or array (run_add_metrics_batch). */
+BEGIN
+    PERFORM pgtrack._raise('PT003',
+        format('metrics must be a JSON %s, got %s', p_kind, coalesce(left(p_payload::text, 200), 'NULL')),
+        CASE p_kind WHEN 'object' THEN 'pass metrics like ''{"loss": 0.25, "acc": 0.9}''::jsonb'
+                    ELSE 'pass rows like ''[{"step": 1, "loss": 0.5}, {"step": 2, "loss": 0.4}]''::jsonb' END);
 END
 $$;
 
 CREATE OR REPLACE FUNCTION pgtrack._bad_metric_value(p_run_id bigint, p_message text)
 RETURNS void
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* PT003 for a metric value that does not fit its column's type. */
 BEGIN
@@ -35,9 +52,21 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION pgtrack._batch_keys(p_rows jsonb)
+RETURNS text[]
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    /* Every key of the batch's object rows (for add_missing). */
+    SELECT array_agg(DISTINCT k) FROM jsonb_array_elements(p_rows) r(v), jsonb_object_keys(r.v) k
+     WHERE jsonb_typeof(r.v) = 'object'
+$$;
+
 CREATE OR REPLACE FUNCTION pgtrack._add_missing_metrics(p_names text[])
 RETURNS void
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* The writers' add_missing: a column (double precision) for each of p_names that has none, through
    add_metric (serialised on the schema lock, so concurrent first uses of one name add it once). A
@@ -83,7 +112,7 @@ AS $$
 BEGIN
     PERFORM pgtrack._check_metric_call($1, $4, 'object');
     IF $7 THEN
-        PERFORM pgtrack._add_missing_metrics(ARRAY(SELECT jsonb_object_keys($4)));
+        PERFORM pgtrack._add_missing_metrics(ARRAY(SELECT pg_catalog.jsonb_object_keys($4)));
     END IF;
     IF $2 IS NULL OR $3 IS NULL THEN
         PERFORM pgtrack._raise('PT003', 'step and progress must not be NULL', 'omit them for 0');
@@ -106,8 +135,7 @@ AS $$
 BEGIN
     PERFORM pgtrack._check_metric_call($1, $2, 'array');
     IF $5 THEN
-        PERFORM pgtrack._add_missing_metrics(ARRAY(
-            SELECT DISTINCT k FROM jsonb_array_elements($2) r(v), jsonb_object_keys(CASE jsonb_typeof(r.v) WHEN 'object' THEN r.v ELSE '{}' END) k));
+        PERFORM pgtrack._add_missing_metrics(pgtrack._batch_keys($2));
     END IF;
     RETURN pgtrack._metrics_write_batch($1, $2, coalesce($3, true), $4);
 EXCEPTION WHEN data_exception THEN

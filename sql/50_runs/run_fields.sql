@@ -32,6 +32,7 @@ COMMENT ON FUNCTION pgtrack.run_set_created(bigint, timestamptz) IS $$Set a run'
 CREATE OR REPLACE FUNCTION pgtrack.run_set_started(run_id bigint, dt timestamptz DEFAULT clock_timestamp())
 RETURNS void
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pgtrack._set_field('runs', $1, 'time_started', $2);
 $$;
@@ -40,6 +41,7 @@ COMMENT ON FUNCTION pgtrack.run_set_started(bigint, timestamptz) IS $$Set a run'
 CREATE OR REPLACE FUNCTION pgtrack.run_set_updated(run_id bigint, dt timestamptz DEFAULT clock_timestamp())
 RETURNS void
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pgtrack._set_field('runs', $1, 'time_updated', least($2, clock_timestamp()));
 $$;
@@ -48,6 +50,7 @@ COMMENT ON FUNCTION pgtrack.run_set_updated(bigint, timestamptz) IS $$Set a run'
 CREATE OR REPLACE FUNCTION pgtrack.run_set_comment(run_id bigint, comment text)
 RETURNS void
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pgtrack._set_field('runs', $1, 'comment', $2);
 $$;
@@ -56,6 +59,7 @@ COMMENT ON FUNCTION pgtrack.run_set_comment(bigint, text) IS $$Set (or clear, wi
 CREATE OR REPLACE FUNCTION pgtrack.run_set_tags(run_id bigint, VARIADIC tags text[])
 RETURNS void
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pgtrack._set_field('runs', $1, 'tags', pgtrack._tags_object($2));
 $$;
@@ -64,6 +68,7 @@ COMMENT ON FUNCTION pgtrack.run_set_tags(bigint, text[]) IS $$Replace a run's ta
 CREATE OR REPLACE FUNCTION pgtrack.run_add_tags(run_id bigint, VARIADIC tags text[])
 RETURNS void
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pgtrack._edit_jsonb('runs', $1, 'tags', 'add', pgtrack._tags_object($2));
 $$;
@@ -72,6 +77,7 @@ COMMENT ON FUNCTION pgtrack.run_add_tags(bigint, text[]) IS $$Add tags to a run.
 CREATE OR REPLACE FUNCTION pgtrack.run_remove_tags(run_id bigint, VARIADIC tags text[])
 RETURNS void
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pgtrack._edit_jsonb('runs', $1, 'tags', 'remove', NULL, pgtrack._validate_keys($2, 'tag'));
 $$;
@@ -80,6 +86,7 @@ COMMENT ON FUNCTION pgtrack.run_remove_tags(bigint, text[]) IS $$Remove tags fro
 CREATE OR REPLACE FUNCTION pgtrack.run_set_args(run_id bigint, args jsonb)
 RETURNS void
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pgtrack._set_field('runs', $1, 'args', pgtrack._require_object($2, 'args'));
 $$;
@@ -88,6 +95,7 @@ COMMENT ON FUNCTION pgtrack.run_set_args(bigint, jsonb) IS $$Replace a run's arg
 CREATE OR REPLACE FUNCTION pgtrack.run_add_args(run_id bigint, args jsonb)
 RETURNS void
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pgtrack._edit_jsonb('runs', $1, 'args', 'add', pgtrack._require_object($2, 'args'));
 $$;
@@ -96,6 +104,7 @@ COMMENT ON FUNCTION pgtrack.run_add_args(bigint, jsonb) IS $$Merge a JSON object
 CREATE OR REPLACE FUNCTION pgtrack.run_remove_args(run_id bigint, VARIADIC keys text[])
 RETURNS void
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pgtrack._edit_jsonb('runs', $1, 'args', 'remove', NULL, pgtrack._validate_keys($2, 'args key'));
 $$;
@@ -104,6 +113,7 @@ COMMENT ON FUNCTION pgtrack.run_remove_args(bigint, text[]) IS $$Remove keys fro
 CREATE OR REPLACE FUNCTION pgtrack.run_set_env(run_id bigint, env jsonb)
 RETURNS void
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pgtrack._set_field('runs', $1, 'env', pgtrack._require_object($2, 'env'));
 $$;
@@ -112,6 +122,7 @@ COMMENT ON FUNCTION pgtrack.run_set_env(bigint, jsonb) IS $$Replace a run's env 
 CREATE OR REPLACE FUNCTION pgtrack.run_add_env(run_id bigint, env jsonb)
 RETURNS void
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pgtrack._edit_jsonb('runs', $1, 'env', 'add', pgtrack._require_object($2, 'env'));
 $$;
@@ -120,6 +131,7 @@ COMMENT ON FUNCTION pgtrack.run_add_env(bigint, jsonb) IS $$Merge a JSON object 
 CREATE OR REPLACE FUNCTION pgtrack.run_remove_env(run_id bigint, VARIADIC keys text[])
 RETURNS void
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pgtrack._edit_jsonb('runs', $1, 'env', 'remove', NULL, pgtrack._validate_keys($2, 'env key'));
 $$;
@@ -128,6 +140,7 @@ COMMENT ON FUNCTION pgtrack.run_remove_env(bigint, text[]) IS $$Remove keys from
 CREATE OR REPLACE FUNCTION pgtrack.run_add_relationship(from_id bigint, kind text, to_id bigint)
 RETURNS void
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pgtrack._edit_relationship('runs', $1, $2, $3, true);
 $$;
@@ -137,6 +150,7 @@ $$Record that run from_id relates to run to_id by kind (free text, e.g. 'resumed
 CREATE OR REPLACE FUNCTION pgtrack.run_remove_relationship(from_id bigint, kind text, to_id bigint)
 RETURNS void
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pgtrack._edit_relationship('runs', $1, $2, $3, false);
 $$;

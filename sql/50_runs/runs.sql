@@ -5,6 +5,7 @@ CREATE OR REPLACE FUNCTION pgtrack._max_explicit_run_id()
 RETURNS bigint
 LANGUAGE sql
 IMMUTABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
     /* The largest id create_run accepts (2^53 - 1, exact in every JSON parser). The sequence moves past
        explicit ids, so an unbounded id (2^63 - 1) would use up the id space for everyone. */
@@ -114,6 +115,7 @@ $$Mark a run RUNNING: sets time_started (default: now) and time_updated (always 
 CREATE OR REPLACE FUNCTION pgtrack._lease_check_failed(p_run_id bigint, p_attempt integer)
 RETURNS void
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* Called when an UPDATE ... WHERE id = p_run_id AND attempt = p_attempt matched nothing:
    PT002 if the run does not exist, else PT004 (lease lost). */

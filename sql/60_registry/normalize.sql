@@ -5,6 +5,7 @@ RETURNS numeric
 LANGUAGE plpgsql
 IMMUTABLE
 STRICT
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* Round to p_digits significant decimal digits, half away from zero, then strip trailing zeros.
    Works on the exact decimal the caller sent: a JSON number is parsed by PostgreSQL as numeric, so
@@ -32,6 +33,7 @@ CREATE OR REPLACE FUNCTION pgtrack._normalize_value(p_field text, p_type text, p
 RETURNS jsonb
 LANGUAGE plpgsql
 IMMUTABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* Strict type check and canonical form of one identifying value; PT003 naming the field otherwise.
    int: JSON integers only (1.0, 1.5, true, "1" rejected); bool: true/false only; string: JSON strings
@@ -69,6 +71,7 @@ $$;
 CREATE OR REPLACE FUNCTION pgtrack._normalize_identity(p_experiment_id bigint, p_identifying jsonb, p_lock boolean)
 RETURNS jsonb
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* Fill defaults, reject unknown or missing fields, check types strictly, canonicalise values.
    With p_lock (every identity write: register, enqueue, the runs trigger) it first takes the
@@ -126,6 +129,7 @@ $$;
 CREATE OR REPLACE FUNCTION pgtrack.normalize_identity(experiment_id bigint, identifying jsonb)
 RETURNS jsonb
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pgtrack._normalize_identity($1, $2, false);
 $$;
@@ -135,6 +139,7 @@ $$Canonical form of a run's identifying values: defaults filled; unknown, missin
 CREATE OR REPLACE FUNCTION pgtrack._runs_normalize_identity()
 RETURNS trigger
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* BEFORE INSERT/UPDATE trigger on pgtrack.runs: every write of identity, raw SQL included, is
    normalised, so the unique key (experiment_id, identity) cannot be bypassed. */

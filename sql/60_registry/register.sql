@@ -5,7 +5,8 @@ RETURNS pgtrack.runstatus[]
 LANGUAGE sql
 IMMUTABLE
 AS $$
-    /* States in which a run has a live holder: claimable only once its time_updated is stale. */
+    /* States in which a run has a live holder: claimable only once its time_updated is stale. A
+       constant of a qualified type, nothing looked up by name: no SET search_path, so it inlines. */
     SELECT '{RUNNING,CONFIGURING,COMPLETING,SIGNALING,STAGE_OUT,RESIZING,SUSPENDED}'::pgtrack.runstatus[]
 $$;
 
@@ -13,6 +14,7 @@ CREATE OR REPLACE FUNCTION pgtrack._check_stale_after(p_stale_after interval, p_
 RETURNS void
 LANGUAGE plpgsql
 IMMUTABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* stale_after must be a positive interval wherever it is given; p_required (the caller's name, e.g.
    'claim_next') makes it mandatory. A zero or negative interval would let any worker steal a run
@@ -32,6 +34,7 @@ $$;
 CREATE OR REPLACE FUNCTION pgtrack._annotating_values(p_annotating jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* Validate register()'s annotating argument before anything is written, on every path: keys may be
    status, comment, tags (JSON array), args, env, error and columns added with add_run_column; every
@@ -79,6 +82,7 @@ $$;
 CREATE OR REPLACE FUNCTION pgtrack._apply_annotating(p_run_id bigint, p_values jsonb)
 RETURNS void
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* Write annotating values (checked by _annotating_values) onto a run the caller holds: just
    inserted, or locked by its ON CONFLICT update. One UPDATE; jsonb_populate_record converts types. */
@@ -93,6 +97,7 @@ CREATE OR REPLACE FUNCTION pgtrack._registration(p_run_id bigint, p_inserted boo
 RETURNS pgtrack.registration
 LANGUAGE sql
 STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
     /* The registration row for a run as it is now. */
     SELECT r.id, r.uuid, r.status, r.attempt, p_inserted, p_updated, p_skipped

@@ -10,9 +10,11 @@ LANGUAGE sql
 STABLE
 AS $$
     /* Live status, and no sign of life (last_seen: time_updated, else time_started, else time_created)
-       for longer than lost_after, judged by the database clock. */
-    SELECT $1 = ANY (pgtrack._live_statuses())
-       AND coalesce($2, '-infinity'::timestamptz) < clock_timestamp() - coalesce($3, interval '10 minutes')
+       for longer than lost_after, judged by the database clock. No SET search_path (it runs once per
+       run in runs_status and stays inlinable): every function and operator is qualified. */
+    SELECT $1 OPERATOR(pg_catalog.=) ANY (pgtrack._live_statuses())
+       AND coalesce($2, '-infinity'::pg_catalog.timestamptz)
+           OPERATOR(pg_catalog.<) (pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) coalesce($3, interval '10 minutes'))
 $$;
 COMMENT ON FUNCTION pgtrack.is_lost(pgtrack.runstatus, timestamptz, interval) IS
 $$True when a run in a live status (RUNNING, CONFIGURING, COMPLETING, SIGNALING, STAGE_OUT, RESIZING, SUSPENDED) showed no sign of life for longer than lost_after (the database clock): its worker died. Pass coalesce(time_updated, time_started, time_created) and the experiment's lost_after; pgtrack.runs_status(experiment_id) does it for you.$$;
@@ -22,6 +24,7 @@ RETURNS TABLE (run_id bigint, experiment_id bigint, status pgtrack.runstatus, lo
                last_seen timestamptz, silent_for interval)
 LANGUAGE sql
 STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
     /* Every run (of one experiment, or all): its stored status, whether it is lost, the status to show
        (LOST for a lost run, else the stored label), its last sign of life and how long ago that was. */
@@ -39,6 +42,7 @@ $$Every run of an experiment (NULL: of all experiments) with its stored status, 
 CREATE OR REPLACE FUNCTION pgtrack.experiment_set_lost_after(experiment_id bigint, lost_after interval)
 RETURNS void
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* How long a run in a live status may stay silent before it shows as lost. Judged by its effect now,
    so an interval of mixed signs ('1 month -30 days') that adds up to nothing or less is refused. */

@@ -6,6 +6,7 @@ CREATE OR REPLACE FUNCTION pgtrack._numeric_metric(p_name text)
 RETURNS text
 LANGUAGE plpgsql
 STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
 /* An existing metric column of a numeric type (PT003 otherwise), for functions that rank or plot it. */
 BEGIN

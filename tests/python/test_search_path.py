@@ -1,0 +1,204 @@
+"""Generated and hand-written SQL never trusts the caller's search_path (issue 16, item 2).
+
+A writer (an ordinary pgtrack_writer) owns a schema ``trap`` and plants exact-signature shadows of
+every built-in function, aggregate and operator pgtrack's unpinned code calls (count(record),
+array_agg(float8), bool_or, jsonb_typeof, jsonb_array_elements, jsonb_to_recordset,
+jsonb_object_keys, current_setting, set_config, clock_timestamp, format, and the operators =, <>, -,
+->>, >, <). Each shadow records that it ran, and tries to make its owner superuser. The owner then
+drives every writer path (and the registry, analysis and schema functions) with ``search_path =
+trap, pg_catalog``: a caller who put a writable schema first. Nothing of the writer's may run.
+A second test checks the rule behind it: every pgtrack function pins search_path, except the
+hot-path ones listed here, whose every call and operator is qualified."""
+import psycopg
+import pytest
+
+from conftest import admin_connect
+
+# Functions that do not pin search_path, on purpose (hot path or the session's path needed); each
+# qualifies everything it calls. Any other function without SET search_path fails the test below.
+UNPINNED = {"run_add_metrics", "run_add_metrics_batch", "_check_metric_call", "_metrics_write", "_metrics_write_batch",
+            "_lock_experiment_shared", "is_lost", "migrate", "_live_statuses"}
+
+SHADOWS = r"""
+CREATE TABLE trap.hits (what text, who text DEFAULT current_user);
+GRANT INSERT, SELECT ON trap.hits TO PUBLIC;
+CREATE FUNCTION trap.hit(p text) RETURNS void LANGUAGE plpgsql AS $f$
+BEGIN
+    INSERT INTO trap.hits (what) VALUES (p);
+    BEGIN
+        EXECUTE 'ALTER ROLE ' || pg_catalog.quote_ident(ATTACKER) || ' SUPERUSER';
+    EXCEPTION WHEN OTHERS THEN NULL;
+    END;
+END $f$;
+GRANT EXECUTE ON FUNCTION trap.hit(text) TO PUBLIC;
+
+-- functions
+CREATE FUNCTION trap.jsonb_typeof(pg_catalog.jsonb) RETURNS pg_catalog.text LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('jsonb_typeof'); RETURN pg_catalog.jsonb_typeof($1); END $f$;
+CREATE FUNCTION trap.jsonb_array_elements(pg_catalog.jsonb) RETURNS SETOF pg_catalog.jsonb LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('jsonb_array_elements'); RETURN QUERY SELECT pg_catalog.jsonb_array_elements($1); END $f$;
+CREATE FUNCTION trap.jsonb_object_keys(pg_catalog.jsonb) RETURNS SETOF pg_catalog.text LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('jsonb_object_keys'); RETURN QUERY SELECT pg_catalog.jsonb_object_keys($1); END $f$;
+CREATE FUNCTION trap.jsonb_to_recordset(pg_catalog.jsonb) RETURNS SETOF record LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('jsonb_to_recordset'); RETURN; END $f$;
+CREATE FUNCTION trap.current_setting(pg_catalog.text, pg_catalog.bool) RETURNS pg_catalog.text LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('current_setting'); RETURN pg_catalog.current_setting($1, $2); END $f$;
+CREATE FUNCTION trap.current_setting(pg_catalog.text) RETURNS pg_catalog.text LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('current_setting1'); RETURN pg_catalog.current_setting($1); END $f$;
+CREATE FUNCTION trap.set_config(pg_catalog.text, pg_catalog.text, pg_catalog.bool) RETURNS pg_catalog.text LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('set_config'); RETURN pg_catalog.set_config($1, $2, $3); END $f$;
+CREATE FUNCTION trap.clock_timestamp() RETURNS pg_catalog.timestamptz LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('clock_timestamp'); RETURN pg_catalog.clock_timestamp(); END $f$;
+CREATE FUNCTION trap.format(pg_catalog.text, VARIADIC pg_catalog.text[]) RETURNS pg_catalog.text LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('format'); RETURN $1; END $f$;
+CREATE FUNCTION trap.format(pg_catalog.text, pg_catalog.int8) RETURNS pg_catalog.text LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('format-int8'); RETURN $1; END $f$;
+CREATE FUNCTION trap.left(pg_catalog.text, pg_catalog.int4) RETURNS pg_catalog.text LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('left'); RETURN pg_catalog.left($1, $2); END $f$;
+
+-- aggregates
+CREATE FUNCTION trap.count_step(pg_catalog.int8, record) RETURNS pg_catalog.int8 LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('count(record)'); RETURN $1 + 1; END $f$;
+CREATE AGGREGATE trap.count(record) (SFUNC = trap.count_step, STYPE = pg_catalog.int8, INITCOND = '0');
+CREATE FUNCTION trap.count_star(pg_catalog.int8) RETURNS pg_catalog.int8 LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('count(*)'); RETURN $1 + 1; END $f$;
+CREATE AGGREGATE trap.count(*) (SFUNC = trap.count_star, STYPE = pg_catalog.int8, INITCOND = '0');
+CREATE FUNCTION trap.agg_step(pg_catalog.float8[], pg_catalog.float8) RETURNS pg_catalog.float8[] LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('array_agg(float8)'); RETURN pg_catalog.array_append($1, $2); END $f$;
+CREATE AGGREGATE trap.array_agg(pg_catalog.float8) (SFUNC = trap.agg_step, STYPE = pg_catalog.float8[]);
+CREATE FUNCTION trap.or_step(pg_catalog.bool, pg_catalog.bool) RETURNS pg_catalog.bool LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('bool_or'); RETURN $1 OR $2; END $f$;
+CREATE AGGREGATE trap.bool_or(pg_catalog.bool) (SFUNC = trap.or_step, STYPE = pg_catalog.bool);
+
+-- operators
+CREATE FUNCTION trap.eq8(pg_catalog.int8, pg_catalog.int8) RETURNS pg_catalog.bool LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('int8 ='); RETURN pg_catalog.int8eq($1, $2); END $f$;
+CREATE OPERATOR trap.= (LEFTARG = pg_catalog.int8, RIGHTARG = pg_catalog.int8, FUNCTION = trap.eq8);
+CREATE FUNCTION trap.eq4(pg_catalog.int4, pg_catalog.int4) RETURNS pg_catalog.bool LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('int4 ='); RETURN pg_catalog.int4eq($1, $2); END $f$;
+CREATE OPERATOR trap.= (LEFTARG = pg_catalog.int4, RIGHTARG = pg_catalog.int4, FUNCTION = trap.eq4);
+CREATE FUNCTION trap.eqt(pg_catalog.text, pg_catalog.text) RETURNS pg_catalog.bool LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('text ='); RETURN pg_catalog.texteq($1, $2); END $f$;
+CREATE OPERATOR trap.= (LEFTARG = pg_catalog.text, RIGHTARG = pg_catalog.text, FUNCTION = trap.eqt);
+CREATE FUNCTION trap.net(pg_catalog.text, pg_catalog.text) RETURNS pg_catalog.bool LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('text <>'); RETURN pg_catalog.textne($1, $2); END $f$;
+CREATE OPERATOR trap.<> (LEFTARG = pg_catalog.text, RIGHTARG = pg_catalog.text, FUNCTION = trap.net);
+CREATE FUNCTION trap.nej(pg_catalog.jsonb, pg_catalog.jsonb) RETURNS pg_catalog.bool LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('jsonb <>'); RETURN pg_catalog.jsonb_ne($1, $2); END $f$;
+CREATE OPERATOR trap.<> (LEFTARG = pg_catalog.jsonb, RIGHTARG = pg_catalog.jsonb, FUNCTION = trap.nej);
+CREATE FUNCTION trap.minus(pg_catalog.jsonb, pg_catalog.text[]) RETURNS pg_catalog.jsonb LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('jsonb - text[]'); RETURN pg_catalog.jsonb_delete($1, VARIADIC $2); END $f$;
+CREATE OPERATOR trap.- (LEFTARG = pg_catalog.jsonb, RIGHTARG = pg_catalog.text[], FUNCTION = trap.minus);
+CREATE FUNCTION trap.arrow(pg_catalog.jsonb, pg_catalog.text) RETURNS pg_catalog.text LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('jsonb ->>'); RETURN pg_catalog.jsonb_object_field_text($1, $2); END $f$;
+CREATE OPERATOR trap.->> (LEFTARG = pg_catalog.jsonb, RIGHTARG = pg_catalog.text, FUNCTION = trap.arrow);
+CREATE FUNCTION trap.gt8(pg_catalog.int8, pg_catalog.int8) RETURNS pg_catalog.bool LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('int8 >'); RETURN pg_catalog.int8gt($1, $2); END $f$;
+CREATE OPERATOR trap.> (LEFTARG = pg_catalog.int8, RIGHTARG = pg_catalog.int8, FUNCTION = trap.gt8);
+CREATE FUNCTION trap.lttz(pg_catalog.timestamptz, pg_catalog.timestamptz) RETURNS pg_catalog.bool LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('timestamptz <'); RETURN pg_catalog.timestamptz_lt($1, $2); END $f$;
+CREATE OPERATOR trap.< (LEFTARG = pg_catalog.timestamptz, RIGHTARG = pg_catalog.timestamptz, FUNCTION = trap.lttz);
+CREATE FUNCTION trap.tzmi(pg_catalog.timestamptz, pg_catalog.interval) RETURNS pg_catalog.timestamptz LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('timestamptz - interval'); RETURN pg_catalog.timestamptz_mi_interval($1, $2); END $f$;
+CREATE OPERATOR trap.- (LEFTARG = pg_catalog.timestamptz, RIGHTARG = pg_catalog.interval, FUNCTION = trap.tzmi);
+CREATE FUNCTION trap.eqs(pgtrack.runstatus, pgtrack.runstatus) RETURNS pg_catalog.bool LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('runstatus ='); RETURN pg_catalog.enum_eq($1, $2); END $f$;
+CREATE OPERATOR trap.= (LEFTARG = pgtrack.runstatus, RIGHTARG = pgtrack.runstatus, FUNCTION = trap.eqs);
+"""
+
+# Every path that writes (and the registry, analysis and schema functions), as the owner would call them.
+DRIVE = [
+    "SELECT pgtrack.add_metric('loss')",
+    "SELECT pgtrack.experiment('victim') AS e",
+    "SELECT pgtrack.declare_identifying(1, 'lr', 'float')",
+    "SELECT run_id FROM pgtrack.register(1, '{\"lr\": 0.1}', on_duplicate => 'claim_if_stale', stale_after => '1 hour')",
+    "SELECT run_id FROM pgtrack.register(1, '{\"lr\": 0.1}', on_duplicate => 'return_existing')",
+    "SELECT pgtrack.run_add_metrics(1, 1, 0, '{\"loss\": 0.5}')",
+    "SELECT pgtrack.run_add_metrics(1, 1, 0, '{\"loss\": 0.4}', attempt => 1)",
+    "SELECT pgtrack.run_add_metrics(1, 2, 0, '{\"loss\": \"NaN\", \"new/metric\": 1}', attempt => 1, add_missing => true)",
+    "SELECT pgtrack.run_add_metrics(1, 3, 0, '{\"loss\": 0.3}', set_updated => false, attempt => 1)",
+    "SELECT pgtrack.run_add_metrics_batch(1, '[{\"step\": 4, \"loss\": 0.2}, {\"step\": 5, \"loss\": 0.1}]', attempt => 1)",
+    "SELECT pgtrack.run_add_metrics_batch(1, '[{\"step\": 6, \"loss\": 0.2}, {\"step\": 6, \"new/metric\": 2}]')",
+    "SELECT pgtrack.run_add_metrics_batch(1, '[{\"step\": 7, \"other/new\": 2}]', add_missing => true)",
+    "SELECT pgtrack.heartbeat(1, attempt => 1)",
+    "SELECT pgtrack.enqueue(1, '[{\"lr\": 0.2}, {\"lr\": 0.3}]')",
+    "SELECT run_id FROM pgtrack.claim_next(1, stale_after => '1 hour', worker => 'w')",
+    "SELECT pgtrack.find_run(1, '{\"lr\": 0.2}')",
+    "SELECT pgtrack.normalize_identity(1, '{\"lr\": 0.25}')",
+    "SELECT pgtrack.create_run(1, args => '{\"a\": 1}', tags => ARRAY['t'])",
+    "SELECT pgtrack.run_start(4)",
+    "SELECT pgtrack.run_add_args(4, '{\"b\": 2}')",
+    "SELECT pgtrack.run_add_tags(4, 'x')",
+    "SELECT pgtrack.run_set_comment(4, 'c')",
+    "SELECT pgtrack.run_add_relationship(4, 'resumes', 1)",
+    "SELECT pgtrack.run_stop(4, 'COMPLETED')",
+    "SELECT pgtrack.run_stop(1, 'COMPLETED', attempt => 1)",
+    "SELECT * FROM pgtrack.runs_status(1)",
+    "SELECT pgtrack.is_lost('RUNNING', '2000-01-01', '1 minute')",
+    "SELECT * FROM pgtrack.experiment_summary(1)",
+    "SELECT * FROM pgtrack.best_runs(1, 'loss')",
+    "SELECT * FROM pgtrack.final_metrics(1)",
+    "SELECT * FROM pgtrack.metric_curves(1, 'loss')",
+    "SELECT pgtrack.experiment_set_lost_after(1, '5 minutes')",
+    "SELECT pgtrack.experiment_add_tags(1, 'y')",
+    "SELECT pgtrack.migrate('m1', 'SELECT 1')",
+    "SELECT pgtrack.rename_metric('new/metric', 'renamed/metric')",
+    "SELECT pgtrack.drop_metric('renamed/metric', force => true)",
+    "INSERT INTO pgtrack.runs (experiment_id, identity) VALUES (1, '{\"lr\": 0.9}')",
+    "SELECT * FROM pgtrack.delete_experiment(pgtrack.experiment('other'))",
+]
+
+
+@pytest.fixture
+def trapped(dbname):
+    attacker = "sp_attacker"
+    with admin_connect() as admin:
+        admin.execute(f"DROP ROLE IF EXISTS {attacker}")
+        admin.execute(f"CREATE ROLE {attacker} LOGIN")
+    with psycopg.connect(dbname=dbname, autocommit=True) as owner:
+        owner.execute("SELECT pgtrack.grant_roles()")
+        owner.execute(f"GRANT pgtrack_writer TO {attacker}")
+        owner.execute(f"CREATE SCHEMA trap AUTHORIZATION {attacker}")
+    with psycopg.connect(dbname=dbname, user=attacker, autocommit=True) as conn:
+        conn.execute(SHADOWS.replace("ATTACKER", f"'{attacker}'"))
+    yield attacker
+    with psycopg.connect(dbname=dbname, autocommit=True) as owner:
+        owner.execute("DROP SCHEMA trap CASCADE")
+        owner.execute(f"DROP OWNED BY {attacker}")
+    with admin_connect() as admin:
+        admin.execute(f"DROP ROLE {attacker}")
+
+
+def test_shadows_of_builtins_never_run_as_the_owner(dbname, trapped):
+    def superuser(conn):
+        return conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", (trapped,)).fetchone()[0]
+
+    with psycopg.connect(dbname=dbname, autocommit=True, options="-c search_path=trap,pg_catalog") as victim:
+        for statement in DRIVE:
+            try:
+                victim.execute(statement)
+            except psycopg.Error as exc:
+                raise AssertionError(f"{statement}: {exc}") from None
+    with psycopg.connect(dbname=dbname, autocommit=True) as clean:
+        hits = sorted({r[0] for r in clean.execute("SELECT what FROM trap.hits").fetchall()})
+        assert hits == [], f"the writer's code ran inside pgtrack: {hits}"
+        assert superuser(clean) is False
+        assert clean.execute("SELECT count(*) FROM pgtrack.metrics WHERE run_id = 1").fetchone()[0] >= 7
+    # The control: the same shadows do run (and do escalate) when the owner's own SQL calls them.
+    with psycopg.connect(dbname=dbname, autocommit=True, options="-c search_path=trap,pg_catalog") as victim:
+        victim.execute("SELECT jsonb_typeof('{}')")
+    with psycopg.connect(dbname=dbname, autocommit=True) as clean:
+        assert [r[0] for r in clean.execute("SELECT what FROM trap.hits").fetchall()] == ["jsonb_typeof"]
+        assert superuser(clean) is True
+
+
+def test_every_function_pins_search_path_or_is_audited(conn):
+    rows = conn.execute("""
+        SELECT p.proname FROM pg_proc p
+         WHERE p.pronamespace = 'pgtrack'::regnamespace
+           AND NOT EXISTS (SELECT FROM unnest(p.proconfig) c WHERE c LIKE 'search\\_path=%%')""").fetchall()
+    assert {r[0] for r in rows} <= UNPINNED, sorted({r[0] for r in rows} - UNPINNED)
+    pinned = conn.execute("""
+        SELECT DISTINCT c FROM pg_proc p, unnest(p.proconfig) c
+         WHERE p.pronamespace = 'pgtrack'::regnamespace AND c LIKE 'search\\_path=%%'""").fetchall()
+    assert pinned == [("search_path=pg_catalog, pg_temp",)]
