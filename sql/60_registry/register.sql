@@ -10,22 +10,39 @@ AS $$
     SELECT '{RUNNING,CONFIGURING,COMPLETING,SIGNALING,STAGE_OUT,RESIZING,SUSPENDED}'::pgtrack.runstatus[]
 $$;
 
+CREATE OR REPLACE FUNCTION pgtrack._positive_interval(p_interval interval)
+RETURNS boolean
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    /* True when every component (years, months, days, hours, minutes, seconds) is >= 0 and the
+       interval is not zero. Comparing with interval '0' is not enough: it counts a month as 30 days,
+       so '-1 month 30 days 1 second' passes as positive while now() minus it lies in the future in a
+       31-day month. With no negative component, now() - p_interval < now() holds whatever the date. */
+    SELECT p_interval IS NOT NULL AND p_interval > interval '0'
+       AND extract(year FROM p_interval) >= 0 AND extract(month FROM p_interval) >= 0
+       AND extract(day FROM p_interval) >= 0 AND extract(hour FROM p_interval) >= 0
+       AND extract(minute FROM p_interval) >= 0 AND extract(second FROM p_interval) >= 0
+$$;
+
 CREATE OR REPLACE FUNCTION pgtrack._check_stale_after(p_stale_after interval, p_required text)
 RETURNS void
 LANGUAGE plpgsql
 IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-/* stale_after must be a positive interval wherever it is given; p_required (the caller's name, e.g.
-   'claim_next') makes it mandatory. A zero or negative interval would let any worker steal a run
-   that is being heartbeated right now, so it is PT003, never "claim at once". */
+/* stale_after must be a positive interval wherever it is given, with no negative component
+   (_positive_interval); p_required (the caller's name, e.g. 'claim_next') makes it mandatory. A
+   zero, negative or mixed-sign interval could let any worker steal a run that is being heartbeated
+   right now, so it is PT003, never "claim at once". */
 BEGIN
     IF p_stale_after IS NULL AND p_required IS NOT NULL THEN
         PERFORM pgtrack._raise('PT003', format('%s requires stale_after', p_required),
             'pass stale_after => interval ''10 minutes'' (2-3x the longest gap between heartbeats)');
     END IF;
-    IF p_stale_after <= interval '0' THEN
-        PERFORM pgtrack._raise('PT003', format('stale_after must be a positive interval, got %s', p_stale_after),
+    IF p_stale_after IS NOT NULL AND NOT pgtrack._positive_interval(p_stale_after) THEN
+        PERFORM pgtrack._raise('PT003', format('stale_after must be a positive interval with no negative part, got %s', p_stale_after),
             'pass stale_after => interval ''10 minutes'' (2-3x the longest gap between heartbeats)');
     END IF;
 END

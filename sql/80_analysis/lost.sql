@@ -44,12 +44,12 @@ RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-/* How long a run in a live status may stay silent before it shows as lost. Judged by its effect now,
-   so an interval of mixed signs ('1 month -30 days') that adds up to nothing or less is refused. */
+/* How long a run in a live status may stay silent before it shows as lost: positive, with no
+   negative component (_positive_interval: a mixed-sign interval can point into the future). */
 BEGIN
     PERFORM pgtrack._require_experiment($1);
-    IF $2 IS NULL OR NOT (now() - $2 < now()) OR $2 > interval '100 years' THEN
-        PERFORM pgtrack._raise('PT003', format('lost_after must be a positive interval of at most 100 years, got %s', coalesce(quote_literal($2::text), 'NULL')),
+    IF NOT coalesce(pgtrack._positive_interval($2), false) OR $2 > interval '100 years' THEN
+        PERFORM pgtrack._raise('PT003', format('lost_after must be a positive interval (no negative part) of at most 100 years, got %s', coalesce(quote_literal($2::text), 'NULL')),
             'pass e.g. interval ''10 minutes'' (a few heartbeat intervals)');
     END IF;
     UPDATE pgtrack.experiments e SET lost_after = $2 WHERE e.id = $1;
