@@ -72,18 +72,30 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION pgtrack._validate_label(p_value text, p_what text)
+CREATE OR REPLACE FUNCTION pgtrack._validate_label(p_value text, p_what text, p_max_bytes integer DEFAULT 255)
 RETURNS text
 LANGUAGE plpgsql
 IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-/* Free-text labels (experiment names, tags, relationship kinds, JSON keys) are stored as data, so
-   any text is allowed except NULL and blank (only white space, Unicode spaces included). */
+/* Free-text labels (experiment names, tags, relationship kinds, JSON keys, migration names) are stored
+   as data, so any text is allowed except NULL, blank (only white space, Unicode spaces included),
+   control characters (tabs, newlines, escapes: they garble every listing) and more than p_max_bytes
+   bytes (default 255; unbounded, an index entry overflows PostgreSQL's ~2.7 kB limit with a raw
+   error). p_max_bytes NULL (a migration script) checks only NULL and blank. */
 BEGIN
     IF p_value IS NULL OR p_value ~ '^[[:space:]\u00a0\u1680\u180e\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff]*$' THEN
         PERFORM pgtrack._raise('PT003', format('%s must not be %s', p_what, coalesce(quote_literal(p_value), 'NULL')),
             format('pass a non-empty %s', p_what));
+    END IF;
+    IF p_max_bytes IS NOT NULL AND octet_length(p_value) > p_max_bytes THEN
+        PERFORM pgtrack._raise('PT003', format('%s is %s bytes long (at most %s): %s...', p_what, octet_length(p_value), p_max_bytes,
+                                               quote_literal(left(p_value, 40))),
+            format('use a shorter %s; put long text in a comment', p_what));
+    END IF;
+    IF p_max_bytes IS NOT NULL AND p_value ~ '[[:cntrl:]]' THEN
+        PERFORM pgtrack._raise('PT003', format('%s %s contains a control character', p_what, quote_literal(left(p_value, 80))),
+            format('a %s is one line of printable text (no tabs, newlines or escapes)', p_what));
     END IF;
     RETURN p_value;
 END

@@ -59,7 +59,7 @@ DECLARE
     v_path     text;
 BEGIN
     PERFORM pgtrack._validate_label(p_name, 'migration name');
-    PERFORM pgtrack._validate_label(p_script, 'migration script');
+    PERFORM pgtrack._validate_label(p_script, 'migration script', NULL);
     v_checksum := pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(p_script, 'UTF8')), 'hex');
     PERFORM pgtrack._lock_schema();
 

@@ -74,6 +74,17 @@ BEGIN
     -- index and the identity trigger. CREATE EXTENSION + setup() repairs the table: every run is then
     -- PENDING (the old statuses are gone with the column), and the column is last.
     ALTER TABLE pgtrack.runs ADD COLUMN IF NOT EXISTS status pgtrack.runstatus NOT NULL DEFAULT 'PENDING';
+    -- 0.3.0: invariants that raw writes (a writer's column privileges) must keep too, so that no single
+    -- row can stall the queue or stay alive forever: attempt within [0, 10^9] (claims skip a run at the
+    -- top instead of overflowing), no liveness time more than 5 minutes ahead of the database clock,
+    -- ids within 2^53 - 1 (the sequence moves past explicit ids). The same statements are in
+    -- sql/upgrade/0.2.0--0.3.0.sql.
+    IF NOT EXISTS (SELECT FROM pg_constraint WHERE conrelid = 'pgtrack.runs'::regclass AND conname = 'runs_attempt_check') THEN
+        ALTER TABLE pgtrack.runs ADD CONSTRAINT runs_attempt_check CHECK (attempt BETWEEN 0 AND 1000000000),
+            ADD CONSTRAINT runs_id_check CHECK (id BETWEEN 1 AND 9007199254740991),
+            ADD CONSTRAINT runs_time_updated_check CHECK (time_updated <= clock_timestamp() + interval '5 minutes'),
+            ADD CONSTRAINT runs_time_created_check CHECK (time_created <= clock_timestamp() + interval '5 minutes');
+    END IF;
     -- Runs by (experiment_id, status), id-ordered, for the work queue and status queries. Partial on
     -- purpose: only queries that filter on status can use it. A non-partial index would be chosen for
     -- identity lookups whenever an experiment grows faster than autovacuum analyzes it, turning each

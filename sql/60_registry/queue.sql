@@ -46,6 +46,7 @@ AS $$
    latest row version: a run is never handed out twice while its holder heartbeats. Only registry
    runs (identity not NULL) are queue items; runs made by create_run belong to whoever created them
    (e.g. a Slurm job). The worker name is stored in runs.worker. NULL run_id when nothing is left.
+   A run at the top attempt (10^9, only reachable by raw writes) is skipped, never overflowed.
    Query shape: experiment_id is bounded by a range (>= and <=) and rows are ordered by
    (experiment_id, id), not by id alone. With "= $1 ... ORDER BY id" the planner may walk the primary
    key in id order and filter past every other experiment's runs, expecting a match within a few
@@ -64,19 +65,20 @@ BEGIN
     FOREACH v_status IN ARRAY c_live LOOP
         SELECT r.id INTO v_id FROM pgtrack.runs r
          WHERE r.experiment_id >= $1 AND r.experiment_id <= $1 AND r.status = v_status AND r.identity IS NOT NULL
-           AND coalesce(r.time_updated, r.time_created) < clock_timestamp() - $2
+           AND coalesce(r.time_updated, r.time_created) < clock_timestamp() - $2 AND r.attempt < 1000000000
          ORDER BY r.experiment_id, r.status, r.id LIMIT 1 FOR UPDATE SKIP LOCKED;
         EXIT WHEN v_id IS NOT NULL;
     END LOOP;
     IF v_id IS NULL THEN
         SELECT r.id INTO v_id FROM pgtrack.runs r
          WHERE r.experiment_id >= $1 AND r.experiment_id <= $1 AND r.status = 'PENDING' AND r.identity IS NOT NULL
+           AND r.attempt < 1000000000
          ORDER BY r.experiment_id, r.id LIMIT 1 FOR UPDATE SKIP LOCKED;
     END IF;
     IF v_id IS NULL THEN
         SELECT r.id INTO v_id FROM pgtrack.runs r
          WHERE r.experiment_id >= $1 AND r.experiment_id <= $1 AND r.status <> ALL (c_live || '{PENDING,COMPLETED}'::pgtrack.runstatus[])
-           AND r.identity IS NOT NULL
+           AND r.identity IS NOT NULL AND r.attempt < 1000000000
          ORDER BY r.experiment_id, r.id LIMIT 1 FOR UPDATE SKIP LOCKED;
     END IF;
     IF v_id IS NULL THEN

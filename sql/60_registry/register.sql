@@ -159,7 +159,7 @@ BEGIN
         ON CONFLICT ON CONSTRAINT runs_identity_key DO UPDATE
            SET status = 'RUNNING', attempt = r.attempt + 1, time_started = clock_timestamp(),
                time_updated = clock_timestamp(), time_finished = NULL, error = NULL
-         WHERE r.status <> 'COMPLETED'
+         WHERE r.status <> 'COMPLETED' AND r.attempt < 1000000000
            AND (r.status <> ALL (pgtrack._live_statuses())
                 OR coalesce(r.time_updated, r.time_created) < clock_timestamp() - p_stale_after)
         RETURNING r.id, r.uuid, r.status, r.attempt, r.xmax = 0, r.xmax <> 0, false INTO v_result;

@@ -8,6 +8,8 @@ DROP FUNCTION pgtrack.run_add_metrics(bigint, bigint, double precision, jsonb, b
 DROP FUNCTION pgtrack.run_add_metrics_batch(bigint, jsonb, boolean, integer);
 -- experiment_summary() reports lost runs.
 DROP FUNCTION pgtrack.experiment_summary(bigint);
+-- _validate_label() takes a length limit (an overload would make two-argument calls ambiguous).
+DROP FUNCTION pgtrack._validate_label(text, text);
 
 -- Lost runs: experiments.lost_after (the same statement as in setup()), and the layout version.
 DO $$
@@ -15,6 +17,10 @@ BEGIN
     IF to_regclass('pgtrack.experiments') IS NOT NULL THEN
         ALTER TABLE pgtrack.experiments ADD COLUMN IF NOT EXISTS lost_after interval NOT NULL DEFAULT interval '10 minutes'
             CONSTRAINT experiments_lost_after_check CHECK (lost_after > interval '0');
+        ALTER TABLE pgtrack.runs ADD CONSTRAINT runs_attempt_check CHECK (attempt BETWEEN 0 AND 1000000000),
+            ADD CONSTRAINT runs_id_check CHECK (id BETWEEN 1 AND 9007199254740991),
+            ADD CONSTRAINT runs_time_updated_check CHECK (time_updated <= clock_timestamp() + interval '5 minutes'),
+            ADD CONSTRAINT runs_time_created_check CHECK (time_created <= clock_timestamp() + interval '5 minutes');
         UPDATE pgtrack.meta SET value = '0.3.0' WHERE key = 'layout_version';
     END IF;
 END
