@@ -156,7 +156,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 /* Drop a metric column; refused (PT005) while any row holds a value unless force is true. */
 DECLARE
-    v_rows bigint;
+    v_rows     bigint;
+    v_blockers text;
 BEGIN
     PERFORM pgtrack._lock_schema();
     PERFORM pgtrack._existing_metric($1);
@@ -169,6 +170,11 @@ BEGIN
             PERFORM pgtrack._raise('PT005', format('metric %I has values in %s rows', $1, v_rows),
                 format('to drop it with its data: SELECT pgtrack.drop_metric(%L, force => true)', $1));
         END IF;
+    END IF;
+    v_blockers := pgtrack._column_blockers($1);
+    IF v_blockers IS NOT NULL THEN
+        PERFORM pgtrack._raise('PT005', format('cannot drop metric %I: %s use it', $1, v_blockers),
+            'their owners drop them (DROP VIEW ...; a temporary view goes when its session ends), then drop the metric');
     END IF;
     PERFORM pgtrack._execute_guarded(format('ALTER TABLE pgtrack.metrics DROP COLUMN %I', $1));
     PERFORM pgtrack._regenerate_writers();

@@ -17,6 +17,34 @@ AS $$
       FROM pg_class c WHERE c.oid = to_regclass('pgtrack.metrics')
 $$;
 
+CREATE OR REPLACE FUNCTION pgtrack._describe_view(p_view oid)
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    /* "view s.v (owner alice)", and for a temporary view whose session it belongs to: a reader's
+       temporary view on pgtrack.metrics blocks an admin's maintenance until it is dropped. */
+    SELECT format('%s %s (owner %I%s)', CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' ELSE 'rule of' END,
+                  c.oid::regclass, c.relowner::regrole,
+                  CASE WHEN c.relpersistence = 't' THEN ', temporary: it goes when its session ends' ELSE '' END)
+      FROM pg_class c WHERE c.oid = p_view
+$$;
+
+CREATE OR REPLACE FUNCTION pgtrack._column_blockers(p_column text)
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    /* Views and rules that use column p_column of pgtrack.metrics (they would make DROP COLUMN fail). */
+    SELECT string_agg(DISTINCT pgtrack._describe_view(r.ev_class), ', ')
+      FROM pg_attribute a
+      JOIN pg_depend d ON d.refclassid = 'pg_class'::regclass AND d.refobjid = a.attrelid AND d.refobjsubid = a.attnum
+      JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+     WHERE a.attrelid = 'pgtrack.metrics'::regclass AND a.attname = p_column AND r.ev_class <> 'pgtrack.metrics'::regclass
+$$;
+
 CREATE OR REPLACE FUNCTION pgtrack._metrics_blockers()
 RETURNS text
 LANGUAGE sql
@@ -26,7 +54,7 @@ AS $$
     /* What would stop (or be lost by) a rebuild: views and rules on the table, foreign keys pointing at
        it, user triggers, row-level policies, publications. NULL when nothing. */
     SELECT string_agg(what, ', ') FROM (
-        SELECT DISTINCT format('view or rule %s', r.ev_class::regclass) AS what
+        SELECT DISTINCT pgtrack._describe_view(r.ev_class) AS what
           FROM pg_depend d JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
          WHERE d.refobjid = 'pgtrack.metrics'::regclass AND r.ev_class <> 'pgtrack.metrics'::regclass
         UNION ALL
@@ -67,7 +95,7 @@ BEGIN
     v_blockers := pgtrack._metrics_blockers();
     IF v_blockers IS NOT NULL THEN
         PERFORM pgtrack._raise('PT005', format('cannot rebuild pgtrack.metrics: %s depend on it', v_blockers),
-            'drop them, run this again, then create them again');
+            'their owners drop them (DROP VIEW ...; a temporary view goes when its session ends), run this again, then create them again');
     END IF;
     SELECT count(*) FILTER (WHERE a.attisdropped),
            string_agg(format('%I', a.attname), ', ' ORDER BY a.attnum) FILTER (WHERE NOT a.attisdropped)

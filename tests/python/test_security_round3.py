@@ -1,0 +1,52 @@
+"""Shared-server safety, round 3 (issue 16), as real roles in real sessions: a reader's temporary view
+against the admin's maintenance, and a writer's raw writes against the queue's invariants. (The
+embedded socket: test_embedded_socket.py; search_path shadows: test_search_path.py; mixed-sign
+intervals and names: tests/sql/leases.sql, lost.sql, invariants.sql.)"""
+import psycopg
+import pytest
+
+from test_security import connect_as, roles  # noqa: F401  (the fixture)
+
+
+@pytest.fixture
+def granted(conn, roles):  # noqa: F811
+    conn.execute("SELECT pgtrack.grant_roles()")
+    for kind in ("reader", "writer", "admin"):
+        conn.execute(f'GRANT pgtrack_{kind} TO "{roles[kind]}"')
+    conn.execute("SELECT pgtrack.add_metric('loss'), pgtrack.add_metric('old')")
+    return roles
+
+
+def test_a_readers_temporary_view_is_named_and_blocks_nothing_once_gone(dbname, granted):
+    reader = connect_as(dbname, granted["reader"])
+    reader.execute("CREATE TEMP VIEW v AS SELECT * FROM pgtrack.metrics")
+    with connect_as(dbname, granted["admin"]) as admin:
+        admin.execute("SELECT pgtrack.add_metric('later'), pgtrack.drop_metric('later')")  # not in the view: fine
+        for call in ("SELECT pgtrack.drop_metric('old')", "SELECT pgtrack.compact_metrics()",
+                     "SELECT pgtrack.partition_metrics(2)"):
+            with pytest.raises(psycopg.Error) as info:
+                admin.execute(call)
+            message = info.value.diag.message_primary
+            assert info.value.sqlstate == "PT005", (call, info.value.sqlstate, message)
+            assert "view pg_temp" in message and granted["reader"] in message and "temporary" in message
+            assert "DROP VIEW" in info.value.diag.message_hint
+        reader.close()  # the reader's session ends, its view with it
+        admin.execute("SELECT pgtrack.drop_metric('old')")
+        admin.execute("SELECT pgtrack.compact_metrics()")
+
+
+def test_a_writers_raw_writes_cannot_stall_the_queue(dbname, granted):
+    with connect_as(dbname, granted["writer"]) as writer:
+        exp = writer.execute("SELECT pgtrack.experiment('q')").fetchone()[0]
+        with connect_as(dbname, granted["admin"]) as admin:
+            admin.execute("SELECT pgtrack.declare_identifying(%s, 'k', 'int')", (exp,))
+        writer.execute("SELECT pgtrack.enqueue(%s, '[{\"k\": 1}, {\"k\": 2}]')", (exp,))
+        first = writer.execute("SELECT pgtrack.find_run(%s, '{\"k\": 1}')", (exp,)).fetchone()[0]
+        for bad in ("attempt = 2147483647", "attempt = -1", "time_updated = 'infinity'", "time_updated = '9999-12-31'",
+                    "time_created = 'infinity'"):
+            with pytest.raises(psycopg.errors.CheckViolation):
+                writer.execute(f"UPDATE pgtrack.runs SET {bad} WHERE id = %s", (first,))
+        writer.execute("UPDATE pgtrack.runs SET attempt = 1000000000 WHERE id = %s", (first,))  # the top: allowed
+        claimed = [writer.execute("SELECT run_id FROM pgtrack.claim_next(%s, '1 hour')", (exp,)).fetchone()[0]
+                   for _ in range(2)]
+        assert claimed[0] != first and claimed[1] is None  # skipped, never an overflow error
