@@ -270,7 +270,7 @@ def cmd_inspect(client: Client, opts: argparse.Namespace) -> int:
 
 def cmd_metrics(client: Client, opts: argparse.Namespace) -> int:
     if opts.metrics_command == "add":
-        added = client.value("SELECT pgtrack.add_metric(%s, %s::regtype, %s)", (opts.name, opts.type, opts.comment))
+        added = client.add_metric(opts.name, opts.type, opts.comment)
         if opts.json:
             print(json.dumps({"metric": opts.name, "added": added}))
         else:
@@ -526,9 +526,13 @@ def _explain(exc: BaseException) -> CliError:
     if isinstance(exc, psycopg.errors.InsufficientPrivilege):
         return CliError(f"permission denied: {exc.diag.message_primary}; ask the database owner for pgtrack_reader, "
                         "pgtrack_writer or pgtrack_admin", EXIT_DENIED)
-    if isinstance(exc, (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName, psycopg.errors.UndefinedFunction)):
+    if isinstance(exc, (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName, psycopg.errors.UndefinedFunction)) \
+            and "pgtrack" in (exc.diag.message_primary or ""):  # pgtrack's own objects are missing
         return CliError(f"pgtrack is missing or out of date in this database ({exc.diag.message_primary}); "
                         "run: pgtrack setup, or ALTER EXTENSION pgtrack UPDATE", EXIT_NOT_INSTALLED)
+    if isinstance(exc, psycopg.ProgrammingError) and not getattr(exc, "sqlstate", None):  # libpq refused the settings
+        return CliError(f"invalid connection settings: {str(exc).strip().splitlines()[0]}; check --dsn, -a/-p/-d/-u, "
+                        "PGTRACK_DSN_* or pgtrack.conf", EXIT_USAGE)
     if isinstance(exc, psycopg.OperationalError):
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return CliError(f"cannot reach the database: {first}; check -a/-p/-d/-u, --dsn, PGTRACK_DSN_* or pgtrack.conf",
@@ -537,6 +541,11 @@ def _explain(exc: BaseException) -> CliError:
         return CliError(str(exc), EXIT_NOT_FOUND)
     if isinstance(exc, PermissionError):
         return CliError(str(exc), EXIT_DENIED)
+    if isinstance(exc, OSError):  # a disk full, a read-only file system, a directory given as a file
+        where = f" {exc.filename}" if exc.filename else ""
+        return CliError(f"cannot write or read{where}: {exc.strerror or exc}", EXIT_REFUSED)
+    if isinstance(exc, psycopg.Error) and getattr(exc, "sqlstate", None):  # the server refused something else
+        return CliError(f"{exc.diag.message_primary or exc} (SQLSTATE {exc.sqlstate})", EXIT_REFUSED)
     if isinstance(exc, ImportError):
         return CliError(str(exc), EXIT_USAGE)
     return CliError(f"unexpected {type(exc).__name__}: {exc}; rerun with PGTRACK_DEBUG=1 for the traceback", EXIT_BUG)

@@ -159,8 +159,15 @@ class Client:
         type. Names may be written as frameworks do (``"train/loss"``). Needs the owner or pgtrack_admin;
         ``run.add_metrics`` adds a missing double precision column by itself when it may."""
         from . import statements as sql
+        from .errors import SchemaValidationError
 
-        added = self.value(sql.ADD_METRIC, (name, type, comment))
+        try:
+            added = self.value(sql.ADD_METRIC, (name, type, comment))
+        except (psycopg.errors.UndefinedObject, psycopg.errors.InvalidSchemaName, psycopg.errors.SyntaxError,
+                psycopg.errors.InvalidTextRepresentation) as exc:  # the type name did not parse as a type
+            raise SchemaValidationError(f"{type!r} is not a type: {exc.diag.message_primary}",
+                                        hint="use a built-in type such as double precision, real, bigint, integer, "
+                                             "boolean, text, timestamptz or jsonb") from None
         self._metric_names = None
         return added
 
@@ -185,6 +192,11 @@ class Client:
             raise  # connection trouble during the call: not retried (it may have run); the next call reconnects
         except psycopg.Error as exc:
             raise translate(exc) from None
+        except UnicodeEncodeError as exc:  # a lone surrogate in a text parameter: nothing was sent
+            from .errors import SchemaValidationError
+
+            raise SchemaValidationError(f"text {exc.object[max(0, exc.start - 20):exc.end + 20]!r} is not valid Unicode "
+                                        f"({exc.reason})", hint="pass text without lone surrogates such as '\\ud800'") from None
 
     def execute(self, query: Any, params: Optional[Sequence[Any]] = None, row_factory: Any = None) -> List[Any]:
         """Run one statement and return its rows ([] if it returns none); ``row_factory`` as in

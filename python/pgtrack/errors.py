@@ -139,13 +139,18 @@ _BY_SQLSTATE = {cls.sqlstate: cls for cls in (
 def translate(exc: psycopg.Error) -> BaseException:
     """The pgtrack exception for a psycopg error raised by a pgtrack function, else ``exc``.
 
-    One error comes from PostgreSQL itself before any pgtrack code runs: a status that is not a
-    runstatus label fails while the parameter is converted (22P02); it is a validation error too."""
+    Two errors come from PostgreSQL itself before any pgtrack code runs, and are validation errors too:
+    a status that is not a runstatus label (22P02), and JSON text that is not valid Unicode (a lone
+    surrogate escape)."""
     sqlstate = getattr(exc, "sqlstate", None) or ""
     diag = exc.diag
     hint = diag.message_hint
-    if sqlstate == "22P02" and "pgtrack.runstatus" in (diag.message_primary or ""):
+    primary = diag.message_primary or ""
+    if sqlstate == "22P02" and "pgtrack.runstatus" in primary:
         sqlstate, hint = "PT003", "statuses are the Slurm job states: SELECT enum_range(NULL::pgtrack.runstatus)"
+    elif sqlstate in ("22P02", "22P05", "22021") and any(word in f"{primary} {diag.message_detail or ''}"
+                                                        for word in ("surrogate", "Unicode", "UTF8")):
+        sqlstate, hint = "PT003", "text must be valid Unicode: a lone surrogate such as '\\ud800' cannot be stored"
     cls = _BY_SQLSTATE.get(sqlstate)
     if cls is None:
         return exc

@@ -51,6 +51,8 @@ def to_json(value: Any) -> str:
         return json.dumps(value, allow_nan=False, default=_default)
     except ValueError:  # a non-finite float somewhere: the slow path, only then
         return json.dumps(_finite(json.loads(json.dumps(value, default=_default))), allow_nan=False)
+    except TypeError as exc:  # a value JSON cannot hold (an object, a function): the caller's to fix
+        raise SchemaValidationError(str(exc), hint="log numbers, strings, booleans, None, and lists or dicts of them") from None
 
 
 def identifying_json(identifying: Mapping[str, Any]) -> str:

@@ -239,5 +239,8 @@ def write_report(client: Any, experiment: Any, path: Any, metric: Optional[str] 
     start = time.perf_counter()
     page, runs, charts = build_report(client, experiment, metric, direction, buckets)
     path = Path(path)
-    path.write_text(page, encoding="utf-8")
+    try:
+        path.write_text(page, encoding="utf-8")
+    except OSError as exc:  # a full disk, a read-only file system: say which file
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     return ReportInfo(path, runs, charts, path.stat().st_size, time.perf_counter() - start)

@@ -41,12 +41,19 @@ AUTO = "auto"
 
 def resolve_args(args: Any) -> Optional[Dict[str, Any]]:
     """'auto' → the script's docopt arguments, or {"argv": [...]} when none can be detected."""
-    if args != AUTO:
-        return args if args is None else dict(args if isinstance(args, dict) else vars(args))
-    try:
-        return detect_args()
-    except (ValueError, ImportError, SyntaxError, OSError):
-        return {"argv": sys.argv[1:]}
+    if args is None or isinstance(args, dict):
+        return args
+    if isinstance(args, str) and args == AUTO:
+        try:
+            return detect_args()
+        except (ValueError, ImportError, SyntaxError, OSError):
+            return {"argv": sys.argv[1:]}
+    if hasattr(args, "keys") and hasattr(args, "__getitem__"):  # any mapping (docopt's Dict, OmegaConf, ...)
+        return {key: args[key] for key in args.keys()}
+    if hasattr(args, "__dict__") and not isinstance(args, (str, bytes, list, tuple, set)):  # argparse.Namespace
+        return dict(vars(args))
+    raise SchemaValidationError(f"args must be a dict, a mapping or an argparse.Namespace, got {type(args).__name__}: {args!r:.80}",
+                                hint="pass args={'lr': 0.1}, args=vars(namespace), or 'auto' for the command line")
 
 
 def resolve_env(env: Any) -> Optional[Dict[str, Any]]:

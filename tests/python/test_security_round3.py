@@ -50,3 +50,46 @@ def test_a_writers_raw_writes_cannot_stall_the_queue(dbname, granted):
         claimed = [writer.execute("SELECT run_id FROM pgtrack.claim_next(%s, '1 hour')", (exp,)).fetchone()[0]
                    for _ in range(2)]
         assert claimed[0] != first and claimed[1] is None  # skipped, never an overflow error
+
+
+@pytest.mark.parametrize("args, code, words", [
+    (["metrics", "add", "x", "int; DROP TABLE x"], 5, "is not a type"),
+    (["metrics", "add", "x", "pg_temp.evil"], 5, "is not a type"),
+    (["--dsn", "garbage=", "status"], 1, "invalid connection settings"),
+    (["report", "raw-errors", "-o", "/dev/full"], 5, "/dev/full"),
+])
+def test_cli_errors_that_were_raw(dbname, args, code, words):
+    import os
+    import subprocess
+    import sys
+
+    import pgtrack
+
+    client = pgtrack.Client(dbname=dbname)
+    run = pgtrack.Experiment(client, name="raw-errors").get_run()
+    with run.track():
+        run.add_metrics(step=1, loss=1.0)
+    done = subprocess.run([sys.executable, "-m", "pgtrack", *args], capture_output=True, text=True,
+                          env=dict(os.environ, PGDATABASE=dbname), timeout=120)
+    assert done.returncode == code, done.stderr
+    assert words in done.stderr and done.stderr.count("\n") == 1 and "unexpected" not in done.stderr
+    assert client.value("SELECT count(*) FROM pgtrack.metric_columns() WHERE name = 'x'") == 0
+
+
+def test_python_errors_that_were_raw(client):
+    import pgtrack
+
+    exp = pgtrack.Experiment(client, name="raw")
+    run = exp.get_run()
+    for call in (lambda: exp.get_run(args=[1, 2]),
+                 lambda: pgtrack.Experiment(client, name="lone \ud800 surrogate"),
+                 lambda: run.set_comment("lone \udfff"),
+                 lambda: run.add_args({"k": "lone \ud800"}),
+                 lambda: run.add_metrics(step=1, **{"lone \ud800": 1.0}),
+                 lambda: run.add_metrics(step=1, loss=object()),
+                 lambda: client.add_metric("y", "int; DROP TABLE y")):
+        with pytest.raises(pgtrack.SchemaValidationError):
+            call()
+    assert client.value("SELECT count(*) FROM pgtrack.experiments") == 1
+    assert client.value("SELECT count(*) FROM pgtrack.runs") == 1
+    assert client.value("SELECT args FROM pgtrack.runs") is None
