@@ -357,6 +357,14 @@ def cmd_recover(client: Client, opts: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_ui(client: Client, opts: argparse.Namespace) -> int:
+    from .ui import serve
+
+    experiment = _experiment_id(client, opts.experiment) if opts.experiment else None
+    serve(client, experiment, opts.bind, opts.ui_port, open_browser=not opts.no_browser, token=opts.token)
+    return EXIT_OK
+
+
 def cmd_dsn(client: Client, opts: argparse.Namespace) -> int:
     print(client.conninfo)
     return EXIT_OK
@@ -392,15 +400,16 @@ def cmd_embedded_stop(client: Optional[Client], opts: argparse.Namespace) -> int
 
 # -- wiring ----------------------------------------------------------------------------------------
 
-def _global_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
+def _global_options(parser: argparse.ArgumentParser, defaults: bool, own: Sequence[str] = ()) -> None:
     """The connection options and --json. On the top-level parser with their defaults; on every
     subcommand again with SUPPRESS defaults, so they are accepted after the command too
-    (``pgtrack runs sweep --json``) without undoing what was given before it."""
+    (``pgtrack runs sweep --json``) without undoing what was given before it. ``own``: long options
+    the subcommand uses for itself (``ui --host/--port``: the database's stay -a/-p there)."""
     keep = {} if defaults else {"default": argparse.SUPPRESS}
     conn = parser.add_argument_group("connection (default: PGTRACK_DSN_*, pgtrack.conf, libpq's PG* variables)")
     conn.add_argument("-u", "--user", help="database user", **keep)
-    conn.add_argument("-a", "--host", help="database host, or host:port", **keep)
-    conn.add_argument("-p", "--port", help="database port", **keep)
+    conn.add_argument(*(["-a"] if "--host" in own else ["-a", "--host"]), dest="host", help="database host, or host:port", **keep)
+    conn.add_argument(*(["-p"] if "--port" in own else ["-p", "--port"]), dest="port", help="database port", **keep)
     conn.add_argument("-d", "--database", help="database name", **keep)
     conn.add_argument("-c", "--config-path", help="config file of key=value libpq settings", **keep)
     conn.add_argument("--dsn", help="a libpq connection string or postgresql:// URL", **keep)
@@ -415,9 +424,9 @@ class _Commands:
         self.actions = parser.add_subparsers(dest=dest, metavar=metavar, parser_class=Parser)
         self.actions.required = required
 
-    def add(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+    def add(self, name: str, own: Sequence[str] = (), **kwargs: Any) -> argparse.ArgumentParser:
         parser = self.actions.add_parser(name, **kwargs)
-        _global_options(parser, defaults=False)
+        _global_options(parser, defaults=False, own=own)
         return parser
 
 
@@ -482,6 +491,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--direction", choices=("min", "max"), help="is the primary metric minimised or maximised")
     p.add_argument("--buckets", type=int, default=100, help="points per curve (default 100)")
     p.set_defaults(handler=cmd_report)
+    p = commands.add("ui", own=("--host", "--port"), help="a live dashboard in the browser (read-only; binds 127.0.0.1)")
+    p.add_argument("experiment", nargs="?", metavar="EXPERIMENT", help="open this experiment's page")
+    p.add_argument("--host", dest="bind", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1; any other needs the token in the printed URL)")
+    p.add_argument("--port", dest="ui_port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    p.add_argument("--no-browser", action="store_true", help="print the URL (stdout) instead of opening a browser")
+    p.add_argument("--token", help="the access token off the loopback (default: a random one)")
+    p.set_defaults(handler=cmd_ui)
     p = commands.add("recover", help="load metric rows and final statuses that training saved locally while the server was away")
     p.add_argument("--run", type=int, help="only this run's files")
     p.set_defaults(handler=cmd_recover)

@@ -4,16 +4,12 @@ DataFrames of an experiment: ``runs`` (one row per run), ``history`` (long-forma
 ``pip install "pgtrack[analysis]"``."""
 from __future__ import annotations
 
-import re
 from typing import Any, Iterable, Optional, Sequence, Tuple
 
 from psycopg import sql as _sql
 
 from ._extras import require
 from .client import for_reading
-
-MAXIMISED = re.compile(r"acc|auc|f1|precision|recall|score|reward|iou|bleu|map", re.I)
-
 
 def query_dataframe(cursor_or_client: Any, query: Any, params: Optional[Sequence[Any]] = ()) -> Any:
     """Run a query and return its result as a DataFrame with the query's column names. Accepts a
@@ -57,50 +53,23 @@ def best_runs(client: Any, experiment: Any, metric: str, direction: str = "min")
 def runs(experiment: Any, client: Any = None, maximize: Iterable[str] = ()) -> Any:
     """One row per run of the experiment: ``id``, ``status`` (``LOST`` for a live run whose worker went
     silent), each identifying value as a column, ``args`` (a dict), ``best <metric>`` and ``final
-    <metric>`` for every numeric metric the experiment logged, ``duration``, ``worker``, ``attempt``,
-    ``error`` (its first line). Best is the minimum, or the maximum for metrics named in ``maximize``
-    or named like a score (acc, auc, f1, precision, recall, score, reward, iou, bleu, map).
+    <metric>`` for every numeric metric the experiment logged, ``duration`` (a Timedelta), ``worker``,
+    ``attempt``, ``error`` (its first line). Best is the minimum, or the maximum for metrics named in
+    ``maximize`` or named like a score (acc, auc, f1, precision, recall, score, reward, iou, bleu, map).
 
     ``runs(experiment)`` with an Experiment, or ``runs(name_or_id, client)``; both orders work."""
+    from .runtable import run_table
+
     pd = require("pandas")
     if client is not None and not hasattr(experiment, "client") and hasattr(experiment, "execute"):
         experiment, client = client, experiment  # runs(client, experiment)
     client, exp_id = _client_and_experiment(client if client is not None else experiment,
                                             experiment if client is not None else None)
-    reader = for_reading(client)
-    numeric = [r[0] for r in reader.execute(
-        "SELECT c.name FROM pgtrack.metric_columns() c JOIN pg_type t ON t.oid = c.type WHERE t.typcategory = 'N'")]
-    maximize = set(maximize)
-    per_metric = []
-    for name in numeric:
-        column = _sql.SQL("m.{}::float8").format(_sql.Identifier(name))
-        best = "max" if name in maximize or MAXIMISED.search(name) else "min"
-        per_metric.append(_sql.SQL(
-            "{best}({c}) FILTER (WHERE {c} <> 'NaN'), "
-            "(array_agg({c} ORDER BY m.step DESC, m.progress DESC) FILTER (WHERE {c} IS NOT NULL))[1]"
-        ).format(best=_sql.SQL(best), c=column))
-    aggregates = _sql.SQL(", ").join(per_metric) if per_metric else _sql.SQL("NULL")
-    query = _sql.SQL(
-        "SELECT r.id, s.shown_status, r.identity, r.args, "
-        "coalesce(r.time_finished, CASE WHEN NOT s.lost THEN clock_timestamp() END) - r.time_started, "
-        "r.worker, r.attempt, split_part(r.error, E'\\n', 1), agg.* "
-        "FROM pgtrack.runs r JOIN pgtrack.runs_status(%s) s ON s.run_id = r.id "
-        "LEFT JOIN LATERAL (SELECT {aggregates} FROM pgtrack.metrics m WHERE m.run_id = r.id) agg ON true "
-        "WHERE r.experiment_id = %s ORDER BY r.id").format(aggregates=aggregates)
-    rows = reader.execute(query, (exp_id, exp_id))
-    fields = sorted({k for row in rows for k in (row[2] or {})})
-    metric_columns = [f"{kind} {name}" for name in numeric for kind in ("best", "final")]
-    records = []
-    for row in rows:
-        identity = row[2] or {}
-        record = {"id": row[0], "status": row[1], **{f: identity.get(f) for f in fields}, "args": row[3]}
-        record.update(zip(metric_columns, row[8:8 + len(metric_columns)]))
-        record.update(duration=row[4], worker=row[5], attempt=row[6], error=row[7] or None)
-        records.append(record)
-    frame = pd.DataFrame.from_records(records, columns=["id", "status", *fields, "args", *metric_columns,
-                                                        "duration", "worker", "attempt", "error"])
-    unused = [c for c in metric_columns if frame[c].isna().all()]  # metrics this experiment never logged
-    return frame.drop(columns=unused)
+    table = run_table(for_reading(client), exp_id, maximize)
+    columns = [c for c in table.columns if c not in ("started", "updated")]
+    frame = pd.DataFrame.from_records([{c: r[c] for c in columns} for r in table.rows], columns=columns)
+    frame["duration"] = pd.to_timedelta(frame["duration"], unit="s")
+    return frame
 
 
 def history(runs: Any, metrics: Any = None, client: Any = None) -> Any:
@@ -119,8 +88,9 @@ def history(runs: Any, metrics: Any = None, client: Any = None) -> Any:
     ids = [int(getattr(r, "id", r)) for r in runs]
     reader = for_reading(client)
     if metrics is None:
-        metrics = [r[0] for r in reader.execute(
-            "SELECT c.name FROM pgtrack.metric_columns() c JOIN pg_type t ON t.oid = c.type WHERE t.typcategory = 'N'")]
+        from .runtable import numeric_metrics
+
+        metrics = numeric_metrics(reader)
     elif isinstance(metrics, str):
         metrics = [metrics]
     known = client.metric_names(refresh_unless=metrics)

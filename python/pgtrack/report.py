@@ -25,7 +25,7 @@ from .client import for_reading
 from .notebook import CSS, escape, format_float, format_status, format_tags, format_timedelta, status_group
 from .plot import curve_points, draw_curves
 
-MAXIMISED = re.compile(r"acc|auc|f1|precision|recall|score|reward|iou|bleu", re.I)
+from .runtable import MAXIMISED, numeric_metrics
 
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -144,8 +144,7 @@ def _build_report(client: Any, experiment: Any, metric: Optional[str], direction
     figure_module = require("matplotlib.figure")
     client = for_reading(client)  # the read replica, when the Client has one
     exp_id, name, comment = _experiment(client, experiment)
-    numeric = [r[0] for r in client.execute(
-        "SELECT c.name FROM pgtrack.metric_columns() c JOIN pg_type t ON t.oid = c.type WHERE t.typcategory = 'N'")]
+    numeric = numeric_metrics(client)
     best: Dict[str, Dict[int, tuple]] = {}
     for m in numeric:
         rows = client.execute("SELECT run_id, best, best_step, final FROM pgtrack.best_runs(%s, %s, %s)",

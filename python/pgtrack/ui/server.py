@@ -1,0 +1,237 @@
+"""The dashboard's HTTP server: the standard library's threading server, one read-only database
+connection per thread, the pages and JSON endpoints below, every asset from this package.
+
+Pages (one HTML shell; static/app.js draws the view the path names):
+  /                     experiments           /experiments/<id>   runs, charts, hyperparameters, sweep
+  /runs/<id>            one run                /compare?runs=1,2   config diff and overlaid curves
+JSON:
+  /api/experiments, /api/experiments/<id>, /api/experiments/<id>/runs?sort=&desc=&filter=&offset=&limit=,
+  /api/experiments/<id>/curves?metric=&runs=&buckets=&axis=, /api/experiments/<id>/sweep,
+  /api/experiments/<id>/version, /api/runs/<id>
+
+Safe by default: every query runs in a read-only transaction (``default_transaction_read_only``), as
+``pgtrack_reader`` when that role exists and the login may use it; the server binds 127.0.0.1 and
+answers only requests whose Host names the address it serves (no DNS rebinding); bound to any other
+address it requires a token, carried by the printed URL and then by a cookie. Responses carry a
+Content-Security-Policy that allows only this server's own script and style.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+import threading
+import traceback
+from http import HTTPStatus
+from http.cookies import SimpleCookie
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from typing import Any, Callable, Dict, Optional, Tuple
+from urllib.parse import parse_qs, urlsplit
+
+import psycopg
+
+from ..errors import PgtrackError
+from . import data
+from .filters import FilterError
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+STATIC = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+SHELL = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>pgtrack</title><link rel="stylesheet" href="/static/app.css"></head>
+<body><header><a href="/" class="brand">pgtrack</a><span id="crumbs"></span><span id="live" title="live updates"></span></header>
+<main id="app"><p class="muted">loading...</p></main>
+<script src="/static/app.js"></script></body></html>
+"""
+
+
+class Dashboard:
+    """What the handler needs: how to make a read-only Client per thread, and the access token."""
+
+    def __init__(self, client: Any, token: Optional[str], host: str):
+        self.base = client.for_reading()
+        self.token = token
+        self.host = host
+        self.local = threading.local()
+        self.role = self._reader_role()
+
+    def _reader_role(self) -> Optional[str]:
+        """pgtrack_reader when it exists and the login may SET ROLE to it."""
+        probe = self.base.clone(options="-c default_transaction_read_only=on")
+        try:
+            return probe.value("SELECT 'pgtrack_reader' WHERE to_regrole('pgtrack_reader') IS NOT NULL "
+                               "AND pg_has_role(current_user, 'pgtrack_reader', 'MEMBER') "
+                               "AND has_schema_privilege('pgtrack_reader', 'pgtrack', 'USAGE') "
+                               "AND has_table_privilege('pgtrack_reader', 'pgtrack.runs', 'SELECT')")
+        finally:
+            probe.close()
+
+    def client(self) -> Any:
+        client = getattr(self.local, "client", None)
+        if client is None:
+            options = "-c default_transaction_read_only=on -c statement_timeout=30s"
+            if self.role:
+                options += f" -c role={self.role}"
+            client = self.local.client = self.base.clone(options=options)
+        return client
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "pgtrack-ui"
+    dashboard: Dashboard  # set on the subclass made by make_server
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: the terminal is the user's
+        pass
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    def _send(self, status: int, body: bytes, content_type: str, extra: Optional[Dict[str, str]] = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("Content-Security-Policy",
+                         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                         "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+        for key, value in (extra or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, status: int, payload: Any) -> None:
+        self._send(status, json.dumps(payload, allow_nan=False).encode(), "application/json; charset=utf-8")
+
+    def _allowed(self, query: Dict[str, str]) -> Tuple[bool, Optional[str]]:
+        """(allowed, cookie to set). Loopback: the Host must name the loopback (DNS rebinding).
+        Elsewhere: the token, from ?token= or the cookie."""
+        board = self.dashboard
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]")
+        if board.token is None:
+            return host in LOOPBACK, None
+        given = query.get("token")
+        if given is None:
+            cookie = SimpleCookie(self.headers.get("Cookie", ""))
+            given = cookie["pgtrack_token"].value if "pgtrack_token" in cookie else None
+        if given is None or not hmac.compare_digest(given, board.token):
+            return False, None
+        return True, f"pgtrack_token={board.token}; HttpOnly; SameSite=Strict; Path=/" if "token" in query else None
+
+    def do_HEAD(self) -> None:
+        self.do_GET()
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        allowed, cookie = self._allowed(query)
+        if not allowed:
+            self._send(HTTPStatus.FORBIDDEN, b"forbidden: open the URL pgtrack ui printed (it carries the token)\n",
+                       "text/plain; charset=utf-8")
+            return
+        path = parts.path.rstrip("/") or "/"
+        try:
+            if path.startswith("/api/"):
+                self._json(HTTPStatus.OK, self._api(path[5:].split("/"), query))
+            elif path.startswith("/static/"):
+                name = path[len("/static/"):]
+                if name not in STATIC:
+                    raise LookupError(f"no asset {name}")
+                body = resources.files("pgtrack.ui").joinpath("static", name).read_bytes()
+                self._send(HTTPStatus.OK, body, STATIC[name])
+            elif path == "/" or path.split("/")[1] in ("experiments", "runs", "compare"):
+                self._send(HTTPStatus.OK, SHELL.encode(), "text/html; charset=utf-8",
+                           {"Set-Cookie": cookie} if cookie else None)
+            else:
+                raise LookupError(f"no page {path}")
+        except LookupError as exc:
+            self._error(HTTPStatus.NOT_FOUND, str(exc).strip("'\""), path)
+        except (FilterError, ValueError, PgtrackError) as exc:
+            self._error(HTTPStatus.BAD_REQUEST, str(exc), path)
+        except psycopg.OperationalError as exc:
+            self._error(HTTPStatus.SERVICE_UNAVAILABLE, f"the database is unreachable: {str(exc).strip().splitlines()[0]}", path)
+            self.dashboard.local.client = None
+        except psycopg.Error as exc:
+            self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"the database refused the query: {exc.diag.message_primary or exc}", path)
+        except BrokenPipeError:
+            pass
+        except Exception as exc:  # never a traceback to the browser
+            traceback.print_exc()
+            self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"unexpected {type(exc).__name__}: {exc}", path)
+
+    def _error(self, status: int, message: str, path: str) -> None:
+        if path.startswith("/api/"):
+            self._json(status, {"error": message})
+        else:
+            import html
+
+            body = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>pgtrack: error</title>"
+                    f"<link rel='stylesheet' href='/static/app.css'></head><body><header><a href='/' class='brand'>pgtrack</a>"
+                    f"</header><main><p class='error'>{html.escape(message)}</p></main></body></html>")
+            self._send(status, body.encode(), "text/html; charset=utf-8")
+
+    # -- the API ---------------------------------------------------------------------------------
+
+    def _api(self, parts: list, query: Dict[str, str]) -> Any:
+        client = self.dashboard.client()
+        if parts == ["experiments"]:
+            return data.experiments(client)
+        if len(parts) >= 2 and parts[0] == "experiments":
+            experiment_id = _int(parts[1], "experiment id")
+            if len(parts) == 2:
+                found = data.experiment(client, experiment_id)
+                if found is None:
+                    raise LookupError(f"experiment {experiment_id} does not exist")
+                return found
+            handler = ENDPOINTS.get(parts[2]) if len(parts) == 3 else None
+            if handler is None:
+                raise LookupError(f"no endpoint {'/'.join(parts)}")
+            return handler(client, experiment_id, query)
+        if len(parts) == 2 and parts[0] == "runs":
+            found = data.run(client, _int(parts[1], "run id"))
+            if found is None:
+                raise LookupError(f"run {parts[1]} does not exist")
+            return found
+        raise LookupError(f"no endpoint {'/'.join(parts)}")
+
+
+def _int(text: str, what: str) -> int:
+    if not text.isdigit():
+        raise ValueError(f"{what} must be a number, got {text!r}")
+    return int(text)
+
+
+def _ids(text: str) -> list:
+    return [_int(t, "run id") for t in text.split(",") if t.strip()] if text else []
+
+
+ENDPOINTS: Dict[str, Callable[[Any, int, Dict[str, str]], Any]] = {
+    "runs": lambda c, e, q: data.runs_page(c, e, q.get("sort") or None, q.get("desc") in ("1", "true"), q.get("filter", ""),
+                                         _int(q.get("offset", "0"), "offset"), _int(q.get("limit", "100"), "limit")),
+    "curves": lambda c, e, q: data.curves(c, e, q.get("metric", ""), _ids(q.get("runs", "")),
+                                          _int(q.get("buckets", "200"), "buckets"), q.get("axis", "step")),
+    "sweep": lambda c, e, q: data.sweep(c, e),
+    "version": lambda c, e, q: {"version": data.version(c, e)},
+}
+
+
+def make_server(client: Any, host: str = "127.0.0.1", port: int = 8765, token: Optional[str] = None) -> ThreadingHTTPServer:
+    """A server bound to (host, port), not yet serving. Off the loopback a token is required (one is
+    made when none is given)."""
+    if host not in LOOPBACK and token is None:
+        token = secrets.token_urlsafe(24)
+    board = Dashboard(client, token, host)
+    handler = type("BoundHandler", (Handler,), {"dashboard": board})
+    server = ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True
+    server.dashboard = board  # type: ignore[attr-defined]
+    return server
+
+
+def url_of(server: ThreadingHTTPServer, path: str = "/") -> str:
+    host, port = server.server_address[:2]
+    shown = f"[{host}]" if ":" in host else host
+    token = server.dashboard.token  # type: ignore[attr-defined]
+    return f"http://{shown}:{port}{path}" + (f"?token={token}" if token else "")
