@@ -144,6 +144,12 @@ def test_a_managed_server_owner_without_superuser_installs_plain_and_roles_hold(
         admin.execute(f'CREATE ROLE "{writer}" LOGIN')
         admin.execute(f'CREATE ROLE "{stranger}" LOGIN')
         admin.execute(f'ALTER DATABASE "{db}" OWNER TO "{owner}"')
+        # The pgtrack_* roles are cluster-wide: when another test (or database) made them first, a
+        # CREATEROLE owner may grant them only with ADMIN OPTION (PostgreSQL 16+), as the DBA of a
+        # managed server would give it.
+        for role in ("pgtrack_reader", "pgtrack_writer", "pgtrack_admin"):
+            if admin.execute("SELECT to_regrole(%s)", (role,)).fetchone()[0] is not None:
+                admin.execute(f'GRANT {role} TO "{owner}" WITH ADMIN OPTION')
     try:
         setup = pgtrack_cli(db, "-u", owner, "setup", "--plain")
         assert setup.returncode == 0, setup.stderr
