@@ -132,6 +132,9 @@ class Handler(BaseHTTPRequestHandler):
                        "text/plain; charset=utf-8")
             return
         path = parts.path.rstrip("/") or "/"
+        if path == "/favicon.ico":
+            self._send(HTTPStatus.NO_CONTENT, b"", "image/x-icon")
+            return
         try:
             if path.startswith("/api/"):
                 self._json(HTTPStatus.OK, self._api(path[5:].split("/"), query))
