@@ -39,6 +39,10 @@ def main() -> None:
     scenario_logging.scaling(results)
     with open(os.path.join(HERE, "results.md"), "w") as f:
         f.write(results.markdown(header))
+        ui = os.path.join(HERE, "results-ui.md")  # bench/ui_bench.py, run just before by make bench
+        if os.path.exists(ui):
+            with open(ui) as section:
+                f.write("\n" + section.read())
     with open(os.path.join(HERE, "results.json"), "w") as f:
         json.dump({"header": header, "sections": results.sections}, f, indent=1, default=str)
     print(f"\nwrote {os.path.join(HERE, 'results.md')} and results.json")

@@ -23,4 +23,5 @@ exec bash "$ROOT_DIR/tools/with-cluster.sh" bash -c '
     for script in bench/metrics_bench.py bench/registry_bench.py bench/python_bench.py bench/report_bench.py; do
         echo "== $script"; (cd bench && ../.venv/bin/python "$(basename "$script")"); echo
     done
+    echo "== bench/ui_bench.py (the dashboard)"; (cd bench && ../.venv/bin/python ui_bench.py); echo
     echo "== bench/compare.py (peers)"; (cd bench && ../.venv-bench/bin/python compare.py)'

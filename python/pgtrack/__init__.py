@@ -16,6 +16,8 @@ from .errors import (
     translate,
 )
 from .experiment import CollisionGroup, Experiment, IdentifyingField
+from .functions import *  # noqa: F401,F403  (SQLTrack's module-level experiment_*/run_* functions)
+from .functions import __all__ as _functions
 from .lifecycle import LifecycleHandle, run_lifecycle
 from .registry import RegisterResult, find, heartbeat, register
 from .run import Run, run_from_env
@@ -28,5 +30,5 @@ __all__ = [
     "AlreadyCompleted", "AlreadyRunning", "Client", "CollisionGroup", "DuplicateRunError", "Experiment",
     "IdentifyingField", "LeaseLostError", "LifecycleHandle", "NotFoundError", "PgtrackError", "RegisterResult",
     "Run", "SchemaChangeError", "SchemaValidationError", "Terminated", "find", "heartbeat", "load_schema",
-    "register", "run_from_env", "run_lifecycle", "translate",
+    "register", "run_from_env", "run_lifecycle", "translate", *_functions,
 ]

@@ -142,40 +142,12 @@ def cmd_setup(client: Client, opts: argparse.Namespace) -> int:
         print(f"created extension pgtrack {plain.installed(client)[0]}")
     layout = client.value("SELECT pgtrack.setup()")
     print(f"data tables ready (layout {layout})")
-    for script in opts.scripts:
-        path = Path(script)
-        if not path.is_file():
-            raise CliError(f"migration script {path} does not exist", EXIT_NOT_FOUND)
-        ran = _migrate(client, path)
+    from .migrations import apply, script_paths
+
+    for path in script_paths(opts.scripts):  # a missing one: FileNotFoundError, exit 2, nothing applied
+        ran = apply(client, path)
         print(f"({'NEW' if ran else 'OK'}) {path.name}")
     return EXIT_OK
-
-
-def _migrate(client: Client, path: Path) -> bool:
-    """pgtrack.migrate() of one script; an error raised by the script's own SQL is that script's error,
-    with its line, not "pgtrack is missing" (exit 5)."""
-    text = path.read_text()
-    try:
-        return client.value("SELECT pgtrack.migrate(%s, %s)", (path.name, text))
-    except PgtrackError:
-        raise
-    except psycopg.OperationalError:
-        raise
-    except psycopg.Error as exc:
-        diag = exc.diag
-        where = ""
-        if diag.internal_query and diag.internal_position:  # a syntax error: PostgreSQL says where
-            where = f" at line {diag.internal_query[: int(diag.internal_position)].count(chr(10)) + 1}"
-        else:  # an error while it ran: the first line naming what the message names
-            import re
-
-            for name in re.findall(r'"([^"]+)"', diag.message_primary or ""):
-                lines = [n for n, text in enumerate(text.splitlines(), 1) if name in text]
-                if lines:
-                    where = f" at line {lines[0]}"
-                    break
-        raise CliError(f"migration {path}{where} failed, nothing of it was applied: {diag.message_primary or exc}"
-                       + (f" (hint: {diag.message_hint})" if diag.message_hint else ""), EXIT_REFUSED) from None
 
 
 def cmd_plain_sql(client: Optional[Client], opts: argparse.Namespace) -> int:
@@ -414,6 +386,7 @@ def _global_options(parser: argparse.ArgumentParser, defaults: bool, own: Sequen
     conn.add_argument("-c", "--config-path", help="config file of key=value libpq settings", **keep)
     conn.add_argument("--dsn", help="a libpq connection string or postgresql:// URL", **keep)
     conn.add_argument("--read-dsn", help="a read replica for experiments, runs, inspect and report (writes: the primary)", **keep)
+    conn.add_argument("-s", "--schema", help="accepted for SQLTrack's command line; pgtrack's schema is always pgtrack", **keep)
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables", **keep)
 
 
@@ -518,6 +491,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def client_from(opts: argparse.Namespace) -> Client:
+    if getattr(opts, "schema", None) not in (None, "", "pgtrack"):
+        print(f"pgtrack: note: -s/--schema {opts.schema} ignored: pgtrack's tables always live in schema pgtrack",
+              file=sys.stderr)
     host, port = opts.host, opts.port
     if host and ":" in host and port is None and host.rsplit(":", 1)[1].isdigit():
         host, port = host.rsplit(":", 1)  # SQLTrack's -a "host (and port)"; a socket directory works too

@@ -58,6 +58,14 @@ class Experiment:
         return f"<pgtrack.Experiment id={self.id} name={self.name!r}>"
 
     @classmethod
+    def _bind(cls, client: Client, experiment_id: int, name: Optional[str] = None) -> "Experiment":
+        """An Experiment object for an existing id, without a database call."""
+        experiment = cls.__new__(cls)
+        experiment.client, experiment.schema_defaults = client, {}
+        experiment.id, experiment.name = experiment_id, name
+        return experiment
+
+    @classmethod
     def get(cls, client: Client, name_or_id: Any) -> "Experiment":
         """An existing experiment by name or id; NotFoundError (with "did you mean") instead of
         creating one, so a typo in a notebook does not make a new, empty experiment."""
@@ -72,10 +80,7 @@ class Experiment:
             names = [r[0] for r in client.execute(sql.EXPERIMENT_NAMES)]
             raise NotFoundError(f"experiment {name_or_id!r} does not exist", hint=suggest(name_or_id, names,
                                 "create it with pgtrack.Experiment(client, name=...)"))
-        experiment = cls.__new__(cls)
-        experiment.client, experiment.schema_defaults = client, {}
-        experiment.id, experiment.name = row
-        return experiment
+        return cls._bind(client, *row)
 
     def add_metric(self, name: str, type: str = "double precision", comment: Optional[str] = None) -> bool:
         """Add a metric column (metrics are shared by all experiments); see Client.add_metric."""

@@ -37,6 +37,7 @@ h1{{margin-bottom:0.2em}} .sub{{color:#666;margin-top:0}}
 table{{border-collapse:collapse;font-size:13px;margin:0.5em 0 1.5em}}
 th,td{{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top;white-space:nowrap}}
 th{{background:#f4f4f4;position:sticky;top:0}} #runs th{{cursor:pointer}} #runs th:hover{{background:#e4e4e4}}
+tr.best td{{background:#e8f5e9;font-weight:600}}
 td.num{{text-align:right;font-variant-numeric:tabular-nums}} td.err{{color:#a00;max-width:28em;overflow:hidden;text-overflow:ellipsis}}
 .wrap{{max-height:40em;overflow:auto;display:inline-block;max-width:100%}}
 .charts{{display:flex;flex-wrap:wrap;gap:1em}} .chart svg{{max-width:100%;height:auto}}
@@ -172,6 +173,11 @@ def _build_report(client: Any, experiment: Any, metric: Optional[str], direction
 
     head = ["run", "status"] + fields + [f"{kind} {m}" for m in metrics for kind in ("best", "final")] + \
         ["attempt", "worker", "duration", "tags", "error"]
+    # Rows sorted by the primary metric (best first, runs without it last); the best row highlighted.
+    ranked = best.get(primary, {})
+    sign = -1 if direction == "max" else 1
+    best_id = min(ranked, key=lambda r: sign * ranked[r][0]) if ranked else None
+    runs = sorted(runs, key=lambda r: (r[0] not in ranked, sign * ranked[r[0]][0] if r[0] in ranked else 0, r[0]))
     body = []
     for run_id, status, identity, worker, attempt, started, finished, error, tags in runs:
         cells = [_cell(run_id, escape(run_id), True), _cell(status, format_status(status))]
@@ -187,7 +193,7 @@ def _build_report(client: Any, experiment: Any, metric: Optional[str], direction
                   _cell(duration.total_seconds() if duration else None, format_timedelta(duration, "")),
                   _cell(",".join(sorted(tags or {})), format_tags(tags, "")),
                   _cell(excerpt, f'<span title="{escape(error or "")}">{escape(excerpt)}</span>', css="err")]
-        body.append("<tr>" + "".join(cells) + "</tr>")
+        body.append(('<tr class="best">' if run_id == best_id else "<tr>") + "".join(cells) + "</tr>")
     runs_table = ('<table id="runs"><thead><tr>' + "".join(f"<th>{escape(h)}</th>" for h in head) +
                   "</tr></thead><tbody>" + "".join(body) + "</tbody></table>")
 

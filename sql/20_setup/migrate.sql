@@ -1,5 +1,19 @@
 -- migrate(): user SQL migration scripts, each applied once and recorded in the same transaction.
 
+CREATE OR REPLACE FUNCTION pgtrack._migration_body(p_script text)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    /* The script without a BEGIN; ... END; (or COMMIT;) around all of it, as SQLTrack's migration
+       scripts are written: migrate() runs the script inside its own transaction, where transaction
+       commands are refused. Any other script is returned as it is. */
+    SELECT coalesce((regexp_match(p_script,
+        '^((?:\s*--[^\n]*\n)*)\s*(?:BEGIN(?:\s+(?:WORK|TRANSACTION))?|START\s+TRANSACTION)\s*;(.*?)(?:END|COMMIT)(?:\s+(?:WORK|TRANSACTION))?\s*;?\s*$', 'i'))[2],
+        p_script)
+$$;
+
 CREATE OR REPLACE FUNCTION pgtrack._applied_checksum(p_name text)
 RETURNS text
 LANGUAGE sql
@@ -46,7 +60,9 @@ LANGUAGE plpgsql
 AS $$
 /* Runs with the caller's privileges (SECURITY INVOKER): a migration can do exactly what its caller
    may do. The script and its record in applied_migrations commit or roll back together, so a failing
-   script leaves no trace and can be fixed and retried. Scripts must not contain BEGIN/COMMIT.
+   script leaves no trace and can be fixed and retried. A BEGIN; ... END; around the whole script is
+   dropped (SQLTrack's scripts have one); other transaction commands are refused. The script sees
+   pgtrack's tables by their plain names (search_path pgtrack, then the session's).
    No SET search_path here on purpose: the script runs with the session's search_path. So this body
    qualifies every function and operator it uses itself (pg_catalog.x, OPERATOR(pg_catalog.=)); the
    helpers it calls pin search_path. */
@@ -72,8 +88,11 @@ BEGIN
     END IF;
 
     v_path := pg_catalog.current_setting('search_path');
+    -- pgtrack's tables by their plain names too (SQLTrack's scripts say ALTER TABLE metrics ...),
+    -- ahead of the session's own path; restored below, so nothing leaks out of the call.
+    PERFORM pg_catalog.set_config('search_path', 'pgtrack, ' OPERATOR(pg_catalog.||) v_path, false);
     BEGIN
-        EXECUTE p_script;
+        EXECUTE pgtrack._migration_body(p_script);
     EXCEPTION WHEN invalid_transaction_termination OR feature_not_supported OR active_sql_transaction THEN
         PERFORM pgtrack._migration_refused(p_name, SQLSTATE, SQLERRM);
     END;
@@ -86,4 +105,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrack.migrate(text, text) IS
-$$Run a user SQL migration script once, recorded by name (with a SHA-256 checksum) in the same transaction as the script. Returns true if it ran now, false if it was already applied with the same text; PT005 if applied before with different text. Runs with the caller's privileges; scripts must not contain BEGIN/COMMIT.$$;
+$$Run a user SQL migration script once, recorded by name (with a SHA-256 checksum) in the same transaction as the script. Returns true if it ran now, false if it was already applied with the same text; PT005 if applied before with different text. Runs with the caller's privileges, with pgtrack's tables found by their plain names (ALTER TABLE metrics ...); a BEGIN; ... END; around the whole script is accepted (SQLTrack's scripts), other transaction commands are refused.$$;

@@ -1,0 +1,1 @@
+"""SQLTrack's ``sqltrack.commands`` package: ``pgtrack.commands.migrate.migrate(client, paths)``."""
