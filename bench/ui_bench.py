@@ -58,6 +58,7 @@ def browse(base: str, exp_id: int, long_id: int) -> dict:
     from playwright.sync_api import sync_playwright
 
     out = {"table": [], "charts": [], "sort": [], "filter": [], "long": []}
+    cold = None
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
         for _ in range(5):
@@ -66,6 +67,7 @@ def browse(base: str, exp_id: int, long_id: int) -> dict:
             page.goto(f"{base}/experiments/{exp_id}")
             page.wait_for_selector("#runs tr[data-run-id]", timeout=60000)
             out["table"].append(time.perf_counter() - start)
+            cold = out["table"][0] if cold is None else cold  # the first load computes the runs table
             first = page.locator("#runs tbody tr").first.get_attribute("data-run-id")
             start = time.perf_counter()
             page.locator('th[data-column="best m0"]').click()
@@ -89,7 +91,7 @@ def browse(base: str, exp_id: int, long_id: int) -> dict:
             out["long"].append(time.perf_counter() - start)
             page.close()
         browser.close()
-    return {k: statistics.median(v) * 1000 for k, v in out.items()}
+    return {**{k: statistics.median(v) * 1000 for k, v in out.items()}, "cold": cold * 1000}
 
 
 def _writer(dbname: str, seconds: float, queue) -> None:
@@ -158,7 +160,8 @@ def main() -> None:
         "",
         "| what | ms | target | |",
         "|---|---|---|---|",
-        f"| navigation to the runs table drawn | {times['table']:.0f} | 1,500 | {'met' if times['table'] <= 1500 else 'missed'} |",
+        f"| navigation to the runs table drawn, the first time (the server computes the table: one SQL statement) | {times['cold']:.0f} | 1,500 | {'met' if times['cold'] <= 1500 else 'missed'} |",
+        f"| navigation to the runs table drawn (median; the table cached until a run changes) | {times['table']:.0f} | 1,500 | {'met' if times['table'] <= 1500 else 'missed'} |",
         f"| the charts tab: every metric's chart drawn ({METRICS} charts x 20 runs) | {times['charts']:.0f} | 1,500 | {'met' if times['charts'] <= 1500 else 'missed'} |",
         f"| sort by a column (server-side), table redrawn | {times['sort']:.0f} | 200 | {'met' if times['sort'] <= 200 else 'missed'} |",
         f"| filter (server-side, after the 250 ms typing debounce), table redrawn | {times['filter']:.0f} | 200 | {'met' if times['filter'] <= 200 else 'missed'} |",

@@ -51,12 +51,12 @@ def experiment(client: Any, experiment_id: int) -> Optional[Dict[str, Any]]:
     row = client.one("SELECT id, name, comment, tags, lost_after FROM pgtrack.experiments WHERE id = %s", (experiment_id,))
     if row is None:
         return None
-    table = cached_table(client, experiment_id)
+    current = version(client, experiment_id)
+    table = cached_table(client, experiment_id, current)
     primary = choose_primary(table)
     return plain({"id": row[0], "name": row[1], "comment": row[2], "tags": row[3], "lost_after": row[4],
                   "fields": table.fields, "metrics": table.metrics, "directions": table.directions,
-                  "columns": table.columns, "primary": primary, "version": version(client, experiment_id),
-                  "runs": len(table.rows)})
+                  "columns": table.columns, "primary": primary, "version": current, "runs": len(table.rows)})
 
 
 def version(client: Any, experiment_id: int) -> str:
@@ -68,8 +68,9 @@ def version(client: Any, experiment_id: int) -> str:
           FROM pgtrack.runs_status(%s) s JOIN pgtrack.runs r ON r.id = s.run_id""", (experiment_id,))
 
 
-def cached_table(client: Any, experiment_id: int) -> RunTable:
-    key = (experiment_id, version(client, experiment_id))
+def cached_table(client: Any, experiment_id: int, current: Optional[str] = None) -> RunTable:
+    """The experiment's RunTable for its current version (computed once per version)."""
+    key = (experiment_id, current or version(client, experiment_id))
     with _cache_lock:
         table = _cache.get(key)
     if table is None:
@@ -102,7 +103,8 @@ def runs_page(client: Any, experiment_id: int, sort: Optional[str] = None, desce
               filter_text: str = "", offset: int = 0, limit: int = 100) -> Dict[str, Any]:
     """One page of the runs table, sorted and filtered by the server; ``best_id`` is the best run by
     the primary metric (over the filtered rows)."""
-    table = cached_table(client, experiment_id)
+    current = version(client, experiment_id)
+    table = cached_table(client, experiment_id, current)
     predicate = compile_filter(filter_text, table.columns)
     rows = [r for r in table.rows if predicate(r)]
     primary = choose_primary(table)
@@ -123,7 +125,7 @@ def runs_page(client: Any, experiment_id: int, sort: Optional[str] = None, desce
     return plain({"columns": table.columns, "fields": table.fields, "metrics": table.metrics,
                   "directions": table.directions, "primary": primary, "total": len(table.rows), "matched": len(rows),
                   "offset": offset, "limit": limit, "best_id": best_id, "rows": rows[offset:offset + limit],
-                  "version": version(client, experiment_id)})
+                  "version": current})
 
 
 def curves(client: Any, experiment_id: int, metric: str, run_ids: Sequence[int], buckets: int = 200,
