@@ -19,16 +19,18 @@ from .experiment import CollisionGroup, Experiment, IdentifyingField
 from .functions import *  # noqa: F401,F403  (SQLTrack's module-level experiment_*/run_* functions)
 from .functions import __all__ as _functions
 from .lifecycle import LifecycleHandle, run_lifecycle
+from .query import F, Field, Query
 from .registry import RegisterResult, find, heartbeat, register
 from .run import Run, run_from_env
 from .schema import load_schema
+from .store import Store
 from .tracking import Terminated
 
 __version__ = "0.3.0"
 
 __all__ = [
-    "AlreadyCompleted", "AlreadyRunning", "Client", "CollisionGroup", "DuplicateRunError", "Experiment",
+    "AlreadyCompleted", "AlreadyRunning", "Client", "F", "Field", "Query", "CollisionGroup", "DuplicateRunError", "Experiment",
     "IdentifyingField", "LeaseLostError", "LifecycleHandle", "NotFoundError", "PgtrackError", "RegisterResult",
-    "Run", "SchemaChangeError", "SchemaValidationError", "Terminated", "find", "heartbeat", "load_schema",
+    "Run", "SchemaChangeError", "SchemaValidationError", "Store", "Terminated", "find", "heartbeat", "load_schema",
     "register", "run_from_env", "run_lifecycle", "translate", *_functions,
 ]

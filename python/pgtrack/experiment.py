@@ -82,6 +82,27 @@ class Experiment:
                                 "create it with pgtrack.Experiment(client, name=...)"))
         return cls._bind(client, *row)
 
+    # -- wallow's query DSL (pgtrack.query) ---------------------------------------------------------
+
+    def where(self, *exprs: Any) -> Any:
+        """A Query over this experiment's runs: ``experiment.where(F("lr") < 0.01).order_by(...).all()``."""
+        from .query import Query
+
+        return Query(self).where(*exprs)
+
+    def query(self) -> Any:
+        """A Query of every run (then where/order_by/limit/...)."""
+        from .query import Query
+
+        return Query(self)
+
+    @property
+    def f(self) -> Any:
+        """``experiment.f.<name>``: a field checked at once (AttributeError for a typo); ``dir()`` lists them."""
+        from .query import Fields
+
+        return Fields(self)
+
     def add_metric(self, name: str, type: str = "double precision", comment: Optional[str] = None) -> bool:
         """Add a metric column (metrics are shared by all experiments); see Client.add_metric."""
         return self.client.add_metric(name, type, comment)

@@ -74,7 +74,10 @@ class LifecycleHandle:
 def run_lifecycle(experiment: "Experiment", identifying: Mapping[str, Any], annotating: Optional[Mapping[str, Any]] = None,
                   *, stale_after: _dt.timedelta = _dt.timedelta(minutes=10), force: bool = False,
                   heartbeat: Optional[float] = None) -> Iterator[LifecycleHandle]:
-    """Claim, run and finalise one configuration (see the module docstring)."""
+    """Claim, run and finalise one configuration (see the module docstring). ``experiment`` may be a Store."""
+    from .store import experiment_of
+
+    experiment = experiment_of(experiment)
     result = experiment.register(identifying, annotating, on_duplicate="claim_if_stale", stale_after=stale_after)
     run = result.run
     if result.was_skipped:

@@ -16,6 +16,7 @@ from .errors import DuplicateRunError, SchemaValidationError
 from .jsonvalues import identifying_json, to_json
 from .run import Run
 from .status import status_name
+from .store import experiment_of
 
 if TYPE_CHECKING:
     from .experiment import Experiment
@@ -61,7 +62,9 @@ def run_from_registration(experiment: "Experiment", row: tuple, claimed: bool) -
 
 def register(experiment: "Experiment", identifying: Mapping[str, Any], annotating: Optional[Mapping[str, Any]] = None,
              *, on_duplicate: str, stale_after: Optional[_dt.timedelta] = None) -> RegisterResult:
-    """Register a run by its identifying values with an explicit duplicate policy (SPEC §4.4)."""
+    """Register a run by its identifying values with an explicit duplicate policy (SPEC §4.4).
+    ``experiment`` may be wallow's Store (pgtrack.Store)."""
+    experiment = experiment_of(experiment)
     client = experiment.client
     params = (experiment.id, identifying_json(identifying), annotating_json(annotating), on_duplicate,
               stale_interval(stale_after))
@@ -77,10 +80,20 @@ def register(experiment: "Experiment", identifying: Mapping[str, Any], annotatin
 
 def find(experiment: "Experiment", **identifying: Any) -> Optional[Run]:
     """The run with these identifying values (normalised, defaults filled), or None."""
+    experiment = experiment_of(experiment)
     run_id = experiment.client.value(sql.FIND_RUN, (experiment.id, identifying_json(identifying)))
     return None if run_id is None else Run._bind(experiment.client, run_id, experiment.id, experiment=experiment)
 
 
-def heartbeat(run: Run) -> _dt.datetime:
-    """time_updated = now for the run (with the attempt it holds); returns that time."""
+def heartbeat(run: Any, identifying: Optional[Mapping[str, Any]] = None) -> _dt.datetime:
+    """time_updated = now for the run (with the attempt it holds); returns that time. wallow's form,
+    ``heartbeat(store, identifying={...})``, finds the run by its identifying values first (NotFoundError
+    if there is none)."""
+    if identifying is not None:
+        from .errors import NotFoundError
+
+        found = find(run, **identifying)
+        if found is None:
+            raise NotFoundError(f"no run with identifying values {dict(identifying)!r}", hint="register it first")
+        run = found
     return run.heartbeat()
