@@ -23,6 +23,7 @@ AS $$
    as the owner (it is only called from SECURITY DEFINER functions). */
 DECLARE
     v_user_columns text;
+    v_role         text;
 BEGIN
     IF to_regrole('pgtrack_reader') IS NOT NULL THEN
         GRANT USAGE ON SCHEMA pgtrack TO pgtrack_reader;
@@ -41,7 +42,8 @@ BEGIN
          WHERE a.attrelid = 'pgtrack.runs'::regclass AND a.attnum > 0 AND NOT a.attisdropped
            AND a.attname <> ALL ('{id,experiment_id,uuid,identity}'::name[]);
         EXECUTE format('GRANT INSERT, UPDATE (%s) ON pgtrack.runs TO pgtrack_writer', v_user_columns);
-        EXECUTE format('GRANT EXECUTE ON FUNCTION %s, pgtrack._lock_experiment_shared(bigint), pgtrack._reserve_run_id(bigint) TO pgtrack_writer',
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s, pgtrack._lock_experiment_shared(bigint), pgtrack._reserve_run_id(bigint),
+                        pgtrack._refresh_experiment_views() TO pgtrack_writer',
                        pgtrack._invoker_functions());
     END IF;
     IF to_regrole('pgtrack_admin') IS NOT NULL THEN
@@ -55,8 +57,19 @@ BEGIN
                         pgtrack._lock_experiment_exclusive(bigint), pgtrack._lock_schema(), pgtrack._regenerate_writers(),
                         pgtrack.add_metric(text, regtype, text), pgtrack.drop_metric(text, boolean),
                         pgtrack.rename_metric(text, text), pgtrack.add_run_column(text, regtype, boolean, text),
-                        pgtrack.compact_metrics(), pgtrack.partition_metrics(integer) TO pgtrack_admin',
+                        pgtrack.compact_metrics(), pgtrack.partition_metrics(integer),
+                        pgtrack.experiment_view(text), pgtrack._refresh_experiment_views(), pgtrack._drop_experiment_views(),
+                        pgtrack._create_experiment_views(bigint[]) TO pgtrack_admin',
                        pgtrack._invoker_functions());
+    END IF;
+    -- The typed experiment views (views.sql): security_invoker, so reading one needs the tables too.
+    IF to_regnamespace('pgtrack_views') IS NOT NULL THEN
+        FOREACH v_role IN ARRAY ARRAY['pgtrack_reader', 'pgtrack_writer', 'pgtrack_admin'] LOOP
+            IF to_regrole(v_role) IS NOT NULL THEN
+                EXECUTE format('GRANT USAGE ON SCHEMA pgtrack_views TO %I', v_role);
+                EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA pgtrack_views TO %I', v_role);
+            END IF;
+        END LOOP;
     END IF;
 END
 $$;

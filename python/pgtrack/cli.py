@@ -258,9 +258,18 @@ def cmd_schema(client: Client, opts: argparse.Namespace) -> int:
 
     if not Path(opts.file).is_file():
         raise CliError(f"schema file {opts.file} does not exist", EXIT_NOT_FOUND)
-    experiment = load_schema(opts.file, client)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the line below says it, once, with the exit code
+        experiment = load_schema(opts.file, client)
     emit_record(opts, {"experiment": experiment.name, "id": experiment.id,
                        "identifying fields": [f.name for f in experiment.identifying_fields()]})
+    extra = getattr(experiment, "schema_extra_identifying", [])
+    if extra:
+        raise CliError(f"applied {opts.file}, but the identifying field(s) {', '.join(extra)} of experiment {experiment.name!r} "
+                       f"are not in it and were NOT dropped (dropping one re-keys every run): to drop, run SELECT "
+                       f"pgtrack.drop_identifying({experiment.id}, '{extra[0]}') (refused if runs would collide)", EXIT_REFUSED)
     return EXIT_OK
 
 

@@ -197,5 +197,5 @@ def format_dataframe(df: Any, formatting: Optional[Dict[str, Callable[[Any], str
 
 def init_notebook_mode() -> None:
     """Add pgtrack's stylesheet to the notebook."""
-    display = require("IPython.display", extra="analysis")
+    display = require("IPython.display", extra="notebook")
     display.display(display.HTML(f"<style>{CSS}</style>"))

@@ -40,6 +40,10 @@ def annotating_json(annotating: Optional[Mapping[str, Any]]) -> str:
         column = key.lower()
         if column in values:
             raise SchemaValidationError(f"annotating field {key!r} is given twice (names are case-insensitive)")
+        if isinstance(value, _dt.datetime) and value.tzinfo is None:
+            raise SchemaValidationError(f"annotating field {key!r} is a naive datetime ({value.isoformat()}): not coercible "
+                                        "to timestamptz without a time zone",
+                                        hint="pass an aware datetime, e.g. datetime.now(timezone.utc)")
         values[column] = status_name(value) if column == "status" and isinstance(value, str) else value
     return to_json(values)
 

@@ -41,19 +41,23 @@ def run_table(client: Any, experiment_id: int, maximize: Sequence[str] = ()) -> 
     """The experiment's runs as a RunTable (``client`` may be a replica's)."""
     numeric = numeric_metrics(client)
     directions = {m: "max" if maximised(m, maximize) else "min" for m in numeric}
-    per_metric = [_sql.SQL(
-        "{best}({c}) FILTER (WHERE {c} <> 'NaN'), "
-        "(pg_catalog.array_agg({c} ORDER BY m.step DESC, m.progress DESC) FILTER (WHERE {c} IS NOT NULL))[1]"
-    ).format(best=_sql.SQL(directions[name]), c=_sql.SQL("m.{}::float8").format(_sql.Identifier(name)))
-        for name in numeric]
-    aggregates = _sql.SQL(", ").join(per_metric) if per_metric else _sql.SQL("NULL")
+    # best: one scan of the run's rows for every metric at once; final: per metric one backward probe
+    # of the primary key (run_id, step, progress), stopping at the first value
+    best = [_sql.SQL("{best}({c}::float8) FILTER (WHERE {c}::float8 <> 'NaN') AS {alias}").format(
+        best=_sql.SQL(directions[name]), c=_sql.SQL("m.{}").format(_sql.Identifier(name)), alias=_sql.Identifier(f"b{i}"))
+        for i, name in enumerate(numeric)]
+    final = [_sql.SQL("(SELECT f.{c}::float8 FROM pgtrack.metrics f WHERE f.run_id = r.id AND f.{c} IS NOT NULL "
+                      "ORDER BY f.step DESC, f.progress DESC LIMIT 1)").format(c=_sql.Identifier(name)) for name in numeric]
+    pairs = [_sql.SQL("agg.{}, {}").format(_sql.Identifier(f"b{i}"), final[i]) for i in range(len(numeric))]
+    aggregates = _sql.SQL(", ").join(best) if best else _sql.SQL("NULL AS none")
+    selected = _sql.SQL(", ").join(pairs) if pairs else _sql.SQL("NULL")
     query = _sql.SQL(
         "SELECT r.id, s.shown_status, r.identity, r.args, "
         "greatest(0, extract(epoch FROM coalesce(r.time_finished, CASE WHEN s.lost THEN s.last_seen ELSE clock_timestamp() END)"
-        " - r.time_started)), r.worker, r.attempt, split_part(r.error, E'\\n', 1), r.time_started, s.last_seen, agg.* "
+        " - r.time_started)), r.worker, r.attempt, split_part(r.error, E'\\n', 1), r.time_started, s.last_seen, {selected} "
         "FROM pgtrack.runs r JOIN pgtrack.runs_status(%s) s ON s.run_id = r.id "
         "LEFT JOIN LATERAL (SELECT {aggregates} FROM pgtrack.metrics m WHERE m.run_id = r.id) agg ON true "
-        "WHERE r.experiment_id = %s ORDER BY r.id").format(aggregates=aggregates)
+        "WHERE r.experiment_id = %s ORDER BY r.id").format(aggregates=aggregates, selected=selected)
     raw = client.execute(query, (experiment_id, experiment_id))
     fields = sorted({k for row in raw for k in (row[2] or {})})
     metric_columns = [f"{kind} {name}" for name in numeric for kind in ("best", "final")]

@@ -55,7 +55,7 @@ def _table(path: Path, data: Mapping[str, Any], key: str) -> Dict[str, Any]:
 def _check_keys(path: Path, where: str, table: Mapping[str, Any], allowed: set) -> None:
     unknown = sorted(set(table) - allowed)
     if unknown:
-        raise _fail(path, where, f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+        raise _fail(path, where, f"unknown keys {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
 
 
 def _field(path: Path, where: str, spec: Any, types: set) -> Dict[str, Any]:
@@ -63,7 +63,7 @@ def _field(path: Path, where: str, spec: Any, types: set) -> Dict[str, Any]:
         raise _fail(path, where, "must be a table with at least type = ...")
     _check_keys(path, where, spec, FIELD_KEYS)
     if spec.get("type") not in types:
-        raise _fail(path, f"{where}.type", f"must be one of {', '.join(sorted(types))}, got {spec.get('type')!r}")
+        raise _fail(path, f"{where}.type", f"unknown type {spec.get('type')!r}: must be one of {', '.join(sorted(types))}")
     for flag in ("nullable", "indexed"):
         if flag in spec and not isinstance(spec[flag], bool):
             raise _fail(path, f"{where}.{flag}", "must be true or false")
@@ -101,6 +101,17 @@ def parse_schema(path: Path) -> Dict[str, Any]:
     both = sorted(set(identifying) & set(annotating))
     if both:
         raise _fail(path, both[0], "appears in both [identifying] and [annotating]")
+    if not identifying:  # wallow: a schema without identifying fields would hold one run
+        raise _fail(path, "identifying", "declares no identifying field: at least one [identifying.<name>] is needed")
+    layout = project.get("artefacts_layout")
+    if layout is not None:
+        import string
+
+        known = set(identifying) | {n.lower() for n in annotating} | set(annotating) | {"uuid", "id"}
+        for _, placeholder, _, _ in string.Formatter().parse(layout):
+            if placeholder is not None and placeholder not in known:
+                raise _fail(path, "project.artefacts_layout",
+                            f"unknown placeholder {{{placeholder}}}; known: {', '.join(sorted(known))}")
     return {"project": project, "identifying": identifying, "annotating": annotating}
 
 
@@ -114,6 +125,12 @@ def load_schema(path: Any, client: Client) -> Experiment:
                             float_precision=project.get("float_precision"))
     for name, spec in schema["identifying"].items():
         experiment.declare_identifying(name, spec["type"], spec.get("default"), spec.get("doc"))
+    declared = {f.name for f in experiment.identifying_fields()}
+    experiment.schema_extra_identifying = sorted(declared - set(schema["identifying"]))
+    if experiment.schema_extra_identifying:
+        warnings.warn(f"{path}: identifying field(s) {', '.join(experiment.schema_extra_identifying)} of experiment "
+                      f"{experiment.name!r} are not in the file and were not dropped; drop one with "
+                      f"experiment.drop_identifying(name)", stacklevel=2)
     for name, spec in schema["annotating"].items():
         column = name.lower()
         if column in BUILTIN_COLUMNS:

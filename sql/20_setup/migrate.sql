@@ -73,6 +73,7 @@ DECLARE
     v_checksum text;
     v_applied  text;
     v_path     text;
+    v_views    bigint[];
 BEGIN
     PERFORM pgtrack._validate_label(p_name, 'migration name');
     PERFORM pgtrack._validate_label(p_script, 'migration script', NULL);
@@ -87,6 +88,7 @@ BEGIN
         PERFORM pgtrack._migration_changed(p_name, v_applied, v_checksum);
     END IF;
 
+    v_views := pgtrack._drop_experiment_views();  -- so the script may change what they use; made again below
     v_path := pg_catalog.current_setting('search_path');
     -- pgtrack's tables by their plain names too (SQLTrack's scripts say ALTER TABLE metrics ...),
     -- ahead of the session's own path; restored below, so nothing leaks out of the call.
@@ -101,6 +103,7 @@ BEGIN
     INSERT INTO pgtrack.applied_migrations (name, checksum, applied_at)
     VALUES (p_name, v_checksum, pg_catalog.clock_timestamp());
     PERFORM pgtrack._regenerate_writers();  -- the script may have added metric columns
+    PERFORM pgtrack._create_experiment_views(v_views);
     RETURN true;
 END
 $$;

@@ -20,6 +20,12 @@ BEGIN
     IF to_regclass('pgtrack.meta') IS NOT NULL THEN
         PERFORM pgtrack._lock_schema();
     END IF;
+    IF to_regnamespace('pgtrack_views') IS NOT NULL THEN
+        PERFORM pgtrack._drop_experiment_views();
+        IF NOT EXISTS (SELECT FROM pg_class c WHERE c.relnamespace = 'pgtrack_views'::regnamespace) THEN
+            DROP SCHEMA pgtrack_views;  -- left in place if someone else keeps objects there
+        END IF;
+    END IF;
     DROP FUNCTION IF EXISTS pgtrack._metrics_write(bigint, bigint, double precision, jsonb, boolean, integer),
                             pgtrack._metrics_write_batch(bigint, jsonb, boolean, integer);
     DROP TABLE IF EXISTS pgtrack.metrics, pgtrack.run_relationships, pgtrack.runs, pgtrack.experiment_relationships,

@@ -141,6 +141,7 @@ BEGIN
     v_added := pgtrack._add_column('metrics', $1, $2, $3);
     IF v_added THEN
         PERFORM pgtrack._regenerate_writers();
+        PERFORM pgtrack._refresh_experiment_views();  -- views/sql: best_/final_ of the new metric
     END IF;
     RETURN v_added;
 END
@@ -158,6 +159,7 @@ AS $$
 DECLARE
     v_rows     bigint;
     v_blockers text;
+    v_views    bigint[];
 BEGIN
     PERFORM pgtrack._lock_schema();
     PERFORM pgtrack._existing_metric($1);
@@ -171,6 +173,7 @@ BEGIN
                 format('to drop it with its data: SELECT pgtrack.drop_metric(%L, force => true)', $1));
         END IF;
     END IF;
+    v_views := pgtrack._drop_experiment_views();  -- pgtrack's own views, made again below
     v_blockers := pgtrack._column_blockers($1);
     IF v_blockers IS NOT NULL THEN
         PERFORM pgtrack._raise('PT005', format('cannot drop metric %I: %s use it', $1, v_blockers),
@@ -178,6 +181,7 @@ BEGIN
     END IF;
     PERFORM pgtrack._execute_guarded(format('ALTER TABLE pgtrack.metrics DROP COLUMN %I', $1));
     PERFORM pgtrack._regenerate_writers();
+    PERFORM pgtrack._create_experiment_views(v_views);
 END
 $$;
 COMMENT ON FUNCTION pgtrack.drop_metric(text, boolean) IS
@@ -200,6 +204,7 @@ BEGIN
     END IF;
     PERFORM pgtrack._execute_guarded(format('ALTER TABLE pgtrack.metrics RENAME COLUMN %I TO %I', $1, $2));
     PERFORM pgtrack._regenerate_writers();
+    PERFORM pgtrack._refresh_experiment_views();
 END
 $$;
 COMMENT ON FUNCTION pgtrack.rename_metric(text, text) IS
@@ -245,6 +250,7 @@ BEGIN
     END IF;
     IF v_added THEN
         PERFORM pgtrack._role_grants();  -- pgtrack_writer may write the new annotating field
+        PERFORM pgtrack._refresh_experiment_views();
     END IF;
     RETURN v_added;
 END

@@ -90,8 +90,10 @@ DECLARE
     v_rebuild   text[];
     v_statement text;
     v_i         integer;
+    v_views     bigint[];
 BEGIN
     PERFORM pgtrack._execute_guarded('LOCK TABLE pgtrack.metrics IN ACCESS EXCLUSIVE MODE');
+    v_views := pgtrack._drop_experiment_views();  -- pgtrack's own views, made again at the end
     v_blockers := pgtrack._metrics_blockers();
     IF v_blockers IS NOT NULL THEN
         PERFORM pgtrack._raise('PT005', format('cannot rebuild pgtrack.metrics: %s depend on it', v_blockers),
@@ -151,6 +153,7 @@ BEGIN
     END IF;
     ANALYZE pgtrack.metrics;  -- a new table has no statistics; best_runs' plans need them
     PERFORM pgtrack._regenerate_writers();  -- new table, new plans; also re-applies the role grants
+    PERFORM pgtrack._create_experiment_views(v_views);
     RETURN v_dropped;
 END
 $$;

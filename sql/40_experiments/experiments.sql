@@ -85,6 +85,7 @@ BEGIN
             'experiment names are unique; choose another name');
     END IF;
     UPDATE pgtrack.experiments e SET name = $2 WHERE e.id = $1;
+    PERFORM pgtrack._refresh_experiment_views();  -- a view is named after its experiment
 END
 $$;
 COMMENT ON FUNCTION pgtrack.experiment_set_name(bigint, text) IS $$Rename an experiment (names are unique).$$;
@@ -159,6 +160,7 @@ BEGIN
       INTO runs, metric_rows
       FROM pgtrack.runs r WHERE r.experiment_id = $1;
     DELETE FROM pgtrack.experiments e WHERE e.id = $1;
+    PERFORM pgtrack._refresh_experiment_views();  -- its view goes with it
     RETURN NEXT;
 END
 $$;

@@ -54,6 +54,7 @@ BEGIN
         INSERT INTO pgtrack.identifying_fields (experiment_id, name, type, default_value, doc)
         VALUES ($1, $2, $3, v_default, $5);
     END IF;
+    PERFORM pgtrack._refresh_experiment_views();  -- a typed column for the new field (views.sql)
 END
 $$;
 COMMENT ON FUNCTION pgtrack.declare_identifying(bigint, text, text, jsonb, text) IS
@@ -114,6 +115,7 @@ BEGIN
     DELETE FROM pgtrack.identifying_fields f WHERE f.experiment_id = $1 AND f.name = $2;
     UPDATE pgtrack.runs r SET identity = r.identity - $2
      WHERE r.experiment_id = $1 AND r.identity ? $2;
+    PERFORM pgtrack._refresh_experiment_views();
 END
 $$;
 COMMENT ON FUNCTION pgtrack.drop_identifying(bigint, text, boolean) IS

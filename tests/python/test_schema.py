@@ -78,7 +78,7 @@ def test_schema_applies_and_is_idempotent(client, tmp_path):
     ("[project]\nname = 'x'\n[identifying.a]\ntype = 'json'\n", "identifying.a.type"),
     ("[project]\nname = 'x'\n[identifying.a]\ntype = 'int'\nprimary = true\n", "identifying.a: unknown key"),
     ("[project]\nname = 'x'\n[identifying.a]\ntype = 'int'\nnullable = true\n", "cannot be nullable"),
-    ("[project]\nname = 'x'\n[annotating.status]\ntype = 'int'\n", "built-in run column status"),
+    ("[project]\nname = 'x'\n[identifying.k]\ntype = 'int'\n[annotating.status]\ntype = 'int'\n", "built-in run column status"),
     ("[project]\nname = 'x'\nfloat_precision = true\n", "float_precision"),
     ("[project\nname = 'x'\n", "malformed TOML"),
 ])
@@ -91,6 +91,6 @@ def test_bad_schemas_name_the_file_and_key(client, tmp_path, text, match):
 
 def test_annotating_field_existing_with_another_type_is_refused(client, tmp_path):
     client.execute("SELECT pgtrack.add_run_column('host', 'bigint')")
-    path = write(tmp_path, "[project]\nname = 'x'\n[annotating.host]\ntype = 'string'\n")
+    path = write(tmp_path, "[project]\nname = 'x'\n[identifying.k]\ntype = 'int'\n[annotating.host]\ntype = 'string'\n")
     with pytest.raises(pgtrack.SchemaChangeError, match="host"):
         pgtrack.load_schema(path, client)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import threading
+import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..runtable import RunTable, run_table
@@ -59,13 +60,36 @@ def experiment(client: Any, experiment_id: int) -> Optional[Dict[str, Any]]:
                   "columns": table.columns, "primary": primary, "version": current, "runs": len(table.rows)})
 
 
+VERSION_TTL = 0.5  # seconds a computed version is reused: a page's sort, filter and paging need no new one
+_versions: Dict[int, Tuple[float, str]] = {}
+
+
 def version(client: Any, experiment_id: int) -> str:
     """Changes whenever a run of the experiment is added, logs (metric writers touch time_updated),
-    changes status or goes lost."""
+    changes status or goes lost. Reused for VERSION_TTL, so a change shows within a second and a half
+    of polling at the latest."""
+    now = time.monotonic()
+    with _cache_lock:
+        cached = _versions.get(experiment_id)
+    if cached and now - cached[0] < VERSION_TTL:
+        return cached[1]
+    current = _compute_version(client, experiment_id)
+    with _cache_lock:
+        _versions[experiment_id] = (now, current)
+    return current
+
+
+def _compute_version(client: Any, experiment_id: int) -> str:
+    """One pass over the experiment's runs: their count, the newest sign of life and end, a checksum of
+    statuses (a status set without touching time_updated), and how many are lost (which changes with
+    time alone)."""
     return client.value("""
-        SELECT count(*) || ':' || coalesce(md5(string_agg(s.run_id || s.shown_status || coalesce(r.time_updated::text, '')
-                                                          || coalesce(r.time_finished::text, ''), ',' ORDER BY s.run_id)), '')
-          FROM pgtrack.runs_status(%s) s JOIN pgtrack.runs r ON r.id = s.run_id""", (experiment_id,))
+        SELECT concat_ws(':', count(*), max(r.time_updated), max(r.time_finished),
+                         sum(hashtext(r.id::text || r.status::text)),
+                         count(*) FILTER (WHERE pgtrack.is_lost(r.status, coalesce(r.time_updated, r.time_started, r.time_created),
+                                                                e.lost_after)))
+          FROM pgtrack.runs r JOIN pgtrack.experiments e ON e.id = r.experiment_id
+         WHERE r.experiment_id = %s""", (experiment_id,))
 
 
 def cached_table(client: Any, experiment_id: int, current: Optional[str] = None) -> RunTable:
