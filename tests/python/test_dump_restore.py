@@ -36,6 +36,7 @@ def test_dump_restore_keeps_rows_added_columns_and_keeps_working(dbname, conn, r
     conn.execute("SELECT pgtrack.declare_identifying(%s, 'lr', 'float')", (exp,))
     conn.execute("SELECT pgtrack.register(%s, '{\"lr\": 0.5}', '{\"host\": \"n1\"}', on_duplicate => 'raise')", (exp,))
     conn.execute("SELECT pgtrack.migrate('v1', 'CREATE INDEX metrics_val_loss_idx ON pgtrack.metrics (val_loss)')")
+    conn.execute("SELECT pgtrack.experiment_view('dump')")  # a typed view (views.sql) comes back too
     before = _snapshot(dbname)
 
     dump = tmp_path / "db.dump"
@@ -55,7 +56,10 @@ def test_dump_restore_keeps_rows_added_columns_and_keeps_working(dbname, conn, r
         with pytest.raises(psycopg.Error) as info:
             rc.execute("SELECT pgtrack.register(%s, '{\"lr\": 0.50}', on_duplicate => 'raise')", (exp,))
         assert info.value.sqlstate == "PT001"
+        assert rc.execute("SELECT lr, best_val_loss FROM pgtrack_views.dump WHERE lr IS NOT NULL").fetchall() == [(0.5, None)]
         assert rc.execute("SELECT pgtrack.add_metric('new_one')").fetchone()[0] is True
+        assert "best_new_one" in [r[0] for r in rc.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = 'pgtrack_views.dump'::regclass")]  # still kept current
         assert rc.execute("SELECT pgtrack.setup()").fetchone()[0] == "0.3.0"
 
 

@@ -93,3 +93,25 @@ def test_python_errors_that_were_raw(client):
     assert client.value("SELECT count(*) FROM pgtrack.experiments") == 1
     assert client.value("SELECT count(*) FROM pgtrack.runs") == 1
     assert client.value("SELECT args FROM pgtrack.runs") is None
+
+
+def test_typed_views_give_nobody_more_than_the_tables(dbname, conn, granted):
+    exp = conn.execute("SELECT pgtrack.experiment('viewed')").fetchone()[0]
+    conn.execute("SELECT pgtrack.declare_identifying(%s, 'lr', 'float')", (exp,))
+    conn.execute("SELECT pgtrack.register(%s, '{\"lr\": 0.1}', on_duplicate => 'raise')", (exp,))
+    with connect_as(dbname, granted["admin"]) as admin:
+        assert admin.execute("SELECT pgtrack.experiment_view('viewed')").fetchone()[0] == "pgtrack_views.viewed"
+    with connect_as(dbname, granted["reader"]) as reader:
+        assert reader.execute("SELECT lr FROM pgtrack_views.viewed").fetchall() == [(0.1,)]
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            reader.execute("SELECT pgtrack.experiment_view('viewed')")
+    with connect_as(dbname, granted["nobody"]) as stranger:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            stranger.execute("SELECT * FROM pgtrack_views.viewed")
+    with connect_as(dbname, granted["writer"]) as writer:  # a writer's rename keeps the view current
+        writer.execute("SELECT pgtrack.experiment_set_name(%s, 'viewed-2')", (exp,))
+    assert conn.execute("SELECT to_regclass('pgtrack_views.\"viewed-2\"') IS NOT NULL").fetchone()[0]
+    conn.execute("REVOKE SELECT ON pgtrack.runs FROM pgtrack_reader")  # security_invoker: the table decides
+    with connect_as(dbname, granted["reader"]) as reader:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            reader.execute('SELECT * FROM pgtrack_views."viewed-2"')
