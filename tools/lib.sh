@@ -52,6 +52,24 @@ ensure_venv() {
     fi
 }
 
+# The framework integrations' virtualenv (torch, Lightning, Transformers, Keras, Optuna): built once per
+# content of tools/integrations-requirements.txt, outside the checkout (it is large and slow to build),
+# in /var/cache/pgtrack-ci as root, else ~/.cache/pgtrack-ci; PGTRACK_CI_CACHE overrides. pgtrack
+# itself comes from the checkout (PYTHONPATH), so the same environment serves every clone.
+ensure_integrations_venv() {
+    local requirements="$ROOT_DIR/tools/integrations-requirements.txt" base key
+    if [ "$(id -u)" -eq 0 ]; then base=${PGTRACK_CI_CACHE:-/var/cache/pgtrack-ci}; else base=${PGTRACK_CI_CACHE:-$HOME/.cache/pgtrack-ci}; fi
+    key=$(sha256sum "$requirements" | cut -c1-12)
+    INT_VENV="$base/venv-integrations-$key"
+    if [ ! -f "$INT_VENV/.ready" ]; then
+        log "building the integrations' virtualenv $INT_VENV (once)"
+        rm -rf "$INT_VENV" && mkdir -p "$base"
+        python3 -m venv "$INT_VENV"
+        "$INT_VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$requirements"
+        touch "$INT_VENV/.ready"
+    fi
+}
+
 # make install into the server found by pg_config (root), else say how.
 install_extension() {
     if [ "$(id -u)" -eq 0 ] || [ -w "$(pg_config --sharedir)/extension" ]; then

@@ -21,11 +21,16 @@ run_suite() {
     pg_prove -d pgtrack_tap_plain --ext .sql $(ls tests/sql/*.sql | grep -v '/install\.sql$') || status=1
     log "PostgreSQL $PG_MAJOR: pytest tests/python"
     "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/python || status=1
+    if [ "$PG_MAJOR" = 15 ] && [ "${PGTRACK_SKIP_INTEGRATIONS:-0}" != 1 ]; then
+        log "PostgreSQL $PG_MAJOR: pytest tests/integrations (Lightning, Transformers, Keras, Optuna) in $INT_VENV"
+        PYTHONPATH="$ROOT_DIR/python" "$INT_VENV/bin/python" -m pytest -q -p no:cacheprovider tests/integrations || status=1
+    fi
     return $status
 }
 
 ensure_system_deps
 ensure_venv
+[ "${PGTRACK_SKIP_INTEGRATIONS:-0}" = 1 ] || ensure_integrations_venv
 install_extension
 trap cluster_stop EXIT
 failed=()

@@ -24,6 +24,7 @@ from .registry import RegisterResult, find, heartbeat, register
 from .run import Run, run_from_env
 from .schema import load_schema
 from .store import Store
+from .sweep import sweep
 from .tracking import Terminated
 
 __version__ = "0.3.0"
@@ -31,6 +32,6 @@ __version__ = "0.3.0"
 __all__ = [
     "AlreadyCompleted", "AlreadyRunning", "Client", "F", "Field", "Query", "CollisionGroup", "DuplicateRunError", "Experiment",
     "IdentifyingField", "LeaseLostError", "LifecycleHandle", "NotFoundError", "PgtrackError", "RegisterResult",
-    "Run", "SchemaChangeError", "SchemaValidationError", "Store", "Terminated", "find", "heartbeat", "load_schema",
+    "Run", "SchemaChangeError", "SchemaValidationError", "Store", "Terminated", "find", "sweep", "heartbeat", "load_schema",
     "register", "run_from_env", "run_lifecycle", "translate", *_functions,
 ]

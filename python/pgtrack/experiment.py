@@ -171,10 +171,10 @@ class Experiment:
         body = ",".join(identifying_json(identity) for identity in identities)
         return self.client.value(sql.ENQUEUE, (self.id, f"[{body}]"))
 
-    def claim_next(self, stale_after: _dt.timedelta, worker: Optional[str] = None) -> Optional[Run]:
-        """Claim one run to work on (PENDING first, then failed, then stale live ones), as a Run
-        holding its new attempt; None when there is nothing left."""
-        row = self.client.one(sql.CLAIM_NEXT, (self.id, registry.stale_interval(stale_after), worker))
+    def claim_next(self, stale_after: _dt.timedelta, worker: Optional[str] = None, retry_failed: bool = True) -> Optional[Run]:
+        """Claim one run to work on (stale live ones first, then PENDING, then failed ones unless
+        ``retry_failed`` is False), as a Run holding its new attempt; None when there is nothing left."""
+        row = self.client.one(sql.CLAIM_NEXT, (self.id, registry.stale_interval(stale_after), worker, retry_failed))
         return registry.run_from_registration(self, row, claimed=True)
 
 

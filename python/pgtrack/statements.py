@@ -63,7 +63,7 @@ RUN_COLUMN_TYPE = ("SELECT format_type(atttypid, NULL) FROM pg_attribute"
 # Registry
 REGISTRATION = "run_id, run_uuid, status::text, attempt, was_inserted, was_updated, was_skipped"
 REGISTER = (f"SELECT {REGISTRATION} FROM pgtrack.register(%s, %s::jsonb, %s::jsonb, %s, %s)")
-CLAIM_NEXT = f"SELECT {REGISTRATION} FROM pgtrack.claim_next(%s, %s, %s)"
+CLAIM_NEXT = f"SELECT {REGISTRATION} FROM pgtrack.claim_next(%s, %s, %s, %s)"
 FIND_RUN = "SELECT pgtrack.find_run(%s, %s::jsonb)"
 ENQUEUE = "SELECT pgtrack.enqueue(%s, %s::jsonb)"
 DECLARE_IDENTIFYING = "SELECT pgtrack.declare_identifying(%s, %s, %s, %s::jsonb, %s)"

@@ -62,7 +62,7 @@ AS $$
    may do. The script and its record in applied_migrations commit or roll back together, so a failing
    script leaves no trace and can be fixed and retried. A BEGIN; ... END; around the whole script is
    dropped (SQLTrack's scripts have one); other transaction commands are refused. The script sees
-   pgtrack's tables by their plain names (search_path pgtrack, then the session's).
+   pgtrack's tables by their plain names too (the session's search_path, then pgtrack).
    No SET search_path here on purpose: the script runs with the session's search_path. So this body
    qualifies every function and operator it uses itself (pg_catalog.x, OPERATOR(pg_catalog.=)); the
    helpers it calls pin search_path. */
@@ -91,8 +91,9 @@ BEGIN
     v_views := pgtrack._drop_experiment_views();  -- so the script may change what they use; made again below
     v_path := pg_catalog.current_setting('search_path');
     -- pgtrack's tables by their plain names too (SQLTrack's scripts say ALTER TABLE metrics ...),
-    -- ahead of the session's own path; restored below, so nothing leaks out of the call.
-    PERFORM pg_catalog.set_config('search_path', 'pgtrack, ' OPERATOR(pg_catalog.||) v_path, false);
+    -- after the session's own path (so what the script creates goes where it did before); restored
+    -- below, so nothing leaks out of the call.
+    PERFORM pg_catalog.set_config('search_path', v_path OPERATOR(pg_catalog.||) ', pgtrack', false);
     BEGIN
         EXECUTE pgtrack._migration_body(p_script);
     EXCEPTION WHEN invalid_transaction_termination OR feature_not_supported OR active_sql_transaction THEN

@@ -27,7 +27,8 @@ $$;
 COMMENT ON FUNCTION pgtrack.enqueue(bigint, jsonb) IS
 $$Register a JSON array of identities as PENDING runs in one statement, skipping existing ones; returns how many were new.$$;
 
-CREATE OR REPLACE FUNCTION pgtrack.claim_next(experiment_id bigint, stale_after interval, worker text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION pgtrack.claim_next(experiment_id bigint, stale_after interval, worker text DEFAULT NULL,
+                                              retry_failed boolean DEFAULT true)
 RETURNS pgtrack.registration
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -75,7 +76,7 @@ BEGIN
            AND r.attempt < 1000000000
          ORDER BY r.experiment_id, r.id LIMIT 1 FOR UPDATE SKIP LOCKED;
     END IF;
-    IF v_id IS NULL THEN
+    IF v_id IS NULL AND coalesce($4, true) THEN
         SELECT r.id INTO v_id FROM pgtrack.runs r
          WHERE r.experiment_id >= $1 AND r.experiment_id <= $1 AND r.status <> ALL (c_live || '{PENDING,COMPLETED}'::pgtrack.runstatus[])
            AND r.identity IS NOT NULL AND r.attempt < 1000000000
@@ -91,5 +92,5 @@ BEGIN
     RETURN pgtrack._registration(v_id, false, true, false);
 END
 $$;
-COMMENT ON FUNCTION pgtrack.claim_next(bigint, interval, text) IS
-$$Claim one run of the experiment for a worker (FOR UPDATE SKIP LOCKED): live runs stale for longer than stale_after first (a dead worker's run), then PENDING ones, then failed/cancelled ones. Sets RUNNING, attempt+1 (the lease), time_started/time_updated and runs.worker. NULL run_id when nothing is left.$$;
+COMMENT ON FUNCTION pgtrack.claim_next(bigint, interval, text, boolean) IS
+$$Claim one run of the experiment for a worker (FOR UPDATE SKIP LOCKED): live runs stale for longer than stale_after first (a dead worker's run), then PENDING ones, then failed/cancelled ones (unless retry_failed => false: a sweep that must not loop over a configuration that keeps failing). Sets RUNNING, attempt+1 (the lease), time_started/time_updated and runs.worker. NULL run_id when nothing is left.$$;

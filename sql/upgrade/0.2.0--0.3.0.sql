@@ -6,6 +6,8 @@
 -- The metric writers take add_missing (a metric nobody declared gets its column on first use).
 DROP FUNCTION pgtrack.run_add_metrics(bigint, bigint, double precision, jsonb, boolean, integer);
 DROP FUNCTION pgtrack.run_add_metrics_batch(bigint, jsonb, boolean, integer);
+-- claim_next() takes retry_failed.
+DROP FUNCTION pgtrack.claim_next(bigint, interval, text);
 -- experiment_summary() reports lost runs.
 DROP FUNCTION pgtrack.experiment_summary(bigint);
 -- _validate_label() takes a length limit (an overload would make two-argument calls ambiguous).

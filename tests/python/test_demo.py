@@ -63,7 +63,8 @@ def test_report_of_the_demo_renders_in_chromium(demo, tmp_path):
     assert 'data-js-errors="0"' in dom
     table = dom[dom.index('<table id="runs"'):]
     table = table[:table.index("</table>")]
-    assert table.count("<tr>") == 1 + 24  # header + one row per run
+    assert table.count("<tr>") + table.count('<tr class="best">') == 1 + 24  # header + one row per run
+    assert table.count('<tr class="best">') == 1  # the best run by the primary metric, highlighted
     assert dom.count("<svg") == 4  # curves of train_loss, val_loss, val_acc + the scatter
     # the sorting script runs in the browser: open sorted by the best validation loss
     sorted_dom, console = browse(report.as_uri() + "#sort=best%20val_loss", "--dump-dom")
