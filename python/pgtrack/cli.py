@@ -360,7 +360,7 @@ def cmd_sweep(client: Client, opts: argparse.Namespace) -> int:
 
     from .sweep import sweep
 
-    command = [c for c in opts.command if c != "--"] if opts.command and opts.command[0] == "--" else opts.command
+    command = opts.command_args
     if not command:
         raise CliError("give the command to run per configuration after --, e.g. pgtrack sweep mnist --grid g.json -- python train.py",
                        EXIT_USAGE)
@@ -533,10 +533,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--configs", help="a JSON list of configurations, inline or a file")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--stale-after", type=float, default=600, help="seconds of silence before a run is claimed again (default 600)")
-    p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND",
-                   help="run with the configuration's JSON as its last argument (and in PGTRACK_CONFIG); it logs to its "
-                        "run through pgtrack.run_from_env(client) (PGTRACK_RUN_ID, PGTRACK_EXPERIMENT_ID are set)")
-    p.set_defaults(handler=cmd_sweep)
+    p.set_defaults(handler=cmd_sweep, command_args=[])
+    p.epilog = ("after --: the command, run once per configuration with the configuration's JSON as its last argument "
+                "(and in PGTRACK_CONFIG); it logs to its run through pgtrack.run_from_env(client) "
+                "(PGTRACK_RUN_ID and PGTRACK_EXPERIMENT_ID are set)")
     p = commands.add("recover", help="load metric rows and final statuses that training saved locally while the server was away")
     p.add_argument("--run", type=int, help="only this run's files")
     p.set_defaults(handler=cmd_recover)
@@ -610,8 +610,15 @@ def _explain(exc: BaseException) -> CliError:
 
 
 def parse(argv: List[str]) -> argparse.Namespace:
-    """argparse, except that everything after the command ``psql`` goes to psql untouched."""
+    """argparse, except that everything after the command ``psql`` goes to psql untouched, and
+    everything after ``--`` to ``sweep``'s command."""
     parser = build_parser()
+    if "--" in argv and "sweep" in argv[:argv.index("--")]:
+        cut = argv.index("--")
+        opts = parser.parse_args(argv[:cut])
+        if getattr(opts, "handler", None) is cmd_sweep:
+            opts.command_args = argv[cut + 1:]
+            return opts
     for i, word in enumerate(argv):
         if word == "psql":
             try:
