@@ -2,6 +2,7 @@
 (names as frameworks write them, 8 processes at once, a writer refused in Python terms), dead runs
 shown as lost, and notebook helpers that take a name."""
 import datetime as dt
+import json
 import uuid
 
 import psycopg
@@ -177,6 +178,8 @@ def test_report_shows_lost_runs_and_survives_mathtext(client, tmp_path):
     client.execute("UPDATE pgtrack.runs SET time_updated = clock_timestamp() - interval '1 hour' WHERE id = %s", (dead.id,))
     info = write_report(client, "report", tmp_path / "r.html")
     page = info.path.read_text()
-    assert info.runs == 4 and "$\\undefinedcommand$" in page and "LOST" in page
+    data = json.loads(page.split('<script type="application/json" id="pgtrack-data">')[1].split("</script>")[0])
+    values = {row["name"]: row["status"] for row in data["runs"]["rows"]}
+    assert info.runs == 4 and values["$\\undefinedcommand$"] == "COMPLETED" and values["dead"] == "LOST"
     figure = pgtrack.plot.curves(client, [dead.id], "loss", labels={dead.id: "$\\undefinedcommand$"})
     figure.savefig(tmp_path / "c.svg")  # drawing parses no mathtext

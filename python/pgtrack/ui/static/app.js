@@ -31,6 +31,7 @@ function svg(tag, attrs) {
 }
 
 async function api(path) {
+  if (window.pgtrackOffline) return window.pgtrackOffline(path);  // pgtrack report: the data is in the file
   const response = await fetch(path, { credentials: "same-origin" });
   let body;
   try { body = await response.json(); } catch (e) { throw new Error(response.status + " " + response.statusText); }
@@ -76,6 +77,7 @@ function configLabel(row, fields) {
 
 function live(url, onChange) {
   stopLive();
+  if (window.pgtrackOffline) return;  // a report does not change
   const badge = document.getElementById("live");
   let last = null;
   let busy = false;
@@ -246,7 +248,7 @@ const state = { sort: null, desc: false, filter: "", offset: 0, limit: 100, hidd
 
 async function experimentView(id) {
   const info = await api(`/api/experiments/${id}`);
-  crumbs(["experiments", "/"], [info.name]);
+  if (window.pgtrackOffline) crumbs([`report of ${info.generated || ""}`]); else crumbs(["experiments", "/"], [info.name]);
   const header = el("div", {}, el("h1", {}, info.name),
     el("p", { className: "muted" }, `experiment ${info.id} \u00b7 ${info.runs} runs` + (info.comment ? ` \u00b7 ${info.comment}` : "")));
   const tabs = el("div", { className: "tabs" });
@@ -254,12 +256,16 @@ async function experimentView(id) {
   const views = { runs: runsTab, charts: chartsTab, hyperparameters: paramsTab, sweep: sweepTab };
   const show = async (name) => {
     state.tab = name;
-    history.replaceState(null, "", name === "runs" ? location.pathname : `${location.pathname}#tab=${name}`);
+    if (!window.pgtrackOffline) history.replaceState(null, "", name === "runs" ? location.pathname : `${location.pathname}#tab=${name}`);
     tabs.querySelectorAll("button").forEach((b) => b.classList.toggle("on", b.dataset.tab === name));
     try { await views[name](info, body); } catch (e) { body.replaceChildren(el("p", { className: "error" }, e.message)); }
   };
   const wanted = /tab=(\w+)/.exec(location.hash);
   if (wanted && views[wanted[1]]) state.tab = wanted[1];
+  // #sort=COLUMN (and #desc=1): open sorted; a report opens sorted by its primary metric, best first
+  const sortWanted = /sort=([^&]+)/.exec(location.hash);
+  if (sortWanted) { state.sort = decodeURIComponent(sortWanted[1]); state.desc = /desc=1/.test(location.hash); }
+  else if (window.pgtrackOffline && info.primary) { state.sort = `best ${info.primary}`; state.desc = info.directions[info.primary] === "max"; }
   for (const name of Object.keys(views)) tabs.appendChild(el("button", { "data-tab": name, on: { click: () => show(name) } }, name));
   app.replaceChildren(header, tabs, body);
   await show(state.tab);
@@ -294,7 +300,7 @@ async function runsTab(info, body, refresh) {
   const compare = el("button", { id: "compare", on: { click: () => {
     if (state.selected.size) location.href = `/compare?runs=${[...state.selected].join(",")}`;
   } } }, "compare selected");
-  body.replaceChildren(el("div", { className: "controls" }, filter, chooser, compare, el("span", { id: "paging" })),
+  body.replaceChildren(el("div", { className: "controls" }, filter, chooser, window.pgtrackOffline ? null : compare, el("span", { id: "paging" })),
     el("div", { id: "table" }));
   runsTableOnly(info, body, page);
   filter.focus();
@@ -318,7 +324,7 @@ function runsTableOnly(info, body, page) {
       } } })),
       columns.map((c) => {
         const v = r[c];
-        if (c === "id") return el("td", { className: "num" }, el("a", { href: `/runs/${v}` }, v));
+        if (c === "id") return el("td", { className: "num" }, window.pgtrackOffline ? String(v) : el("a", { href: `/runs/${v}` }, v));
         if (c === "status") return el("td", {}, el("span", { className: `status status-${v}`, title: v === "LOST" ? "a live status, but its worker has been silent for longer than the experiment's lost_after" : null }, v));
         if (c === "duration") return el("td", { className: "num" }, fmtDuration(v));
         if (c === "error") return el("td", { className: "err", title: v || "" }, v || "");
@@ -536,7 +542,8 @@ async function route() {
   const path = location.pathname.replace(/\/+$/, "") || "/";
   let match;
   try {
-    if (path === "/") await experimentsView();
+    if (window.pgtrackOffline) await experimentView(OFFLINE.experiment.id);  // a report: its one experiment
+    else if (path === "/") await experimentsView();
     else if ((match = path.match(/^\/experiments\/(\d+)$/))) await experimentView(Number(match[1]));
     else if ((match = path.match(/^\/runs\/(\d+)$/))) await runView(Number(match[1]));
     else if (path === "/compare") await compareView();
