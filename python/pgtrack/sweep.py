@@ -53,7 +53,8 @@ def expand(configs: Union[Mapping[str, Sequence[Any]], Iterable[Mapping[str, Any
     return out
 
 
-def _kind(values: List[Any]) -> str:
+def field_type(values: List[Any]) -> str:
+    """The identifying field type (bool, int, float, string) that holds every one of ``values``."""
     if all(isinstance(v, bool) for v in values):
         return "bool"
     if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
@@ -76,7 +77,7 @@ def declare_missing(experiment: Any, configs: List[Config]) -> None:
         if len(present) != len(configs):
             raise SchemaValidationError(f"field {name!r} is missing from some configurations",
                                         hint=f"declare it with a default first: experiment.declare_identifying({name!r}, type, default=...)")
-        experiment.declare_identifying(name, _kind(present))
+        experiment.declare_identifying(name, field_type(present))
 
 
 def prepare(experiment: Any, configs: List[Config]) -> None:

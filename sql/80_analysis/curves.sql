@@ -1,6 +1,23 @@
 -- Metric curves for plots and reports, downsampled in SQL so that a chart of hundreds of runs with
 -- thousands of steps stays small.
 
+CREATE OR REPLACE FUNCTION pgtrack._check_curve_call(p_experiment_id bigint, p_metric text, p_buckets integer)
+RETURNS void
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* The arguments metric_curves and metric_envelope share: an experiment, a numeric metric, 1..100000 buckets. */
+BEGIN
+    PERFORM pgtrack._require_experiment(p_experiment_id);
+    PERFORM pgtrack._numeric_metric(p_metric);
+    IF p_buckets IS NULL OR p_buckets < 1 OR p_buckets > 100000 THEN
+        PERFORM pgtrack._raise('PT003', format('buckets must be between 1 and 100000, got %s', coalesce(p_buckets::text, 'NULL')),
+            'pass buckets => 200 (points per curve)');
+    END IF;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION pgtrack.metric_curves(experiment_id bigint, metric text, buckets integer DEFAULT 200,
                                                  run_ids bigint[] DEFAULT NULL)
 RETURNS TABLE (run_id bigint, step bigint, value double precision)
@@ -15,12 +32,7 @@ AS $$
    by a range scan of the metrics primary key (OFFSET 0 keeps the planner from turning that into a
    hash join over the whole table, which it prefers even when the experiment is a small part of it). */
 BEGIN
-    PERFORM pgtrack._require_experiment($1);
-    PERFORM pgtrack._numeric_metric($2);
-    IF $3 IS NULL OR $3 < 1 OR $3 > 100000 THEN
-        PERFORM pgtrack._raise('PT003', format('buckets must be between 1 and 100000, got %s', coalesce($3::text, 'NULL')),
-            'pass buckets => 200 (points per curve)');
-    END IF;
+    PERFORM pgtrack._check_curve_call($1, $2, $3);
     RETURN QUERY EXECUTE format($q$
         WITH points AS (
             SELECT r.id AS run_id, m.step, m.v
@@ -55,12 +67,7 @@ AS $$
    the x range of the selected runs into equal parts, the same for every run, so curves of several
    runs (and their mean and spread) line up bucket by bucket. */
 BEGIN
-    PERFORM pgtrack._require_experiment($1);
-    PERFORM pgtrack._numeric_metric($2);
-    IF $3 IS NULL OR $3 < 1 OR $3 > 100000 THEN
-        PERFORM pgtrack._raise('PT003', format('buckets must be between 1 and 100000, got %s', coalesce($3::text, 'NULL')),
-            'pass buckets => 200 (points per curve)');
-    END IF;
+    PERFORM pgtrack._check_curve_call($1, $2, $3);
     IF $5 IS NULL OR $5 NOT IN ('step', 'progress') THEN
         PERFORM pgtrack._raise('PT003', format('axis must be step or progress, got %s', coalesce(quote_literal($5), 'NULL')),
             'pass axis => ''step'' or axis => ''progress''');

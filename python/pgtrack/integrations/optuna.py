@@ -49,19 +49,18 @@ INTERMEDIATE = "optuna/intermediate"
 
 
 def _field_type(distribution: Any) -> str:
+    from ..errors import SchemaValidationError
+    from ..sweep import field_type
+
     D = optuna.distributions
     if isinstance(distribution, D.FloatDistribution):
         return "float"
     if isinstance(distribution, D.IntDistribution):
         return "int"
-    choices = list(distribution.choices)
-    if all(isinstance(c, bool) for c in choices):
-        return "bool"
-    if all(isinstance(c, int) and not isinstance(c, bool) for c in choices):
-        return "int"
-    if all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in choices):
-        return "float"
-    return "string"
+    try:
+        return field_type(list(distribution.choices))
+    except SchemaValidationError:  # mixed choices: stored as their text
+        return "string"
 
 
 def _identifying(params: Mapping[str, Any], types: Mapping[str, str]) -> Dict[str, Any]:
