@@ -61,6 +61,7 @@ function fmt(value) {
 
 function fmtDuration(seconds) {
   if (seconds === null || seconds === undefined) return "";
+  if (seconds < 10) return `${seconds.toFixed(1)}s`;
   const s = Math.round(seconds);
   const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
   return h ? `${h}h ${m}m` : m ? `${m}m ${r}s` : `${r}s`;
