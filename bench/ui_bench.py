@@ -172,8 +172,6 @@ def main() -> None:
         f"{live['without']:,.0f} rows/s without a dashboard, {live['with']:,.0f} rows/s with 4 open pages: "
         f"ratio {live['ratio']:.3f} (rounds {', '.join(f'{x:.3f}' for x in live['rounds'])}); target >= 0.95: "
         f"{'met' if live['ratio'] >= 0.95 else 'missed'}.",
-        "",
-        "Side by side with MLflow's UI: not measured (see docs/ui.md).",
     ]
     text = "\n".join(lines) + "\n"
     print(text)

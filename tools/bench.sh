@@ -17,11 +17,25 @@ ensure_bench_venv() {
         touch "$stamp"
     fi
 }
+# The full mlflow package (its UI) for the dashboard comparison (bench/ui_vs_mlflow.py); pgtrack comes
+# from the checkout (PYTHONPATH).
+ensure_mlflow_venv() {
+    local venv="$ROOT_DIR/.venv-mlflow"
+    if [ ! -f "$venv/.installed" ]; then
+        log "installing MLflow (with its UI) into $venv"
+        python3 -m venv "$venv"
+        "$venv/bin/python" -m pip install -q --disable-pip-version-check "mlflow==3.17.2" "psycopg2-binary" \
+            "psycopg[binary]>=3.1,<4" "playwright==1.65.2"
+        touch "$venv/.installed"
+    fi
+}
 export CLUSTER_DURABLE=1
 ensure_bench_venv
+ensure_mlflow_venv
 exec bash "$ROOT_DIR/tools/with-cluster.sh" bash -c '
     for script in bench/metrics_bench.py bench/registry_bench.py bench/python_bench.py bench/report_bench.py; do
         echo "== $script"; (cd bench && ../.venv/bin/python "$(basename "$script")"); echo
     done
     echo "== bench/ui_bench.py (the dashboard)"; (cd bench && ../.venv/bin/python ui_bench.py); echo
+    echo "== bench/ui_vs_mlflow.py (the dashboard against MLflow'"'"'s UI)"; (cd bench && PYTHONPATH=../python ../.venv-mlflow/bin/python ui_vs_mlflow.py); echo
     echo "== bench/compare.py (peers)"; (cd bench && ../.venv-bench/bin/python compare.py)'
