@@ -36,6 +36,7 @@ from .client import Client
 from .embedded import EmbeddedUnavailable
 from .plain import installed
 from .errors import NotFoundError, PgtrackError
+from .jsonvalues import json_safe
 
 EXIT_OK, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_UNREACHABLE, EXIT_DENIED, EXIT_REFUSED, EXIT_NOT_INSTALLED, EXIT_BUG = 0, 1, 2, 3, 4, 5, 6, 10
 
@@ -65,16 +66,6 @@ class Parser(argparse.ArgumentParser):
 
 # -- output ----------------------------------------------------------------------------------------
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, (_dt.datetime, _dt.date)):
-        return value.isoformat()
-    if isinstance(value, _dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, (dict, list, int, float, str, bool)) or value is None:
-        return value
-    return str(value)
-
-
 def _text(value: Any) -> str:
     if value is None:
         return ""
@@ -92,7 +83,7 @@ def _text(value: Any) -> str:
 def emit(opts: argparse.Namespace, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """An aligned table, or a JSON list of objects with --json."""
     if opts.json:
-        print(json.dumps([{c: _plain(v) for c, v in zip(columns, row)} for row in rows], indent=2))
+        print(json.dumps([{c: json_safe(v) for c, v in zip(columns, row)} for row in rows], indent=2))
         return
     cells = [list(columns)] + [[_text(v) for v in row] for row in rows]
     widths = [min(max(len(r[i]) for r in cells), 60) for i in range(len(columns))]
@@ -104,7 +95,7 @@ def emit(opts: argparse.Namespace, columns: Sequence[str], rows: Sequence[Sequen
 
 def emit_record(opts: argparse.Namespace, record: Dict[str, Any]) -> None:
     if opts.json:
-        print(json.dumps({k: _plain(v) for k, v in record.items()}, indent=2))
+        print(json.dumps({k: json_safe(v) for k, v in record.items()}, indent=2))
         return
     width = max(len(k) for k in record)
     for key, value in record.items():
@@ -113,9 +104,14 @@ def emit_record(opts: argparse.Namespace, record: Dict[str, Any]) -> None:
 
 # -- commands --------------------------------------------------------------------------------------
 
+def _find_experiment(client: Client, ref: str) -> Optional[Sequence[Any]]:
+    """(id, name) of the experiment named or numbered ref (a name wins over a number), or None."""
+    return client.one("SELECT id, name FROM pgtrack.experiments WHERE id::text = %s OR name = %s ORDER BY name = %s DESC LIMIT 1",
+                      (ref, ref, ref))
+
+
 def _experiment_id(client: Client, ref: str) -> int:
-    row = client.one("SELECT id FROM pgtrack.experiments WHERE id::text = %s OR name = %s ORDER BY name = %s DESC LIMIT 1",
-                     (ref, ref, ref))
+    row = _find_experiment(client, ref)
     if row is None:
         from .suggest import suggest
 
@@ -378,18 +374,13 @@ def cmd_sweep(client: Client, opts: argparse.Namespace) -> int:
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} exited {done.returncode}: {done.stderr.strip()[-2000:]}")
 
-    summary = sweep(client.value("SELECT name FROM pgtrack.experiments WHERE id = %s", (_experiment_id(client, opts.experiment),))
-                    if _has_experiment(client, opts.experiment) else opts.experiment,
-                    configs, run_command, workers=opts.workers, stale_after=dt.timedelta(seconds=opts.stale_after),
+    found = _find_experiment(client, opts.experiment)  # an existing one by name or number, else a new name
+    summary = sweep(found[1] if found else opts.experiment, configs, run_command, workers=opts.workers, stale_after=dt.timedelta(seconds=opts.stale_after),
                     client=client)
     columns = [c for c in (summary[0].keys() if summary else []) if c not in ("args", "started", "updated")]
     emit(opts, columns, [[row[c] for c in columns] for row in summary])
     failed = [row for row in summary if row["status"] != "COMPLETED"]
     return EXIT_REFUSED if failed else EXIT_OK
-
-
-def _has_experiment(client: Client, ref: str) -> bool:
-    return client.value("SELECT count(*) FROM pgtrack.experiments WHERE name = %s OR id::text = %s", (ref, ref)) > 0
 
 
 def cmd_dsn(client: Client, opts: argparse.Namespace) -> int:

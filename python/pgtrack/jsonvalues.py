@@ -34,15 +34,22 @@ def _default(value: Any) -> Any:
     raise TypeError(f"value {value!r} of type {type(value).__name__} cannot be stored as JSON")
 
 
-def _finite(value: Any) -> Any:
-    """A copy with non-finite floats replaced by their PostgreSQL spellings."""
+def json_safe(value: Any) -> Any:
+    """A JSON-safe copy, for output and for PostgreSQL: datetimes as ISO strings, durations as seconds,
+    non-finite floats as their PostgreSQL spellings, tuples as lists, anything else unknown as text."""
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else _NON_FINITE[value]
+    if isinstance(value, (_dt.datetime, _dt.date)):
+        return value.isoformat()
+    if isinstance(value, _dt.timedelta):
+        return value.total_seconds()
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
+        return [json_safe(v) for v in value]
+    if isinstance(value, (int, float, str, bool)) or value is None:
+        return value
+    return str(value)
 
 
 def to_json(value: Any) -> str:
@@ -50,7 +57,7 @@ def to_json(value: Any) -> str:
     try:
         return json.dumps(value, allow_nan=False, default=_default)
     except ValueError:  # a non-finite float somewhere: the slow path, only then
-        return json.dumps(_finite(json.loads(json.dumps(value, default=_default))), allow_nan=False)
+        return json.dumps(json_safe(json.loads(json.dumps(value, default=_default))), allow_nan=False)
     except TypeError as exc:  # a value JSON cannot hold (an object, a function): the caller's to fix
         raise SchemaValidationError(str(exc), hint="log numbers, strings, booleans, None, and lists or dicts of them") from None
 

@@ -79,3 +79,12 @@ def test_the_command_line_sweep(dbname, client, tmp_path):
     assert rows[0.1]["status"] == rows[0.2]["status"] == "COMPLETED" and rows[0.3]["status"] == "FAILED"
     assert "refusing lr 0.3" in rows[0.3]["error"] or "exited 1" in rows[0.3]["error"]
     assert rows[0.2]["final loss"] == 0.4
+
+    # the same sweep named by the experiment's number joins it: finished configurations are not run again
+    exp_id = client.value("SELECT id FROM pgtrack.experiments WHERE name = 'cli-sweep'")
+    again = subprocess.run([sys.executable, "-m", "pgtrack", "-d", dbname, "sweep", str(exp_id), "--grid", '{"lr": [0.1, 0.2]}',
+                            "--json", "--", sys.executable, "-c", "raise SystemExit('must not run')"],
+                           capture_output=True, text=True, timeout=300, env={k: v for k, v in os.environ.items() if k != "PGDATABASE"})
+    assert again.returncode == 0, again.stderr
+    assert {row["lr"]: row["status"] for row in json.loads(again.stdout)} == {0.1: "COMPLETED", 0.2: "COMPLETED"}
+    assert client.value("SELECT count(*) FROM pgtrack.experiments WHERE name = %s", (str(exp_id),)) == 0

@@ -4,35 +4,18 @@ pgtrack's functions, on a read-only connection. The runs table is computed once 
 status change moves) and cached, so sorting, filtering and paging are answered from memory."""
 from __future__ import annotations
 
-import datetime as _dt
 import math
 import threading
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from ..jsonvalues import json_safe
 from ..runtable import RunTable, run_table
 from .filters import compile_filter
 
 MAX_PAGE = 1000
 _cache: Dict[Tuple[int, str], RunTable] = {}
 _cache_lock = threading.Lock()
-
-
-def plain(value: Any) -> Any:
-    """A JSON-safe value (times as ISO strings, non-finite floats as strings)."""
-    if isinstance(value, (_dt.datetime, _dt.date)):
-        return value.isoformat()
-    if isinstance(value, _dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, (int, float, str, bool)) or value is None:
-        return value
-    return str(value)
 
 
 def experiments(client: Any) -> List[Dict[str, Any]]:
@@ -45,7 +28,7 @@ def experiments(client: Any) -> List[Dict[str, Any]]:
                             count(*) OVER (PARTITION BY experiment_id, shown_status) AS n
                        FROM pgtrack.runs_status()) s ON s.experiment_id = e.id
          GROUP BY e.id ORDER BY e.id""")
-    return [plain(dict(zip(columns, row))) for row in rows]
+    return [json_safe(dict(zip(columns, row))) for row in rows]
 
 
 def experiment(client: Any, experiment_id: int) -> Optional[Dict[str, Any]]:
@@ -55,7 +38,7 @@ def experiment(client: Any, experiment_id: int) -> Optional[Dict[str, Any]]:
     current = version(client, experiment_id)
     table = cached_table(client, experiment_id, current)
     primary = choose_primary(table)
-    return plain({"id": row[0], "name": row[1], "comment": row[2], "tags": row[3], "lost_after": row[4],
+    return json_safe({"id": row[0], "name": row[1], "comment": row[2], "tags": row[3], "lost_after": row[4],
                   "fields": table.fields, "metrics": table.metrics, "directions": table.directions,
                   "columns": table.columns, "primary": primary, "version": current, "runs": len(table.rows)})
 
@@ -146,7 +129,7 @@ def runs_page(client: Any, experiment_id: int, sort: Optional[str] = None, desce
         rows = ordered + [r for r in rows if _sort_key(sort)(r)[0] == 2]  # missing values last either way
     limit = max(1, min(limit, MAX_PAGE))
     offset = max(0, offset)
-    return plain({"columns": table.columns, "fields": table.fields, "metrics": table.metrics,
+    return json_safe({"columns": table.columns, "fields": table.fields, "metrics": table.metrics,
                   "directions": table.directions, "primary": primary, "total": len(table.rows), "matched": len(rows),
                   "offset": offset, "limit": limit, "best_id": best_id, "rows": rows[offset:offset + limit],
                   "version": current})
@@ -165,7 +148,7 @@ def curves(client: Any, experiment_id: int, metric: str, run_ids: Sequence[int],
         s["mean"].append(mean)
         s["lo"].append(lo)
         s["hi"].append(hi)
-    return plain({"metric": metric, "axis": axis, "series": list(series.values())})
+    return json_safe({"metric": metric, "axis": axis, "series": list(series.values())})
 
 
 def run(client: Any, run_id: int) -> Optional[Dict[str, Any]]:
@@ -182,7 +165,7 @@ def run(client: Any, run_id: int) -> Optional[Dict[str, Any]]:
         "UNION ALL SELECT kind, from_id, 'from' FROM pgtrack.run_relationships WHERE to_id = %s ORDER BY 1, 2",
         (run_id, run_id))]
     record["metrics"] = [m for m, v in record["final_metrics"].items() if isinstance(v, (int, float)) or v in ("NaN",)]
-    return plain(record)
+    return json_safe(record)
 
 
 def sweep(client: Any, experiment_id: int) -> Dict[str, Any]:
@@ -194,5 +177,5 @@ def sweep(client: Any, experiment_id: int) -> Dict[str, Any]:
     waiting = sum(n for status, n in counts.items() if status in ("PENDING", "LOST"))
     running = sum(n for status, n in counts.items() if status in ("RUNNING", "CONFIGURING", "COMPLETING"))
     eta = (waiting + running) / per_minute * 60 if per_minute > 0 else None
-    return plain({"counts": counts, "claims_per_minute": per_minute, "remaining": waiting + running,
+    return json_safe({"counts": counts, "claims_per_minute": per_minute, "remaining": waiting + running,
                   "eta_seconds": eta})
