@@ -302,7 +302,7 @@ def cmd_experiments_rename(client: Client, opts: argparse.Namespace) -> int:
 def cmd_experiments_delete(client: Client, opts: argparse.Namespace) -> int:
     exp_id = _experiment_id(client, opts.name)
     name, runs, rows = client.one(
-        "SELECT e.name, count(r.id), coalesce(sum((SELECT count(*) FROM pgtrack.metrics m WHERE m.run_id = r.id)), 0) "
+        "SELECT e.name, count(r.id), coalesce(sum((SELECT count(*) FROM pgtrack.metrics m WHERE m.run_id = r.id AND m.experiment_id = r.experiment_id)), 0) "
         "FROM pgtrack.experiments e LEFT JOIN pgtrack.runs r ON r.experiment_id = e.id WHERE e.id = %s GROUP BY e.name",
         (exp_id,))
     what = f"experiment {name!r} (id {exp_id}): {runs} runs and {rows} metric rows"

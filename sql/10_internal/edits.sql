@@ -65,7 +65,7 @@ DECLARE
 BEGIN
     PERFORM pgtrack._validate_label(p_kind, 'relationship kind');
     FOREACH v_id IN ARRAY ARRAY[p_from_id, p_to_id] LOOP
-        EXECUTE format('SELECT EXISTS (SELECT FROM pgtrack.%I WHERE id = $1)', p_table) USING v_id INTO v_found;
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM pgtrack.%I WHERE id = $1)', p_table) USING v_id INTO v_found;
         IF NOT v_found THEN
             PERFORM pgtrack._not_found(v_what, v_id);
         END IF;

@@ -42,7 +42,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 /* PT002 unless the experiment exists. */
 BEGIN
-    PERFORM FROM pgtrack.experiments WHERE id = p_experiment_id;
+    PERFORM 1 FROM pgtrack.experiments WHERE id = p_experiment_id;
     IF NOT FOUND THEN
         PERFORM pgtrack._not_found('experiment', p_experiment_id);
     END IF;

@@ -68,20 +68,50 @@ AS $$
    the committed catalog. Only schema changes take it; readers of meta (ACCESS SHARE) do not conflict. */
 BEGIN
     PERFORM pgtrack._execute_guarded('LOCK TABLE pgtrack.meta IN SHARE ROW EXCLUSIVE MODE');
+    PERFORM pgtrack._citus_ddl_settings();  -- on Citus: one connection per node for this transaction's DDL
 END
 $$;
 
 CREATE OR REPLACE FUNCTION pgtrack._lock_experiment_shared(p_experiment_id bigint)
 RETURNS integer
-LANGUAGE sql
+LANGUAGE plpgsql
 SECURITY DEFINER
 AS $$
-    /* Registry lock, shared: FOR KEY SHARE on the experiment's row, taken by every identity write before
-       it reads the identifying fields; returns the experiment's float_precision, NULL if there is no
-       such experiment. The same lock the runs foreign key takes anyway, so concurrent registrations
-       never wait for each other. Hot path: no SET search_path (a GUC save/restore per call); safe
-       because the statement names every object and operator with its schema and calls no function. */
-    SELECT e.float_precision FROM pgtrack.experiments e WHERE e.id OPERATOR(pg_catalog.=) p_experiment_id FOR KEY SHARE
+/* Registry lock, shared: FOR KEY SHARE on the experiment's row, taken by every identity write before
+   it reads the identifying fields; returns the experiment's float_precision, NULL if there is no
+   such experiment. The same lock the runs foreign key takes anyway, so concurrent registrations
+   never wait for each other. On Citus the row is the experiment's row of pgtrack.experiment_locks,
+   co-located with its runs (a row lock on the reference table experiments would lock all of it:
+   distribute.sql). Hot path: no SET search_path (a GUC save/restore per call); safe because every
+   object, function and operator is named with its schema. */
+BEGIN
+    IF pg_catalog.to_regclass('pgtrack.experiment_locks') IS NULL THEN
+        RETURN (SELECT e.float_precision FROM pgtrack.experiments e WHERE e.id OPERATOR(pg_catalog.=) p_experiment_id FOR KEY SHARE);
+    END IF;
+    PERFORM pgtrack._lock_experiment_row(p_experiment_id, 'FOR KEY SHARE');
+    RETURN (SELECT e.float_precision FROM pgtrack.experiments e WHERE e.id OPERATOR(pg_catalog.=) p_experiment_id);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pgtrack._lock_experiment_row(p_experiment_id bigint, p_mode text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* Citus: lock the experiment's row of pgtrack.experiment_locks in p_mode ('FOR KEY SHARE' or
+   'FOR UPDATE'), creating the row first for an experiment made after distribute() (or by raw SQL).
+   Nothing for an experiment that does not exist (the caller reports it). */
+BEGIN
+    IF p_mode = 'FOR UPDATE' THEN
+        PERFORM 1 FROM pgtrack.experiment_locks l WHERE l.experiment_id = p_experiment_id FOR UPDATE;
+    ELSE
+        PERFORM 1 FROM pgtrack.experiment_locks l WHERE l.experiment_id = p_experiment_id FOR KEY SHARE;
+    END IF;
+    IF NOT FOUND AND EXISTS (SELECT 1 FROM pgtrack.experiments e WHERE e.id = p_experiment_id) THEN
+        INSERT INTO pgtrack.experiment_locks (experiment_id) VALUES (p_experiment_id) ON CONFLICT DO NOTHING;
+        PERFORM pgtrack._lock_experiment_row(p_experiment_id, p_mode);
+    END IF;
+END
 $$;
 
 CREATE OR REPLACE FUNCTION pgtrack._lock_experiment_exclusive(p_experiment_id bigint)
@@ -94,6 +124,10 @@ AS $$
    fields and float_precision. Waits for registrations in flight to commit and blocks new ones (and new
    runs of the experiment) until this transaction ends. Bounded like every schema change wait. */
 BEGIN
-    PERFORM pgtrack._execute_guarded(format('SELECT FROM pgtrack.experiments WHERE id = %s FOR UPDATE', p_experiment_id));
+    IF pgtrack._is_distributed() THEN
+        PERFORM pgtrack._execute_guarded(format('SELECT pgtrack._lock_experiment_row(%s, %L)', p_experiment_id, 'FOR UPDATE'));
+    ELSE
+        PERFORM pgtrack._execute_guarded(format('SELECT FROM pgtrack.experiments WHERE id = %s FOR UPDATE', p_experiment_id));
+    END IF;
 END
 $$;

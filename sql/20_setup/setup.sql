@@ -105,11 +105,20 @@ BEGIN
     CREATE INDEX IF NOT EXISTS run_relationships_to_idx ON pgtrack.run_relationships (to_id);
 
     CREATE TABLE IF NOT EXISTS pgtrack.metrics (
-        run_id   bigint NOT NULL REFERENCES pgtrack.runs (id) ON DELETE CASCADE,
-        step     bigint NOT NULL DEFAULT 0,
-        progress double precision NOT NULL DEFAULT 0,
+        run_id        bigint NOT NULL REFERENCES pgtrack.runs (id) ON DELETE CASCADE,
+        step          bigint NOT NULL DEFAULT 0,
+        progress      double precision NOT NULL DEFAULT 0,
+        experiment_id bigint NOT NULL,
         PRIMARY KEY (run_id, step, progress)
     );
+    -- 0.3.0: every metric row carries its run's experiment, the distribution column on Citus (metric rows
+    -- live in the shard of their run: distribute.sql). The writers fill it; a raw INSERT must give it.
+    -- The same statements are in sql/upgrade/0.2.0--0.3.0.sql.
+    IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'pgtrack.metrics'::regclass AND attname = 'experiment_id' AND NOT attisdropped) THEN
+        ALTER TABLE pgtrack.metrics ADD COLUMN experiment_id bigint;
+        UPDATE pgtrack.metrics m SET experiment_id = r.experiment_id FROM pgtrack.runs r WHERE r.id = m.run_id;
+        ALTER TABLE pgtrack.metrics ALTER COLUMN experiment_id SET NOT NULL;
+    END IF;
 
     CREATE TABLE IF NOT EXISTS pgtrack.identifying_fields (
         experiment_id bigint NOT NULL REFERENCES pgtrack.experiments (id) ON DELETE CASCADE,

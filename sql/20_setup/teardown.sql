@@ -26,9 +26,9 @@ BEGIN
             DROP SCHEMA pgtrack_views;  -- left in place if someone else keeps objects there
         END IF;
     END IF;
-    DROP FUNCTION IF EXISTS pgtrack._metrics_write(bigint, bigint, double precision, jsonb, boolean, integer),
-                            pgtrack._metrics_write_batch(bigint, jsonb, boolean, integer);
-    DROP TABLE IF EXISTS pgtrack.metrics, pgtrack.run_relationships, pgtrack.runs, pgtrack.experiment_relationships,
+    DROP FUNCTION IF EXISTS pgtrack._metrics_write(bigint, bigint, double precision, jsonb, boolean, integer, bigint),
+                            pgtrack._metrics_write_batch(bigint, jsonb, boolean, integer, bigint);
+    DROP TABLE IF EXISTS pgtrack.experiment_locks, pgtrack.metrics, pgtrack.run_relationships, pgtrack.runs, pgtrack.experiment_relationships,
                          pgtrack.identifying_fields, pgtrack.experiments, pgtrack.applied_migrations, pgtrack.meta;
 END
 $$;

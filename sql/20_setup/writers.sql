@@ -61,6 +61,7 @@ DECLARE
     v_conflict text;
     v_fast    text;  -- column list read from jsonb_to_recordset in the batch fast path
     v_coldefs text;  -- its column definitions
+    v_propagate text;  -- Citus: citus.enable_ddl_propagation to restore
     -- Shared by both writers: touch (or just find) the run, PT002 if it does not exist, PT004 if
     -- p_attempt is given and is not the run's current attempt. The row lock (UPDATE, or FOR SHARE)
     -- is held to commit, so a concurrent claim (which bumps attempt) waits for this write instead
@@ -71,23 +72,49 @@ DECLARE
     -- touched last is remembered in a transaction-local setting (reverted with the transaction or
     -- savepoint); once touched, this transaction holds the run's row lock until it ends, so the
     -- attempt checked then cannot change, and a second touch would not be visible to anyone earlier.
+    -- p_experiment_id (optional: the run's experiment) is checked with the run, and on Citus routes
+    -- the statements to the one shard of runs that holds the run (distribute.sql). The time is a
+    -- value, not a call, in the UPDATE: Citus refuses volatile calls there.
     c_touch CONSTANT text := $touch$
     IF p_set_updated AND NOT coalesce(pg_catalog.current_setting('pgtrack.touched_run', true) OPERATOR(pg_catalog.=) p_run_id::pg_catalog.text, false) THEN
-        UPDATE pgtrack.runs r SET time_updated = pg_catalog.clock_timestamp()
-         WHERE r.id OPERATOR(pg_catalog.=) p_run_id AND (p_attempt IS NULL OR r.attempt OPERATOR(pg_catalog.=) p_attempt);
+        v_now := pg_catalog.clock_timestamp();
+        UPDATE pgtrack.runs r SET time_updated = v_now
+         WHERE r.id OPERATOR(pg_catalog.=) p_run_id AND (p_experiment_id IS NULL OR r.experiment_id OPERATOR(pg_catalog.=) p_experiment_id)
+           AND (p_attempt IS NULL OR r.attempt OPERATOR(pg_catalog.=) p_attempt)
+        RETURNING r.experiment_id INTO v_experiment;
         IF NOT FOUND THEN
-            PERFORM pgtrack._lease_check_failed(p_run_id, p_attempt);
+            PERFORM pgtrack._lease_check_failed(p_run_id, p_attempt, p_experiment_id);
         END IF;
         PERFORM pg_catalog.set_config('pgtrack.touched_run', p_run_id::pg_catalog.text, true);
+        PERFORM pg_catalog.set_config('pgtrack.touched_experiment', v_experiment::pg_catalog.text, true);
     ELSIF NOT p_set_updated OR p_attempt IS NOT NULL THEN  -- already touched: still check a given attempt
-        PERFORM FROM pgtrack.runs r WHERE r.id OPERATOR(pg_catalog.=) p_run_id
-                                      AND (p_attempt IS NULL OR r.attempt OPERATOR(pg_catalog.=) p_attempt)
-            FOR SHARE;
+%s        SELECT r.experiment_id INTO v_experiment FROM pgtrack.runs r
+         WHERE r.id OPERATOR(pg_catalog.=) p_run_id
+           AND (p_experiment_id IS NULL OR r.experiment_id OPERATOR(pg_catalog.=) p_experiment_id)
+           AND (p_attempt IS NULL OR r.attempt OPERATOR(pg_catalog.=) p_attempt)
+           FOR SHARE;
         IF NOT FOUND THEN
-            PERFORM pgtrack._lease_check_failed(p_run_id, p_attempt);
+            PERFORM pgtrack._lease_check_failed(p_run_id, p_attempt, p_experiment_id);
+        END IF;
+    ELSE  -- this transaction touched the run (and holds its row lock): its experiment is remembered
+        v_experiment := pg_catalog.current_setting('pgtrack.touched_experiment', true)::pg_catalog.int8;
+        IF v_experiment IS NULL OR v_experiment OPERATOR(pg_catalog.<>) coalesce(p_experiment_id, v_experiment) THEN
+            v_experiment := (SELECT r.experiment_id FROM pgtrack.runs r WHERE r.id OPERATOR(pg_catalog.=) p_run_id
+                                AND (p_experiment_id IS NULL OR r.experiment_id OPERATOR(pg_catalog.=) p_experiment_id));
+            IF v_experiment IS NULL THEN
+                PERFORM pgtrack._lease_check_failed(p_run_id, NULL, p_experiment_id);
+            END IF;
         END IF;
     END IF;
 $touch$;
+    -- Citus: FOR SHARE needs the distribution column, so a call without the experiment looks it up first.
+    c_resolve CONSTANT text := $resolve$
+        IF p_experiment_id IS NULL THEN
+            p_experiment_id := (SELECT r.experiment_id FROM pgtrack.runs r WHERE r.id OPERATOR(pg_catalog.=) p_run_id);
+        END IF;
+$resolve$;
+    v_touch text;
+    v_key   text;
 BEGIN
     SELECT coalesce(array_agg(a.attname::text ORDER BY a.attnum), '{}'),
            string_agg(', ' || pgtrack._metric_value_expr('p_metrics', a.attname, a.atttypid), '' ORDER BY a.attnum),
@@ -99,34 +126,47 @@ BEGIN
       INTO v_names, v_single, v_batch, v_merge, v_update, v_fast, v_coldefs
       FROM pg_attribute a
      WHERE a.attrelid = 'pgtrack.metrics'::regclass AND a.attnum > 0 AND NOT a.attisdropped
-       AND a.attname NOT IN ('run_id', 'step', 'progress');
+       AND a.attname <> ALL (pgtrack._builtin_columns('metrics'));
 
     v_conflict := CASE WHEN v_update IS NULL THEN 'DO NOTHING' ELSE 'DO UPDATE SET ' || v_update END;
+    v_touch := format(c_touch, CASE WHEN pgtrack._is_distributed() THEN c_resolve ELSE '' END);
+    -- The conflict target: the primary key, which on Citus also holds the distribution column.
+    v_key := CASE WHEN pgtrack._is_distributed() THEN 'run_id, step, progress, experiment_id' ELSE 'run_id, step, progress' END;
+    -- On Citus the writers run on the coordinator only (they route their statements to the shards), so
+    -- their definition is not propagated to the workers: propagating a function after multi-shard work
+    -- in the same transaction is refused by Citus.
+    IF pgtrack._is_distributed() THEN
+        v_propagate := pg_catalog.current_setting('citus.enable_ddl_propagation');
+        PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
+    END IF;
 
     EXECUTE format($fn$
 CREATE OR REPLACE FUNCTION pgtrack._metrics_write(
     p_run_id bigint, p_step bigint, p_progress double precision, p_metrics jsonb, p_set_updated boolean,
-    p_attempt integer)
+    p_attempt integer, p_experiment_id bigint)
 RETURNS void
 LANGUAGE plpgsql
 AS $body$
 /* GENERATED by pgtrack._regenerate_writers() for the metric columns %1$s; do not edit. */
+DECLARE
+    v_now        pg_catalog.timestamptz;
+    v_experiment pg_catalog.int8;  -- the run's experiment, written with the metric row
 BEGIN
     IF (p_metrics OPERATOR(pg_catalog.-) %2$L::pg_catalog.text[]) OPERATOR(pg_catalog.<>) '{}'::pg_catalog.jsonb THEN
         PERFORM pgtrack._unknown_metrics(p_metrics, %2$L::pg_catalog.text[]);
     END IF;
-%6$s    INSERT INTO pgtrack.metrics AS m (run_id, step, progress%3$s)
-    VALUES (p_run_id, p_step, p_progress%4$s)
-    ON CONFLICT (run_id, step, progress) %5$s;
+%6$s    INSERT INTO pgtrack.metrics AS m (run_id, step, progress, experiment_id%3$s)
+    VALUES (p_run_id, p_step, p_progress, v_experiment%4$s)
+    ON CONFLICT (%7$s) %5$s;
 END
 $body$;
 $fn$, coalesce(array_to_string(v_names, ', '), '(none)'), v_names,
       (SELECT coalesce(string_agg(format(', %I', n), ''), '') FROM unnest(v_names) n),
-      coalesce(v_single, ''), v_conflict, c_touch);
+      coalesce(v_single, ''), v_conflict, v_touch, v_key);
 
     EXECUTE format($fn$
 CREATE OR REPLACE FUNCTION pgtrack._metrics_write_batch(p_run_id bigint, p_rows jsonb, p_set_updated boolean,
-                                                      p_attempt integer)
+                                                      p_attempt integer, p_experiment_id bigint)
 RETURNS integer
 LANGUAGE plpgsql
 AS $body$
@@ -140,6 +180,8 @@ DECLARE
     v_bad     boolean;
     v_repeats boolean;
     v_count   integer;
+    v_now     pg_catalog.timestamptz;
+    v_experiment pg_catalog.int8;
 BEGIN
     SELECT pg_catalog.bool_or(pg_catalog.jsonb_typeof(r.v) OPERATOR(pg_catalog.<>) 'object'
                               OR (r.v OPERATOR(pg_catalog.-) %2$L::pg_catalog.text[]) OPERATOR(pg_catalog.<>) '{}'::pg_catalog.jsonb),
@@ -152,19 +194,19 @@ BEGIN
         PERFORM pgtrack._bad_metric_rows(p_rows, %2$L::pg_catalog.text[]);
     END IF;
 %7$s    IF NOT v_repeats THEN
-        INSERT INTO pgtrack.metrics AS m (run_id, step, progress%3$s)
-        SELECT p_run_id, coalesce(r.step, 0), coalesce(r.progress, 0)%8$s
+        INSERT INTO pgtrack.metrics AS m (run_id, step, progress, experiment_id%3$s)
+        SELECT p_run_id, coalesce(r.step, 0), coalesce(r.progress, 0), v_experiment%8$s
           FROM pg_catalog.jsonb_to_recordset(p_rows) AS r(step bigint, progress double precision%9$s)
-        ON CONFLICT (run_id, step, progress) %6$s;
+        ON CONFLICT (%10$s) %6$s;
     ELSE
-        INSERT INTO pgtrack.metrics AS m (run_id, step, progress%3$s)
-        SELECT p_run_id, s.step, s.progress%4$s
+        INSERT INTO pgtrack.metrics AS m (run_id, step, progress, experiment_id%3$s)
+        SELECT p_run_id, s.step, s.progress, v_experiment%4$s
           FROM (SELECT r._ord,
                        coalesce((r.v OPERATOR(pg_catalog.->>) 'step')::bigint, 0) AS step,
                        coalesce((r.v OPERATOR(pg_catalog.->>) 'progress')::double precision, 0) AS progress%5$s
                   FROM pg_catalog.jsonb_array_elements(p_rows) WITH ORDINALITY AS r(v, _ord)) s
          GROUP BY s.step, s.progress
-        ON CONFLICT (run_id, step, progress) %6$s;
+        ON CONFLICT (%10$s) %6$s;
     END IF;
     GET DIAGNOSTICS v_count = ROW_COUNT;
     RETURN v_count;
@@ -172,11 +214,14 @@ END
 $body$;
 $fn$, coalesce(array_to_string(v_names, ', '), '(none)'), ARRAY['step', 'progress'] || v_names,
       (SELECT coalesce(string_agg(format(', %I', n), ''), '') FROM unnest(v_names) n),
-      coalesce(v_merge, ''), coalesce(v_batch, ''), v_conflict, c_touch,
-      coalesce(v_fast, ''), coalesce(v_coldefs, ''));
+      coalesce(v_merge, ''), coalesce(v_batch, ''), v_conflict, v_touch,
+      coalesce(v_fast, ''), coalesce(v_coldefs, ''), v_key);
     -- New functions are executable by PUBLIC by default: not these.
-    REVOKE ALL ON FUNCTION pgtrack._metrics_write(bigint, bigint, double precision, jsonb, boolean, integer),
-                           pgtrack._metrics_write_batch(bigint, jsonb, boolean, integer) FROM PUBLIC;
+    REVOKE ALL ON FUNCTION pgtrack._metrics_write(bigint, bigint, double precision, jsonb, boolean, integer, bigint),
+                           pgtrack._metrics_write_batch(bigint, jsonb, boolean, integer, bigint) FROM PUBLIC;
+    IF v_propagate IS NOT NULL THEN
+        PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', v_propagate, true);
+    END IF;
     PERFORM pgtrack._role_grants();
 END
 $$;

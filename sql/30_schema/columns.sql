@@ -8,7 +8,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     /* The columns pgtrack itself defines; user columns may not take these names. */
     SELECT CASE p_table
-        WHEN 'metrics' THEN ARRAY['run_id', 'step', 'progress']
+        WHEN 'metrics' THEN ARRAY['run_id', 'step', 'progress', 'experiment_id']
         WHEN 'runs' THEN ARRAY['id', 'experiment_id', 'uuid', 'status', 'identity', 'attempt', 'time_created',
                                'time_started', 'time_updated', 'time_finished', 'comment', 'tags', 'args',
                                'env', 'error', 'worker']

@@ -153,12 +153,19 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 /* Delete an experiment with everything it holds (runs, metric rows, relationships, identifying
    fields: ON DELETE CASCADE), returning how many runs and metric rows went. Needs DELETE on
-   pgtrack.experiments (the owner, pgtrack_admin). PT002 for a missing experiment. */
+   pgtrack.experiments (the owner, pgtrack_admin). PT002 for a missing experiment. On Citus the runs'
+   relationships (a reference table, without foreign keys to runs: distribute.sql) are deleted here. */
+DECLARE
+    v_runs bigint[];
 BEGIN
     PERFORM pgtrack._require_experiment($1);
-    SELECT count(*), coalesce(sum((SELECT count(*) FROM pgtrack.metrics m WHERE m.run_id = r.id)), 0)
-      INTO runs, metric_rows
-      FROM pgtrack.runs r WHERE r.experiment_id = $1;
+    runs := (SELECT count(*) FROM pgtrack.runs r WHERE r.experiment_id = $1);
+    metric_rows := (SELECT count(*) FROM pgtrack.runs r JOIN pgtrack.metrics m ON m.run_id = r.id AND m.experiment_id = r.experiment_id
+                     WHERE r.experiment_id = $1);
+    IF pgtrack._is_distributed() THEN
+        v_runs := ARRAY(SELECT r.id FROM pgtrack.runs r WHERE r.experiment_id = $1);
+        DELETE FROM pgtrack.run_relationships x WHERE x.from_id = ANY (v_runs) OR x.to_id = ANY (v_runs);
+    END IF;
     DELETE FROM pgtrack.experiments e WHERE e.id = $1;
     PERFORM pgtrack._refresh_experiment_views();  -- its view goes with it
     RETURN NEXT;

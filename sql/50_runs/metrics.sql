@@ -101,14 +101,16 @@ $$;
 
 CREATE OR REPLACE FUNCTION pgtrack.run_add_metrics(run_id bigint, step bigint DEFAULT 0, progress double precision DEFAULT 0,
                                         metrics jsonb DEFAULT '{}', set_updated boolean DEFAULT true,
-                                        attempt integer DEFAULT NULL, add_missing boolean DEFAULT false)
+                                        attempt integer DEFAULT NULL, add_missing boolean DEFAULT false,
+                                        experiment_id bigint DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
 /* Upsert one metrics row keyed by (run_id, step, progress). Only the given keys are written, so
    several calls for one step merge; a JSON null leaves the stored value alone. With attempt: PT004
    (nothing written) unless it is the run's current attempt. With add_missing: names without a column
-   get one (double precision) first, if the caller may add metrics. */
+   get one (double precision) first, if the caller may add metrics. With experiment_id (the run's):
+   checked (PT003 if the run belongs to another), and on Citus the call stays on one shard. */
 BEGIN
     PERFORM pgtrack._check_metric_call($1, $4, 'object');
     IF $7 THEN
@@ -117,16 +119,17 @@ BEGIN
     IF $2 IS NULL OR $3 IS NULL THEN
         PERFORM pgtrack._raise('PT003', 'step and progress must not be NULL', 'omit them for 0');
     END IF;
-    PERFORM pgtrack._metrics_write($1, $2, $3, $4, coalesce($5, true), $6);
+    PERFORM pgtrack._metrics_write($1, $2, $3, $4, coalesce($5, true), $6, $8);
 EXCEPTION WHEN data_exception THEN
     PERFORM pgtrack._bad_metric_value($1, SQLERRM);
 END
 $$;
-COMMENT ON FUNCTION pgtrack.run_add_metrics(bigint, bigint, double precision, jsonb, boolean, integer, boolean) IS
-$$Log metrics for a run at (step, progress): an upsert that writes only the given keys, so calls for the same step merge. Unknown metric names: PT003 listing them and how to add them. Float columns accept "NaN", "Infinity", "-Infinity". An empty object still records the row. set_updated also sets runs.time_updated. With attempt (as returned by register/claim_next), PT004 lease lost and nothing written unless it is still the run's current attempt. With add_missing => true, a metric name that has no column gets one (double precision) first, when the caller may add metrics (the owner, pgtrack_admin); otherwise PT005 naming the add_metric call an admin must make.$$;
+COMMENT ON FUNCTION pgtrack.run_add_metrics(bigint, bigint, double precision, jsonb, boolean, integer, boolean, bigint) IS
+$$Log metrics for a run at (step, progress): an upsert that writes only the given keys, so calls for the same step merge. Unknown metric names: PT003 listing them and how to add them. Float columns accept "NaN", "Infinity", "-Infinity". An empty object still records the row. set_updated also sets runs.time_updated. With attempt (as returned by register/claim_next), PT004 lease lost and nothing written unless it is still the run's current attempt. With add_missing => true, a metric name that has no column gets one (double precision) first, when the caller may add metrics (the owner, pgtrack_admin); otherwise PT005 naming the add_metric call an admin must make. experiment_id (optional, the run's experiment): checked, PT003 if the run belongs to another; on Citus it keeps the call on one shard (docs/scale.md).$$;
 
 CREATE OR REPLACE FUNCTION pgtrack.run_add_metrics_batch(run_id bigint, rows jsonb, set_updated boolean DEFAULT true,
-                                                         attempt integer DEFAULT NULL, add_missing boolean DEFAULT false)
+                                                         attempt integer DEFAULT NULL, add_missing boolean DEFAULT false,
+                                                         experiment_id bigint DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql
 AS $$
@@ -137,11 +140,11 @@ BEGIN
     IF $5 THEN
         PERFORM pgtrack._add_missing_metrics(pgtrack._batch_keys($2));
     END IF;
-    RETURN pgtrack._metrics_write_batch($1, $2, coalesce($3, true), $4);
+    RETURN pgtrack._metrics_write_batch($1, $2, coalesce($3, true), $4, $6);
 EXCEPTION WHEN data_exception THEN
     PERFORM pgtrack._bad_metric_value($1, SQLERRM);
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION pgtrack.run_add_metrics_batch(bigint, jsonb, boolean, integer, boolean) IS
-$$Log many metric rows for a run in one statement (all or nothing): rows is a JSON array of objects with optional step, progress and metric keys. Same rules as run_add_metrics, attempt and add_missing included. Returns the number of (step, progress) rows written.$$;
+COMMENT ON FUNCTION pgtrack.run_add_metrics_batch(bigint, jsonb, boolean, integer, boolean, bigint) IS
+$$Log many metric rows for a run in one statement (all or nothing): rows is a JSON array of objects with optional step, progress and metric keys. Same rules as run_add_metrics, attempt, add_missing and experiment_id included. Returns the number of (step, progress) rows written.$$;

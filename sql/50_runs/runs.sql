@@ -26,7 +26,7 @@ AS $$
 DECLARE
     v_seq text := pg_get_serial_sequence('pgtrack.runs', 'id');
 BEGIN
-    IF p_run_id > pgtrack._max_explicit_run_id() OR NOT EXISTS (SELECT FROM pgtrack.runs r WHERE r.id = p_run_id) THEN
+    IF p_run_id > pgtrack._max_explicit_run_id() OR NOT EXISTS (SELECT 1 FROM pgtrack.runs r WHERE r.id = p_run_id) THEN
         RETURN;
     END IF;
     PERFORM pgtrack._execute_guarded('LOCK TABLE pgtrack.runs IN SHARE UPDATE EXCLUSIVE MODE');
@@ -58,7 +58,7 @@ BEGIN
         LOOP  -- an id inserted explicitly by raw SQL is skipped rather than reported
             INSERT INTO pgtrack.runs AS r (experiment_id, status, comment, tags, args, env)
             VALUES ($1, $3, $4, pgtrack._tags_object($5), $6, $7)
-            ON CONFLICT (id) DO NOTHING
+            ON CONFLICT ON CONSTRAINT runs_pkey DO NOTHING
             RETURNING r.id INTO v_id;
             IF v_id IS NOT NULL THEN
                 RETURN v_id;
@@ -80,7 +80,7 @@ BEGIN
         END IF;
         INSERT INTO pgtrack.runs AS r (id, experiment_id, status, comment, tags, args, env)
         VALUES ($2, $1, $3, $4, pgtrack._tags_object($5), $6, $7)
-        ON CONFLICT (id) DO NOTHING
+        ON CONFLICT ON CONSTRAINT runs_pkey DO NOTHING
         RETURNING r.id INTO v_id;
         IF v_id IS NOT NULL THEN
             PERFORM pgtrack._reserve_run_id(v_id);
@@ -92,7 +92,8 @@ $$;
 COMMENT ON FUNCTION pgtrack.create_run(bigint, bigint, pgtrack.runstatus, text, text[], jsonb, jsonb) IS
 $$Create a run in an experiment and return its id. With run_id (e.g. a Slurm job id): get or create that exact id; the id sequence never later hands out an id that was inserted explicitly.$$;
 
-CREATE OR REPLACE FUNCTION pgtrack.run_start(run_id bigint, started timestamptz DEFAULT clock_timestamp())
+CREATE OR REPLACE FUNCTION pgtrack.run_start(run_id bigint, started timestamptz DEFAULT clock_timestamp(),
+                                             experiment_id bigint DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -100,31 +101,42 @@ AS $$
 /* RUNNING; time_started = started, time_updated = now (the database clock: staleness, and so who may
    claim the run, is never judged by a time the client chose). time_finished and error of an earlier
    attempt are cleared so a restarted run does not show stale failure data. */
+DECLARE
+    v_now timestamptz := clock_timestamp();  -- a value, not a call, in the UPDATE: Citus refuses volatile calls there
 BEGIN
     UPDATE pgtrack.runs r
-       SET status = 'RUNNING', time_started = $2, time_updated = clock_timestamp(), time_finished = NULL, error = NULL
-     WHERE r.id = $1;
+       SET status = 'RUNNING', time_started = $2, time_updated = v_now, time_finished = NULL, error = NULL
+     WHERE r.id = $1 AND ($3 IS NULL OR r.experiment_id = $3);
     IF NOT FOUND THEN
-        PERFORM pgtrack._not_found('run', $1);
+        PERFORM pgtrack._lease_check_failed($1, NULL, $3);
     END IF;
 END
 $$;
-COMMENT ON FUNCTION pgtrack.run_start(bigint, timestamptz) IS
-$$Mark a run RUNNING: sets time_started (default: now) and time_updated (always the database clock), clears time_finished and error.$$;
+COMMENT ON FUNCTION pgtrack.run_start(bigint, timestamptz, bigint) IS
+$$Mark a run RUNNING: sets time_started (default: now) and time_updated (always the database clock), clears time_finished and error. experiment_id (optional): checked, and keeps the call on one shard on Citus.$$;
 
-CREATE OR REPLACE FUNCTION pgtrack._lease_check_failed(p_run_id bigint, p_attempt integer)
+CREATE OR REPLACE FUNCTION pgtrack._lease_check_failed(p_run_id bigint, p_attempt integer, p_experiment_id bigint DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-/* Called when an UPDATE ... WHERE id = p_run_id AND attempt = p_attempt matched nothing:
-   PT002 if the run does not exist, else PT004 (lease lost). */
+/* Called when an UPDATE ... WHERE id = p_run_id [AND experiment_id = p_experiment_id] [AND attempt =
+   p_attempt] matched nothing: PT002 if the run does not exist, PT003 if it belongs to another
+   experiment, else PT004 (lease lost). */
 DECLARE
-    v_attempt integer;
+    v_attempt    integer;
+    v_experiment bigint;
 BEGIN
-    SELECT r.attempt INTO v_attempt FROM pgtrack.runs r WHERE r.id = p_run_id;
+    SELECT r.attempt, r.experiment_id INTO v_attempt, v_experiment FROM pgtrack.runs r WHERE r.id = p_run_id;
     IF NOT FOUND THEN
         PERFORM pgtrack._not_found('run', p_run_id);
+    END IF;
+    IF p_experiment_id IS NOT NULL AND v_experiment <> p_experiment_id THEN
+        PERFORM pgtrack._raise('PT003', format('run %s belongs to experiment %s, not %s', p_run_id, v_experiment, p_experiment_id),
+            'pass the run''s own experiment id (or none)');
+    END IF;
+    IF p_attempt IS NULL THEN
+        RETURN;  -- the row changed under us (deleted and made again): nothing to report
     END IF;
     PERFORM pgtrack._raise('PT004',
         format('lease lost: run %s is at attempt %s, not %s', p_run_id, v_attempt, p_attempt),
@@ -133,29 +145,31 @@ END
 $$;
 
 CREATE OR REPLACE FUNCTION pgtrack.run_stop(run_id bigint, status pgtrack.runstatus DEFAULT 'COMPLETED',
-                                 error text DEFAULT NULL, attempt integer DEFAULT NULL)
+                                 error text DEFAULT NULL, attempt integer DEFAULT NULL, experiment_id bigint DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 /* Final status; time_finished = time_updated = now. With attempt: PT004 unless it is still the run's
    current attempt (a worker whose run was re-claimed must not overwrite the new holder's status). */
+DECLARE
+    v_now timestamptz := clock_timestamp();
 BEGIN
     IF $2 IS NULL THEN
         PERFORM pgtrack._raise('PT003', 'status must not be NULL', 'omit status for COMPLETED, or pass a pgtrack.runstatus');
     END IF;
     UPDATE pgtrack.runs r
-       SET status = $2, time_finished = clock_timestamp(), time_updated = clock_timestamp(), error = $3
-     WHERE r.id = $1 AND ($4 IS NULL OR r.attempt = $4);
+       SET status = $2, time_finished = v_now, time_updated = v_now, error = $3
+     WHERE r.id = $1 AND ($5 IS NULL OR r.experiment_id = $5) AND ($4 IS NULL OR r.attempt = $4);
     IF NOT FOUND THEN
-        PERFORM pgtrack._lease_check_failed($1, $4);
+        PERFORM pgtrack._lease_check_failed($1, $4, $5);
     END IF;
 END
 $$;
-COMMENT ON FUNCTION pgtrack.run_stop(bigint, pgtrack.runstatus, text, integer) IS
-$$Stop a run: status (default COMPLETED), time_finished, time_updated and error. With attempt, PT004 if the run was claimed by a newer attempt.$$;
+COMMENT ON FUNCTION pgtrack.run_stop(bigint, pgtrack.runstatus, text, integer, bigint) IS
+$$Stop a run: status (default COMPLETED), time_finished, time_updated and error. With attempt, PT004 if the run was claimed by a newer attempt. experiment_id (optional): checked, and keeps the call on one shard on Citus.$$;
 
-CREATE OR REPLACE FUNCTION pgtrack.heartbeat(run_id bigint, attempt integer DEFAULT NULL)
+CREATE OR REPLACE FUNCTION pgtrack.heartbeat(run_id bigint, attempt integer DEFAULT NULL, experiment_id bigint DEFAULT NULL)
 RETURNS timestamptz
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -166,24 +180,28 @@ AS $$
    commit anyway, and repeated updates of one row in one transaction make each slower); later calls
    in the same transaction return the time of the first. */
 DECLARE
-    v_at timestamptz;
+    v_at         timestamptz;
+    v_experiment bigint;
 BEGIN
     IF current_setting('pgtrack.touched_run', true) IS NOT DISTINCT FROM $1::text THEN
-        SELECT r.time_updated INTO v_at FROM pgtrack.runs r WHERE r.id = $1 AND ($2 IS NULL OR r.attempt = $2);
+        SELECT r.time_updated INTO v_at FROM pgtrack.runs r
+         WHERE r.id = $1 AND ($3 IS NULL OR r.experiment_id = $3) AND ($2 IS NULL OR r.attempt = $2);
         IF NOT FOUND THEN
-            PERFORM pgtrack._lease_check_failed($1, $2);
+            PERFORM pgtrack._lease_check_failed($1, $2, $3);
         END IF;
         RETURN v_at;
     END IF;
-    UPDATE pgtrack.runs r SET time_updated = clock_timestamp()
-     WHERE r.id = $1 AND ($2 IS NULL OR r.attempt = $2)
-    RETURNING r.time_updated INTO v_at;
+    v_at := clock_timestamp();
+    UPDATE pgtrack.runs r SET time_updated = v_at
+     WHERE r.id = $1 AND ($3 IS NULL OR r.experiment_id = $3) AND ($2 IS NULL OR r.attempt = $2)
+    RETURNING r.time_updated, r.experiment_id INTO v_at, v_experiment;
     IF NOT FOUND THEN
-        PERFORM pgtrack._lease_check_failed($1, $2);
+        PERFORM pgtrack._lease_check_failed($1, $2, $3);
     END IF;
     PERFORM set_config('pgtrack.touched_run', $1::text, true);
+    PERFORM set_config('pgtrack.touched_experiment', v_experiment::text, true);  -- for the metric writers
     RETURN v_at;
 END
 $$;
-COMMENT ON FUNCTION pgtrack.heartbeat(bigint, integer) IS
-$$Set a run's time_updated to now and return it; PT002 if the run does not exist; PT004 (lease lost) if attempt is given and is not the run's current attempt.$$;
+COMMENT ON FUNCTION pgtrack.heartbeat(bigint, integer, bigint) IS
+$$Set a run's time_updated to now and return it; PT002 if the run does not exist; PT004 (lease lost) if attempt is given and is not the run's current attempt. experiment_id (optional): checked, and keeps the call on one shard on Citus.$$;

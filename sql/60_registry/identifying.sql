@@ -40,7 +40,7 @@ BEGIN
         RETURN;
     END IF;
 
-    IF EXISTS (SELECT FROM pgtrack.runs r WHERE r.experiment_id = $1 AND r.identity IS NOT NULL) THEN
+    IF EXISTS (SELECT 1 FROM pgtrack.runs r WHERE r.experiment_id = $1 AND r.identity IS NOT NULL) THEN
         IF v_default IS NULL THEN
             PERFORM pgtrack._raise('PT005',
                 format('experiment %s has registered runs; new identifying field %I needs a default', $1, $2),
@@ -70,7 +70,7 @@ AS $$
 BEGIN
     PERFORM pgtrack._require_experiment($1);
     PERFORM pgtrack._validate_field_name($2);
-    IF NOT EXISTS (SELECT FROM pgtrack.identifying_fields f WHERE f.experiment_id = $1 AND f.name = $2) THEN
+    IF NOT EXISTS (SELECT 1 FROM pgtrack.identifying_fields f WHERE f.experiment_id = $1 AND f.name = $2) THEN
         PERFORM pgtrack._raise('PT003', format('experiment %s has no identifying field %I', $1, $2),
             'list the fields with SELECT name FROM pgtrack.identifying_fields WHERE experiment_id = ...');
     END IF;

@@ -8,19 +8,25 @@ AS $$
 /* One INSERT ... SELECT ... ON CONFLICT DO NOTHING: existing keys (and repeats inside the array) are
    skipped; returns how many runs are new. Invalid identities fail the whole call. */
 DECLARE
-    v_count integer;
+    v_count      integer;
+    v_identities jsonb[];
 BEGIN
     PERFORM pgtrack._require_experiment($1);
     IF $2 IS NULL OR jsonb_typeof($2) <> 'array' THEN
         PERFORM pgtrack._raise('PT003', format('identities must be a JSON array, got %s', coalesce(left($2::text, 200), 'NULL')),
             'pass identities like ''[{"lr": 0.1}, {"lr": 0.01}]''::jsonb');
     END IF;
-    INSERT INTO pgtrack.runs AS r (experiment_id, identity)
-    SELECT $1, pgtrack._normalize_identity($1, e.value, true)
-      FROM jsonb_array_elements($2) WITH ORDINALITY AS e(value, ord)
-     ORDER BY e.ord
-    ON CONFLICT ON CONSTRAINT runs_identity_key DO NOTHING;
-    GET DIAGNOSTICS v_count = ROW_COUNT;
+    -- Normalised first, then inserted: on Citus the INSERT ... SELECT must not run a query of its own
+    -- (the registry lock) while it writes.
+    v_identities := ARRAY(SELECT pgtrack._normalize_identity($1, e.value, true)
+                            FROM jsonb_array_elements($2) WITH ORDINALITY AS e(value, ord) ORDER BY e.ord);
+    -- Counted from RETURNING: on Citus the row count of INSERT ... SELECT includes the skipped rows.
+    WITH inserted AS (
+        INSERT INTO pgtrack.runs AS r (experiment_id, identity)
+        SELECT $1, i.identity FROM unnest(v_identities) WITH ORDINALITY AS i(identity, ord) ORDER BY i.ord
+        ON CONFLICT ON CONSTRAINT runs_identity_key DO NOTHING
+        RETURNING 1)
+    SELECT count(*) INTO v_count FROM inserted;
     RETURN v_count;
 END
 $$;
@@ -52,11 +58,17 @@ AS $$
    (experiment_id, id), not by id alone. With "= $1 ... ORDER BY id" the planner may walk the primary
    key in id order and filter past every other experiment's runs, expecting a match within a few
    rows (measured: 3 ms per claim at 30k runs); this shape can only be served in order by
-   runs_experiment_status_idx (0.02 ms), with a custom or a generic plan. */
+   runs_experiment_status_idx (0.02 ms), with a custom or a generic plan. On Citus the shape is
+   "experiment_id = $1" (FOR UPDATE needs equality on the distribution column; the worker's shard
+   holds one experiment per hash value), so the three probes are run with EXECUTE and the layout's
+   predicate (custom plans either way). */
 DECLARE
     v_id     bigint;
     v_status pgtrack.runstatus;
     c_live   CONSTANT pgtrack.runstatus[] := pgtrack._live_statuses();
+    v_now    timestamptz := clock_timestamp();  -- values, not calls, in the statements: Citus refuses volatile calls there
+    v_exp    text := CASE WHEN pgtrack._is_distributed() THEN 'r.experiment_id = $1'
+                          ELSE 'r.experiment_id >= $1 AND r.experiment_id <= $1' END;
 BEGIN
     PERFORM pgtrack._require_experiment($1);
     PERFORM pgtrack._check_stale_after($2, 'claim_next');
@@ -64,32 +76,33 @@ BEGIN
     -- status = ANY (...) the planner, trusting statistics that may predate the experiment's runs,
     -- filtered the whole queue instead (test_plans.py pins this).
     FOREACH v_status IN ARRAY c_live LOOP
-        SELECT r.id INTO v_id FROM pgtrack.runs r
-         WHERE r.experiment_id >= $1 AND r.experiment_id <= $1 AND r.status = v_status AND r.identity IS NOT NULL
-           AND coalesce(r.time_updated, r.time_created) < clock_timestamp() - $2 AND r.attempt < 1000000000
-         ORDER BY r.experiment_id, r.status, r.id LIMIT 1 FOR UPDATE SKIP LOCKED;
+        EXECUTE format('SELECT r.id FROM pgtrack.runs r
+         WHERE %s AND r.status = $2 AND r.identity IS NOT NULL
+           AND coalesce(r.time_updated, r.time_created) < $3 AND r.attempt < 1000000000
+         ORDER BY r.experiment_id, r.status, r.id LIMIT 1 FOR UPDATE SKIP LOCKED', v_exp)
+          INTO v_id USING $1, v_status, v_now - $2;
         EXIT WHEN v_id IS NOT NULL;
     END LOOP;
     IF v_id IS NULL THEN
-        SELECT r.id INTO v_id FROM pgtrack.runs r
-         WHERE r.experiment_id >= $1 AND r.experiment_id <= $1 AND r.status = 'PENDING' AND r.identity IS NOT NULL
-           AND r.attempt < 1000000000
-         ORDER BY r.experiment_id, r.id LIMIT 1 FOR UPDATE SKIP LOCKED;
+        EXECUTE format('SELECT r.id FROM pgtrack.runs r
+         WHERE %s AND r.status = ''PENDING'' AND r.identity IS NOT NULL AND r.attempt < 1000000000
+         ORDER BY r.experiment_id, r.id LIMIT 1 FOR UPDATE SKIP LOCKED', v_exp)
+          INTO v_id USING $1;
     END IF;
     IF v_id IS NULL AND coalesce($4, true) THEN
-        SELECT r.id INTO v_id FROM pgtrack.runs r
-         WHERE r.experiment_id >= $1 AND r.experiment_id <= $1 AND r.status <> ALL (c_live || '{PENDING,COMPLETED}'::pgtrack.runstatus[])
-           AND r.identity IS NOT NULL AND r.attempt < 1000000000
-         ORDER BY r.experiment_id, r.id LIMIT 1 FOR UPDATE SKIP LOCKED;
+        EXECUTE format('SELECT r.id FROM pgtrack.runs r
+         WHERE %s AND r.status <> ALL ($2) AND r.identity IS NOT NULL AND r.attempt < 1000000000
+         ORDER BY r.experiment_id, r.id LIMIT 1 FOR UPDATE SKIP LOCKED', v_exp)
+          INTO v_id USING $1, c_live || '{PENDING,COMPLETED}'::pgtrack.runstatus[];
     END IF;
     IF v_id IS NULL THEN
         RETURN ROW(NULL, NULL, NULL, NULL, false, false, false)::pgtrack.registration;
     END IF;
     UPDATE pgtrack.runs r
-       SET status = 'RUNNING', attempt = r.attempt + 1, time_started = clock_timestamp(),
-           time_updated = clock_timestamp(), time_finished = NULL, error = NULL, worker = $3
-     WHERE r.id = v_id;
-    RETURN pgtrack._registration(v_id, false, true, false);
+       SET status = 'RUNNING', attempt = r.attempt + 1, time_started = v_now,
+           time_updated = v_now, time_finished = NULL, error = NULL, worker = $3
+     WHERE r.id = v_id AND r.experiment_id = $1;
+    RETURN pgtrack._registration(v_id, $1, false, true, false);
 END
 $$;
 COMMENT ON FUNCTION pgtrack.claim_next(bigint, interval, text, boolean) IS

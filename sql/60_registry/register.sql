@@ -96,7 +96,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION pgtrack._apply_annotating(p_run_id bigint, p_values jsonb)
+CREATE OR REPLACE FUNCTION pgtrack._apply_annotating(p_run_id bigint, p_experiment_id bigint, p_values jsonb)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -104,21 +104,28 @@ AS $$
 /* Write annotating values (checked by _annotating_values) onto a run the caller holds: just
    inserted, or locked by its ON CONFLICT update. One UPDATE; jsonb_populate_record converts types. */
 BEGIN
-    EXECUTE format('UPDATE pgtrack.runs SET (%1$s) = (SELECT %1$s FROM jsonb_populate_record(NULL::pgtrack.runs, $1)) WHERE id = $2',
+    EXECUTE format('UPDATE pgtrack.runs SET (%1$s) = (SELECT %1$s FROM jsonb_populate_record(NULL::pgtrack.runs, $1)) WHERE id = $2 AND experiment_id = $3',
                    (SELECT string_agg(format('%I', k), ', ') FROM jsonb_object_keys(p_values) k))
-      USING p_values, p_run_id;
+      USING p_values, p_run_id, p_experiment_id;
 END
 $$;
 
-CREATE OR REPLACE FUNCTION pgtrack._registration(p_run_id bigint, p_inserted boolean, p_updated boolean, p_skipped boolean)
+CREATE OR REPLACE FUNCTION pgtrack._registration(p_run_id bigint, p_experiment_id bigint, p_inserted boolean,
+                                                 p_updated boolean, p_skipped boolean)
 RETURNS pgtrack.registration
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    /* The registration row for a run as it is now. */
-    SELECT r.id, r.uuid, r.status, r.attempt, p_inserted, p_updated, p_skipped
-      FROM pgtrack.runs r WHERE r.id = p_run_id
+/* The registration row for a run as it is now. PL/pgSQL, not SQL: Citus cannot plan a query on a
+   distributed table inside a SQL function with parameters (here and wherever pgtrack reads runs). */
+DECLARE
+    v_result pgtrack.registration;
+BEGIN
+    SELECT r.id, r.uuid, r.status, r.attempt, p_inserted, p_updated, p_skipped INTO v_result
+      FROM pgtrack.runs r WHERE r.id = p_run_id AND r.experiment_id = p_experiment_id;
+    RETURN v_result;
+END
 $$;
 
 CREATE OR REPLACE FUNCTION pgtrack.register(experiment_id bigint, identifying jsonb, annotating jsonb DEFAULT '{}',
@@ -141,6 +148,8 @@ DECLARE
     v_result        pgtrack.registration;  -- the run this call inserted or updated
     v_existing      bigint;                -- the run that already had this key
     v_id            bigint;
+    v_now           timestamptz := clock_timestamp();  -- values, not calls, in ON CONFLICT: Citus refuses volatile calls there
+    v_stale_before  timestamptz := v_now - coalesce($5, interval '0');
 BEGIN
     IF p_policy IS NULL OR p_policy NOT IN ('raise', 'return_existing', 'overwrite', 'skip', 'claim_if_stale') THEN
         PERFORM pgtrack._raise('PT003', format('invalid on_duplicate policy %s', coalesce(quote_literal(p_policy), 'NULL')),
@@ -155,18 +164,18 @@ BEGIN
 
     IF p_policy = 'claim_if_stale' THEN
         INSERT INTO pgtrack.runs AS r (experiment_id, identity, status, attempt, time_started, time_updated)
-        VALUES (p_experiment_id, v_identity, 'RUNNING', 1, clock_timestamp(), clock_timestamp())
+        VALUES (p_experiment_id, v_identity, 'RUNNING', 1, v_now, v_now)
         ON CONFLICT ON CONSTRAINT runs_identity_key DO UPDATE
-           SET status = 'RUNNING', attempt = r.attempt + 1, time_started = clock_timestamp(),
-               time_updated = clock_timestamp(), time_finished = NULL, error = NULL
+           SET status = 'RUNNING', attempt = r.attempt + 1, time_started = v_now,
+               time_updated = v_now, time_finished = NULL, error = NULL
          WHERE r.status <> 'COMPLETED' AND r.attempt < 1000000000
            AND (r.status <> ALL (pgtrack._live_statuses())
-                OR coalesce(r.time_updated, r.time_created) < clock_timestamp() - p_stale_after)
+                OR coalesce(r.time_updated, r.time_created) < v_stale_before)
         RETURNING r.id, r.uuid, r.status, r.attempt, r.xmax = 0, r.xmax <> 0, false INTO v_result;
     ELSIF p_policy = 'overwrite' THEN
         INSERT INTO pgtrack.runs AS r (experiment_id, identity, time_updated)
-        VALUES (p_experiment_id, v_identity, clock_timestamp())
-        ON CONFLICT ON CONSTRAINT runs_identity_key DO UPDATE SET time_updated = clock_timestamp()
+        VALUES (p_experiment_id, v_identity, v_now)
+        ON CONFLICT ON CONSTRAINT runs_identity_key DO UPDATE SET time_updated = v_now
         RETURNING r.id, r.uuid, r.status, r.attempt, r.xmax = 0, r.xmax <> 0, false INTO v_result;
     ELSE
         -- Look first: a hit costs no sequence value and no dead tuple. A miss inserts; losing that
@@ -185,8 +194,8 @@ BEGIN
 
     IF v_result.run_id IS NOT NULL THEN  -- inserted, or (overwrite / claim_if_stale) updated: we hold the row
         IF p_annotating <> '{}' THEN  -- may change status: report the row as written
-            PERFORM pgtrack._apply_annotating(v_result.run_id, p_annotating);
-            RETURN pgtrack._registration(v_result.run_id, v_result.was_inserted, v_result.was_updated, false);
+            PERFORM pgtrack._apply_annotating(v_result.run_id, p_experiment_id, p_annotating);
+            RETURN pgtrack._registration(v_result.run_id, p_experiment_id, v_result.was_inserted, v_result.was_updated, false);
         END IF;
         RETURN v_result;
     END IF;
@@ -201,11 +210,11 @@ BEGIN
         PERFORM pgtrack._raise('PT001', format('duplicate run: run %s of experiment %s has identity %s', v_id, p_experiment_id, v_identity),
             'use on_duplicate => ''return_existing'', ''skip'', ''overwrite'' or ''claim_if_stale'' to reuse it');
     ELSIF p_policy = 'return_existing' THEN
-        RETURN pgtrack._registration(v_id, false, false, false);
+        RETURN pgtrack._registration(v_id, p_experiment_id, false, false, false);
     ELSIF p_policy = 'skip' THEN
         RETURN ROW(NULL, NULL, NULL, NULL, false, false, true)::pgtrack.registration;
     END IF;
-    RETURN pgtrack._registration(v_id, false, false, true);  -- claim_if_stale, not claimable
+    RETURN pgtrack._registration(v_id, p_experiment_id, false, false, true);  -- claim_if_stale, not claimable
 END
 $$;
 COMMENT ON FUNCTION pgtrack.register(bigint, jsonb, jsonb, text, interval) IS

@@ -38,7 +38,7 @@ BEGIN
             SELECT r.id AS run_id, m.step, m.v
               FROM pgtrack.runs r
               CROSS JOIN LATERAL (SELECT m.step, m.%1$I::float8 AS v FROM pgtrack.metrics m
-                                   WHERE m.run_id = r.id AND m.%1$I IS NOT NULL
+                                   WHERE m.run_id = r.id AND m.experiment_id = r.experiment_id AND m.%1$I IS NOT NULL
                                      AND m.%1$I::float8 NOT IN ('NaN', 'Infinity', '-Infinity')
                                   OFFSET 0) m  -- a fence: per run, a range scan of the metrics primary key
              WHERE r.experiment_id = $1 AND ($3 IS NULL OR r.id = ANY ($3))),
@@ -77,7 +77,7 @@ BEGIN
             SELECT r.id AS run_id, m.x, m.v
               FROM pgtrack.runs r
               CROSS JOIN LATERAL (SELECT m.%2$s::float8 AS x, m.%1$I::float8 AS v FROM pgtrack.metrics m
-                                   WHERE m.run_id = r.id AND m.%1$I IS NOT NULL
+                                   WHERE m.run_id = r.id AND m.experiment_id = r.experiment_id AND m.%1$I IS NOT NULL
                                      AND m.%1$I::float8 NOT IN ('NaN', 'Infinity', '-Infinity')
                                   OFFSET 0) m  -- a fence: per run, a range scan of the metrics primary key
              WHERE r.experiment_id = $1 AND ($2 IS NULL OR r.id = ANY ($2))),

@@ -42,10 +42,10 @@ BEGIN
         SELECT r.id, r.status, r.identity, b.v, b.step, b.progress, f.v, f.step
           FROM pgtrack.runs r
           CROSS JOIN LATERAL (SELECT m.%1$I::float8 AS v, m.step, m.progress FROM pgtrack.metrics m
-                               WHERE m.run_id = r.id AND m.%1$I IS NOT NULL AND m.%1$I::float8 <> 'NaN'::float8
+                               WHERE m.run_id = r.id AND m.experiment_id = r.experiment_id AND m.%1$I IS NOT NULL AND m.%1$I::float8 <> 'NaN'::float8
                                ORDER BY m.%1$I %2$s, m.step, m.progress LIMIT 1) b
           CROSS JOIN LATERAL (SELECT m.%1$I::float8 AS v, m.step FROM pgtrack.metrics m
-                               WHERE m.run_id = r.id AND m.%1$I IS NOT NULL
+                               WHERE m.run_id = r.id AND m.experiment_id = r.experiment_id AND m.%1$I IS NOT NULL
                                ORDER BY m.step DESC, m.progress DESC LIMIT 1) f
          WHERE r.experiment_id = $1
          ORDER BY b.v %2$s, r.id$q$, $2, CASE $3 WHEN 'min' THEN 'ASC' ELSE 'DESC' END)
@@ -67,7 +67,7 @@ AS $$
 DECLARE
     v_sql text;
 BEGIN
-    PERFORM FROM pgtrack.runs r WHERE r.id = $1;
+    PERFORM 1 FROM pgtrack.runs r WHERE r.id = $1;
     IF NOT FOUND THEN
         PERFORM pgtrack._not_found('run', $1);
     END IF;

@@ -97,7 +97,7 @@ BEGIN
         EXECUTE format('CREATE VIEW pgtrack_views.%I WITH (security_invoker = true) AS SELECT %s%s%s FROM pgtrack.runs r%s WHERE r.experiment_id = %s',
                        v_view, v_columns, coalesce(', ' || v_fields, ''), coalesce(', ' || v_metrics, ''),
                        CASE WHEN v_aggs IS NULL THEN ''
-                            ELSE format(' LEFT JOIN LATERAL (SELECT %s FROM pgtrack.metrics m WHERE m.run_id = r.id) m ON true', v_aggs) END,
+                            ELSE format(' LEFT JOIN LATERAL (SELECT %s FROM pgtrack.metrics m WHERE m.run_id = r.id AND m.experiment_id = r.experiment_id) m ON true', v_aggs) END,
                        v_id);
         EXECUTE format('COMMENT ON VIEW pgtrack_views.%I IS %L', v_view, 'pgtrack experiment ' || v_id);
     END LOOP;

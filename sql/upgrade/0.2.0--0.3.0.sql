@@ -10,6 +10,13 @@ DROP FUNCTION pgtrack.run_add_metrics_batch(bigint, jsonb, boolean, integer);
 DROP FUNCTION pgtrack.claim_next(bigint, interval, text);
 -- experiment_summary() reports lost runs.
 DROP FUNCTION pgtrack.experiment_summary(bigint);
+-- Run-id functions take the run's experiment (optional: checked, and one shard on Citus).
+DROP FUNCTION pgtrack.run_start(bigint, timestamptz);
+DROP FUNCTION pgtrack.run_stop(bigint, pgtrack.runstatus, text, integer);
+DROP FUNCTION pgtrack.heartbeat(bigint, integer);
+DROP FUNCTION pgtrack._lease_check_failed(bigint, integer);
+DROP FUNCTION pgtrack._registration(bigint, boolean, boolean, boolean);
+DROP FUNCTION pgtrack._apply_annotating(bigint, jsonb);
 -- _validate_label() takes a length limit (an overload would make two-argument calls ambiguous).
 DROP FUNCTION pgtrack._validate_label(text, text);
 
@@ -23,6 +30,10 @@ BEGIN
             ADD CONSTRAINT runs_id_check CHECK (id BETWEEN 1 AND 9007199254740991),
             ADD CONSTRAINT runs_time_updated_check CHECK (time_updated <= clock_timestamp() + interval '5 minutes'),
             ADD CONSTRAINT runs_time_created_check CHECK (time_created <= clock_timestamp() + interval '5 minutes');
+        -- Metric rows carry their run's experiment (setup.sql).
+        ALTER TABLE pgtrack.metrics ADD COLUMN experiment_id bigint;
+        UPDATE pgtrack.metrics m SET experiment_id = r.experiment_id FROM pgtrack.runs r WHERE r.id = m.run_id;
+        ALTER TABLE pgtrack.metrics ALTER COLUMN experiment_id SET NOT NULL;
         UPDATE pgtrack.meta SET value = '0.3.0' WHERE key = 'layout_version';
     END IF;
 END
