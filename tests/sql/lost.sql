@@ -10,11 +10,11 @@ SELECT pgtrack.create_run(:e) AS pending \gset
 SELECT pgtrack.run_start(:dead), pgtrack.run_start(:alive), pgtrack.run_start(:done);
 SELECT pgtrack.run_stop(:done);
 -- The dead worker's last sign of life was 11 minutes ago; the finished one's too (but it is COMPLETED).
-UPDATE pgtrack.runs SET time_updated = clock_timestamp() - interval '11 minutes' WHERE id IN (:dead, :done);
+UPDATE pgtrack.runs SET time_updated = now() - interval '11 minutes' WHERE id IN (:dead, :done);
 
-SELECT is(pgtrack.is_lost('RUNNING', clock_timestamp() - interval '11 minutes'), true, 'RUNNING and silent for 11 min: lost (default 10 min)');
-SELECT is(pgtrack.is_lost('RUNNING', clock_timestamp() - interval '1 minute'), false, 'silent for 1 min: alive');
-SELECT is(pgtrack.is_lost('COMPLETED', clock_timestamp() - interval '1 day'), false, 'a finished run is never lost');
+SELECT is(pgtrack.is_lost('RUNNING', now() - interval '11 minutes'), true, 'RUNNING and silent for 11 min: lost (default 10 min)');
+SELECT is(pgtrack.is_lost('RUNNING', now() - interval '1 minute'), false, 'silent for 1 min: alive');
+SELECT is(pgtrack.is_lost('COMPLETED', now() - interval '1 day'), false, 'a finished run is never lost');
 SELECT results_eq(format('SELECT run_id, lost, shown_status FROM pgtrack.runs_status(%s) ORDER BY run_id', :e),
     format('VALUES (%s::bigint, true, %L), (%s, false, %L), (%s, false, %L), (%s, false, %L)',
            :dead, 'LOST', :alive, 'RUNNING', :done, 'COMPLETED', :pending, 'PENDING'),

@@ -14,7 +14,7 @@ SELECT pgtrack.find_run(:e, '{"lr": 0.2, "seed": 1}') AS third \gset
 SELECT pgtrack.run_set_status(:third, 'FAILED');
 SELECT results_eq(format('SELECT status::text, attempt FROM pgtrack.claim_next(%s, %L, %L)', :e, '1 hour', 'w1'),
     $$VALUES ('RUNNING', 1)$$, 'claim_next hands out a run');
-SELECT is((SELECT worker FROM pgtrack.runs WHERE experiment_id = :e AND worker IS NOT NULL), 'w1', 'worker recorded on the run');
+SELECT results_eq(format($q$SELECT worker FROM pgtrack.runs WHERE experiment_id = %s AND worker IS NOT NULL$q$, :e), $q$VALUES ('w1')$q$, 'worker recorded on the run');  -- a query of its own: on Citus a router query would take is() to a worker
 SELECT pgtrack.claim_next(:e, '1 hour', 'w2');
 SELECT results_eq(format('SELECT run_id FROM pgtrack.claim_next(%s, %L)', :e, '1 hour'),
     format('VALUES (%s::bigint)', :third), 'PENDING first, then FAILED');
