@@ -74,8 +74,8 @@ def grow(conn, values):
     conn.execute("""INSERT INTO pgtrack.runs (experiment_id, status)
                     SELECT e.id, 'COMPLETED' FROM pgtrack.experiments e CROSS JOIN generate_series(1, %s)
                      WHERE NOT EXISTS (SELECT FROM pgtrack.runs r WHERE r.experiment_id = e.id)""", (RUNS_PER_EXPERIMENT,))
-    conn.execute(f"""INSERT INTO pgtrack.metrics (run_id, step, {', '.join(METRICS)})
-                     SELECT r.id, s, random(), random(), random(), 0.1 FROM pgtrack.runs r, generate_series(1, %s) s
+    conn.execute(f"""INSERT INTO pgtrack.metrics (run_id, experiment_id, step, {', '.join(METRICS)})
+                     SELECT r.id, r.experiment_id, s, random(), random(), random(), 0.1 FROM pgtrack.runs r, generate_series(1, %s) s
                       WHERE NOT EXISTS (SELECT FROM pgtrack.metrics m WHERE m.run_id = r.id)""", (STEPS_PER_RUN,))
     conn.execute("VACUUM ANALYZE pgtrack.metrics")
 
@@ -139,8 +139,8 @@ def metric_values():
     doomed_rows = int(10 ** 7 * SCALE)
     exp = plain.execute("SELECT pgtrack.experiment('doomed')").fetchone()[0]
     plain.execute("INSERT INTO pgtrack.runs (experiment_id, status) SELECT %s, 'COMPLETED' FROM generate_series(1, 1000)", (exp,))
-    plain.execute(f"""INSERT INTO pgtrack.metrics (run_id, step, {', '.join(METRICS)})
-                      SELECT r.id, s, random(), random(), random(), 0.1 FROM pgtrack.runs r, generate_series(1, %s) s
+    plain.execute(f"""INSERT INTO pgtrack.metrics (run_id, experiment_id, step, {', '.join(METRICS)})
+                      SELECT r.id, r.experiment_id, s, random(), random(), random(), 0.1 FROM pgtrack.runs r, generate_series(1, %s) s
                        WHERE r.experiment_id = %s""", (doomed_rows // 1000, exp))
     stop = mp.Event()
     result = mp.Queue()
@@ -260,7 +260,8 @@ def columns():
         mid = (low + high + 1) // 2
         names = ", ".join(f"c{i}" for i in range(mid))
         try:
-            conn.execute(f"INSERT INTO pgtrack.metrics (run_id, step, {names}) VALUES (%s, %s, {', '.join(['1.5'] * mid)})", (run, mid))
+            conn.execute(f"INSERT INTO pgtrack.metrics (run_id, experiment_id, step, {names}) VALUES (%s, %s, %s, {', '.join(['1.5'] * mid)})",
+                         (run, exp, mid))
             low = mid
         except psycopg.Error:
             high = mid - 1

@@ -18,9 +18,9 @@ PER_ROUND = ROWS // ROUNDS
 METRICS = ("train_loss", "val_loss", "acc", "lr")
 
 HAND_WRITTEN = """
-WITH touched AS (UPDATE pgtrack.runs SET time_updated = clock_timestamp() WHERE id = %(run)s RETURNING id)
-INSERT INTO pgtrack.metrics AS m (run_id, step, progress, train_loss, val_loss, acc, lr)
-SELECT id, %(step)s, 0, %(train_loss)s, %(val_loss)s, %(acc)s, %(lr)s FROM touched
+WITH touched AS (UPDATE pgtrack.runs SET time_updated = clock_timestamp() WHERE id = %(run)s RETURNING id, experiment_id)
+INSERT INTO pgtrack.metrics AS m (run_id, experiment_id, step, progress, train_loss, val_loss, acc, lr)
+SELECT id, experiment_id, %(step)s, 0, %(train_loss)s, %(val_loss)s, %(acc)s, %(lr)s FROM touched
 ON CONFLICT (run_id, step, progress) DO UPDATE
    SET train_loss = EXCLUDED.train_loss, val_loss = EXCLUDED.val_loss, acc = EXCLUDED.acc, lr = EXCLUDED.lr
 """
@@ -32,12 +32,13 @@ def values(step: int) -> dict:
 
 def copy_metrics(conn: psycopg.Connection, run: int, steps: int, chunk: int) -> None:
     """The physical limit: COPY of the same rows, one COPY (and commit) per chunk."""
+    experiment = conn.execute("SELECT experiment_id FROM pgtrack.runs WHERE id = %s", (run,)).fetchone()[0]
     for start in range(0, steps, chunk):
-        with conn.cursor().copy(
-                "COPY pgtrack.metrics (run_id, step, progress, train_loss, val_loss, acc, lr) FROM STDIN") as copy:
+        with conn.cursor().copy("COPY pgtrack.metrics (run_id, experiment_id, step, progress, train_loss, val_loss, acc, lr) "
+                                "FROM STDIN") as copy:
             for s in range(start, start + chunk):
                 v = values(s)
-                copy.write_row((run, s, 0.0, v["train_loss"], v["val_loss"], v["acc"], v["lr"]))
+                copy.write_row((run, experiment, s, 0.0, v["train_loss"], v["val_loss"], v["acc"], v["lr"]))
 
 
 def main() -> None:

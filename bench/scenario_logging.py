@@ -76,10 +76,11 @@ def pgtrack_variants(db: str, full: int, commit_steps: int) -> Dict[str, Tuple[i
             r = exp.get_run().id
             start = time.perf_counter()
             for first in range(0, steps, 1000):
-                with conn.cursor().copy("COPY pgtrack.metrics (run_id, step, progress, train_loss, val_loss, acc, lr) FROM STDIN") as cp:
+                with conn.cursor().copy("COPY pgtrack.metrics (run_id, experiment_id, step, progress, train_loss, val_loss, acc, lr) "
+                                        "FROM STDIN") as cp:
                     for s in range(first, min(first + 1000, steps)):
                         v = values(s)
-                        cp.write_row((r, s, 0.0, v["train_loss"], v["val_loss"], v["acc"], v["lr"]))
+                        cp.write_row((r, exp.id, s, 0.0, v["train_loss"], v["val_loss"], v["acc"], v["lr"]))
             return (time.perf_counter() - start) / steps
         return steps, run
 

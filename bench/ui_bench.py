@@ -43,12 +43,12 @@ def load(client) -> tuple:
     columns = ", ".join(f'"{n}"' for n in names)
     values = ", ".join(f"exp(-s / {100 + 10 * i}.0) * (1 + 0.1 * random())" for i in range(METRICS))
     start = time.perf_counter()
-    client.execute(f"INSERT INTO pgtrack.metrics (run_id, step, {columns}) SELECT r.id, s, {values} "
+    client.execute(f"INSERT INTO pgtrack.metrics (run_id, experiment_id, step, {columns}) SELECT r.id, r.experiment_id, s, {values} "
                    "FROM pgtrack.runs r, generate_series(0, %s - 1) s WHERE r.experiment_id = %s", (STEPS, exp.id))
     long = pgtrack.Experiment(client, name="bench-ui-long")
     long_runs = [long.get_run().id for _ in range(10)]
-    client.execute("INSERT INTO pgtrack.metrics (run_id, step, m0) SELECT r, s, sin(s / 1000.0) + random() * 0.1 "
-                   "FROM unnest(%s::bigint[]) r, generate_series(0, %s - 1) s", (long_runs, LONG_STEPS))
+    client.execute("INSERT INTO pgtrack.metrics (run_id, experiment_id, step, m0) SELECT r, %s, s, sin(s / 1000.0) + random() * 0.1 "
+                   "FROM unnest(%s::bigint[]) r, generate_series(0, %s - 1) s", (long.id, long_runs, LONG_STEPS))
     client.execute("ANALYZE pgtrack.metrics")
     print(f"loaded {RUNS * STEPS * METRICS + 10 * LONG_STEPS:,} values in {time.perf_counter() - start:.1f} s")
     return exp, long

@@ -189,7 +189,7 @@ class Run:
             self.set_args(args)
         if env is not None:
             self.set_env(env)
-        self.client.execute(sql.RUN_START, (self.id, _timestamp(started)))
+        self.client.execute(sql.RUN_START, (self.id, _timestamp(started), self.experiment_id))
         self._known["status"], self._stopped = "RUNNING", False
 
     def _begin(self, started: Any) -> None:
@@ -204,7 +204,7 @@ class Run:
     def stop(self, status: str = "COMPLETED", updated: Any = AUTO, error: Optional[str] = None) -> None:
         """Final status (buffered metrics are flushed first); time_finished/time_updated = now; error."""
         self.flush()
-        self._lease_call(self.client, sql.RUN_STOP, (self.id, status, error, self.attempt))
+        self._lease_call(self.client, sql.RUN_STOP, (self.id, status, error, self.attempt, self.experiment_id))
         self._known["status"], self._stopped = status, True
 
     def track(self, normal: str = "COMPLETED", exception: str = "FAILED", interrupt: str = "CANCELLED",
@@ -224,7 +224,7 @@ class Run:
 
     def _heartbeat_with(self, client: Client) -> _dt.datetime:
         self._check_lease()
-        return self._lease_call(client, sql.HEARTBEAT, (self.id, self.attempt))
+        return self._lease_call(client, sql.HEARTBEAT, (self.id, self.attempt, self.experiment_id))
 
     def _lease_call(self, client: Client, statement: str, params: tuple) -> Any:
         try:
@@ -256,7 +256,7 @@ class Run:
             # A name without a column gets one (double precision) in the same call, when the caller
             # may add metrics; a pgtrack_writer gets SchemaChangeError naming client.add_metric.
             self._lease_call(self.client, sql.ADD_METRICS,
-                             (self.id, step, progress, to_json(metrics), touch, self.attempt, not known))
+                             (self.id, step, progress, to_json(metrics), touch, self.attempt, not known, self.experiment_id))
             if not known:
                 self.client._metric_names = None  # reload: the columns exist now
         if isinstance(set_updated, _dt.datetime):
@@ -269,7 +269,7 @@ class Run:
         return self.client.metric_names(refresh_unless=metrics).issuperset(metrics)
 
     def _write_batch(self, rows: List[Dict[str, Any]], client: Optional[Client] = None) -> int:
-        return self._lease_call(client or self.client, sql.ADD_METRICS_BATCH, (self.id, to_json(rows), True, self.attempt))
+        return self._lease_call(client or self.client, sql.ADD_METRICS_BATCH, (self.id, to_json(rows), True, self.attempt, self.experiment_id))
 
     def flush(self, final: bool = False) -> int:
         """Write buffered metric rows now; returns how many were sent. Rows this process had to spill

@@ -55,7 +55,7 @@ def run_table(client: Any, experiment_id: int, maximize: Sequence[str] = ()) -> 
         "SELECT r.id, s.shown_status, r.identity, r.args, "
         "greatest(0, extract(epoch FROM coalesce(r.time_finished, CASE WHEN s.lost THEN s.last_seen ELSE clock_timestamp() END)"
         " - r.time_started)), r.worker, r.attempt, split_part(r.error, E'\\n', 1), r.time_started, s.last_seen, {selected} "
-        "FROM pgtrack.runs r JOIN pgtrack.runs_status(%s) s ON s.run_id = r.id "
+        "FROM pgtrack.runs r JOIN pgtrack.runs_status(%s) s ON s.run_id = r.id AND s.experiment_id = r.experiment_id "
         "LEFT JOIN LATERAL (SELECT {aggregates} FROM pgtrack.metrics m WHERE m.run_id = r.id AND m.experiment_id = r.experiment_id) agg ON true "
         "WHERE r.experiment_id = %s ORDER BY r.id").format(aggregates=aggregates, selected=selected)
     raw = client.execute(query, (experiment_id, experiment_id))

@@ -96,7 +96,8 @@ def recover(client: Any, run_id: Optional[int] = None) -> Dict[str, int]:
             continue
         try:
             header, rows, stop = read(claimed)
-            stored = client.value("SELECT uuid::text FROM pgtrack.runs WHERE id = %s", (header.get("run_id"),))
+            stored, experiment_id = client.one("SELECT uuid::text, experiment_id FROM pgtrack.runs WHERE id = %s",
+                                               (header.get("run_id"),)) or (None, None)
             if stored is None or (header.get("uuid") not in (None, "unknown") and stored != header["uuid"]):
                 os.rename(claimed, path)
                 done["skipped"] += 1
@@ -105,9 +106,10 @@ def recover(client: Any, run_id: Optional[int] = None) -> Dict[str, int]:
             try:
                 with client.connect():
                     if rows:
-                        done["rows"] += client.value(sql.ADD_METRICS_BATCH, (header["run_id"], to_json(rows), True, attempt))
+                        done["rows"] += client.value(sql.ADD_METRICS_BATCH, (header["run_id"], to_json(rows), True, attempt, experiment_id))
                     if stop:
-                        client.value(sql.RUN_STOP, (header["run_id"], stop.get("status", "COMPLETED"), stop.get("error"), attempt))
+                        client.value(sql.RUN_STOP, (header["run_id"], stop.get("status", "COMPLETED"), stop.get("error"), attempt,
+                                                    experiment_id))
                         done["stopped"] += 1
             except LeaseLostError:
                 os.rename(claimed, path.with_suffix(".rejected"))

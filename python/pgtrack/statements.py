@@ -23,8 +23,8 @@ CREATE_RUN = ("SELECT pgtrack.create_run(%s, %s, coalesce(%s::pgtrack.runstatus,
               " %s::jsonb, %s::jsonb)")
 RUN_BY_ID = "SELECT experiment_id FROM pgtrack.runs WHERE id = %s"
 RUN_ROW = "SELECT r.* FROM pgtrack.runs r WHERE r.id = %s"
-RUN_START = "SELECT pgtrack.run_start(%s, coalesce(%s, clock_timestamp()))"
-RUN_STOP = "SELECT pgtrack.run_stop(%s, %s, %s, %s)"
+RUN_START = "SELECT pgtrack.run_start(%s, coalesce(%s, clock_timestamp()), experiment_id => %s)"
+RUN_STOP = "SELECT pgtrack.run_stop(%s, %s, %s, %s, experiment_id => %s)"
 RUN_SET_STATUS = "SELECT pgtrack.run_set_status(%s, %s)"
 RUN_SET_COMMENT = "SELECT pgtrack.run_set_comment(%s, %s)"
 RUN_SET_TIME = {
@@ -49,11 +49,12 @@ RUN_RELATIONSHIP = {
     "add": "SELECT pgtrack.run_add_relationship(%s, %s, %s)",
     "remove": "SELECT pgtrack.run_remove_relationship(%s, %s, %s)",
 }
-HEARTBEAT = "SELECT pgtrack.heartbeat(%s, %s)"
+HEARTBEAT = "SELECT pgtrack.heartbeat(%s, %s, experiment_id => %s)"
 
 # Metrics
-ADD_METRICS = "SELECT pgtrack.run_add_metrics(%s, %s, %s, %s::jsonb, %s, attempt => %s, add_missing => %s)"
-ADD_METRICS_BATCH = "SELECT pgtrack.run_add_metrics_batch(%s, %s::jsonb, %s, attempt => %s)"
+ADD_METRICS = ("SELECT pgtrack.run_add_metrics(%s, %s, %s, %s::jsonb, %s, attempt => %s, add_missing => %s, "
+               "experiment_id => %s)")
+ADD_METRICS_BATCH = "SELECT pgtrack.run_add_metrics_batch(%s, %s::jsonb, %s, attempt => %s, experiment_id => %s)"
 METRIC_NAMES = "SELECT name FROM pgtrack.metric_columns()"
 ADD_METRIC = "SELECT pgtrack.add_metric(%s, %s::regtype, %s)"
 ADD_RUN_COLUMN = "SELECT pgtrack.add_run_column(%s, %s::regtype, %s, %s)"

@@ -22,10 +22,31 @@ CREATE OR REPLACE FUNCTION pgtrack._is_distributed()
 RETURNS boolean
 LANGUAGE sql
 STABLE
+AS $$
+    /* True once distribute() has run: the lock table exists only then. A syscache lookup; no SET
+       search_path (it inlines; the one call is qualified).
+       Statements that find a run by id carry "AND (NOT v_citus OR r.experiment_id = ...)" with this
+       value in a PL/pgSQL variable: planned with the value, on one server the condition is gone (the
+       planner keeps to the primary key on id: with "experiment_id = ..." and statistics older than the
+       experiment it preferred runs_identity_key and filtered the whole experiment), and on Citus it is
+       the equality on the distribution column that routes the statement to one shard. */
+    SELECT pg_catalog.to_regclass('pgtrack.experiment_locks') IS NOT NULL
+$$;
+
+CREATE OR REPLACE FUNCTION pgtrack._run_experiment(p_run_id bigint, p_experiment_id bigint)
+RETURNS bigint
+LANGUAGE plpgsql
+STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    /* True once distribute() has run: the lock table exists only then. A syscache lookup. */
-    SELECT pg_catalog.to_regclass('pgtrack.experiment_locks') IS NOT NULL
+/* The experiment to route a statement about run p_run_id with: p_experiment_id when given, else (on
+   Citus only, where it is needed) looked up, one query over every shard. */
+BEGIN
+    IF p_experiment_id IS NULL AND pgtrack._is_distributed() THEN
+        RETURN (SELECT r.experiment_id FROM pgtrack.runs r WHERE r.id = p_run_id);
+    END IF;
+    RETURN p_experiment_id;
+END
 $$;
 
 CREATE OR REPLACE FUNCTION pgtrack._citus_ddl_settings(p_force boolean DEFAULT false)

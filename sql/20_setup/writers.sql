@@ -72,46 +72,43 @@ DECLARE
     -- touched last is remembered in a transaction-local setting (reverted with the transaction or
     -- savepoint); once touched, this transaction holds the run's row lock until it ends, so the
     -- attempt checked then cannot change, and a second touch would not be visible to anyone earlier.
-    -- p_experiment_id (optional: the run's experiment) is checked with the run, and on Citus routes
-    -- the statements to the one shard of runs that holds the run (distribute.sql). The time is a
-    -- value, not a call, in the UPDATE: Citus refuses volatile calls there.
+    -- p_experiment_id (optional: the run's experiment) is checked against the run (PT003 if it is
+    -- another's; the write is then rolled back with the call). On Citus it is also part of each WHERE,
+    -- the equality on the distribution column that keeps the statements on one shard (looked up first
+    -- when not given); on one server it is not (see _is_distributed: the planner keeps to the primary
+    -- key). The time is a value, not a call, in the UPDATE: Citus refuses volatile calls there.
+    -- %1$s: the Citus lookup, %2$s: the Citus condition (both empty on one server).
     c_touch CONSTANT text := $touch$
-    IF p_set_updated AND NOT coalesce(pg_catalog.current_setting('pgtrack.touched_run', true) OPERATOR(pg_catalog.=) p_run_id::pg_catalog.text, false) THEN
+%1$s    IF p_set_updated AND NOT coalesce(pg_catalog.current_setting('pgtrack.touched_run', true) OPERATOR(pg_catalog.=) p_run_id::pg_catalog.text, false) THEN
         v_now := pg_catalog.clock_timestamp();
         UPDATE pgtrack.runs r SET time_updated = v_now
-         WHERE r.id OPERATOR(pg_catalog.=) p_run_id AND (p_experiment_id IS NULL OR r.experiment_id OPERATOR(pg_catalog.=) p_experiment_id)
-           AND (p_attempt IS NULL OR r.attempt OPERATOR(pg_catalog.=) p_attempt)
+         WHERE r.id OPERATOR(pg_catalog.=) p_run_id%2$s AND (p_attempt IS NULL OR r.attempt OPERATOR(pg_catalog.=) p_attempt)
         RETURNING r.experiment_id INTO v_experiment;
-        IF NOT FOUND THEN
+        IF v_experiment IS NULL OR v_experiment OPERATOR(pg_catalog.<>) coalesce(p_experiment_id, v_experiment) THEN
             PERFORM pgtrack._lease_check_failed(p_run_id, p_attempt, p_experiment_id);
         END IF;
         PERFORM pg_catalog.set_config('pgtrack.touched_run', p_run_id::pg_catalog.text, true);
         PERFORM pg_catalog.set_config('pgtrack.touched_experiment', v_experiment::pg_catalog.text, true);
     ELSIF NOT p_set_updated OR p_attempt IS NOT NULL THEN  -- already touched: still check a given attempt
-%s        SELECT r.experiment_id INTO v_experiment FROM pgtrack.runs r
-         WHERE r.id OPERATOR(pg_catalog.=) p_run_id
-           AND (p_experiment_id IS NULL OR r.experiment_id OPERATOR(pg_catalog.=) p_experiment_id)
-           AND (p_attempt IS NULL OR r.attempt OPERATOR(pg_catalog.=) p_attempt)
+        SELECT r.experiment_id INTO v_experiment FROM pgtrack.runs r
+         WHERE r.id OPERATOR(pg_catalog.=) p_run_id%2$s AND (p_attempt IS NULL OR r.attempt OPERATOR(pg_catalog.=) p_attempt)
            FOR SHARE;
-        IF NOT FOUND THEN
+        IF v_experiment IS NULL OR v_experiment OPERATOR(pg_catalog.<>) coalesce(p_experiment_id, v_experiment) THEN
             PERFORM pgtrack._lease_check_failed(p_run_id, p_attempt, p_experiment_id);
         END IF;
     ELSE  -- this transaction touched the run (and holds its row lock): its experiment is remembered
         v_experiment := pg_catalog.current_setting('pgtrack.touched_experiment', true)::pg_catalog.int8;
         IF v_experiment IS NULL OR v_experiment OPERATOR(pg_catalog.<>) coalesce(p_experiment_id, v_experiment) THEN
-            v_experiment := (SELECT r.experiment_id FROM pgtrack.runs r WHERE r.id OPERATOR(pg_catalog.=) p_run_id
-                                AND (p_experiment_id IS NULL OR r.experiment_id OPERATOR(pg_catalog.=) p_experiment_id));
-            IF v_experiment IS NULL THEN
-                PERFORM pgtrack._lease_check_failed(p_run_id, NULL, p_experiment_id);
-            END IF;
+            PERFORM pgtrack._lease_check_failed(p_run_id, NULL, p_experiment_id);
+            v_experiment := (SELECT r.experiment_id FROM pgtrack.runs r WHERE r.id OPERATOR(pg_catalog.=) p_run_id%2$s);
         END IF;
     END IF;
 $touch$;
-    -- Citus: FOR SHARE needs the distribution column, so a call without the experiment looks it up first.
+    -- Citus: the statements above need the experiment; a call without it looks it up (every shard).
     c_resolve CONSTANT text := $resolve$
-        IF p_experiment_id IS NULL THEN
-            p_experiment_id := (SELECT r.experiment_id FROM pgtrack.runs r WHERE r.id OPERATOR(pg_catalog.=) p_run_id);
-        END IF;
+    IF p_experiment_id IS NULL THEN
+        p_experiment_id := (SELECT r.experiment_id FROM pgtrack.runs r WHERE r.id OPERATOR(pg_catalog.=) p_run_id);
+    END IF;
 $resolve$;
     v_touch text;
     v_key   text;
@@ -129,7 +126,9 @@ BEGIN
        AND a.attname <> ALL (pgtrack._builtin_columns('metrics'));
 
     v_conflict := CASE WHEN v_update IS NULL THEN 'DO NOTHING' ELSE 'DO UPDATE SET ' || v_update END;
-    v_touch := format(c_touch, CASE WHEN pgtrack._is_distributed() THEN c_resolve ELSE '' END);
+    v_touch := CASE WHEN pgtrack._is_distributed()
+                    THEN format(c_touch, c_resolve, ' AND r.experiment_id OPERATOR(pg_catalog.=) p_experiment_id')
+                    ELSE format(c_touch, '', '') END;
     -- The conflict target: the primary key, which on Citus also holds the distribution column.
     v_key := CASE WHEN pgtrack._is_distributed() THEN 'run_id, step, progress, experiment_id' ELSE 'run_id, step, progress' END;
     -- On Citus the writers run on the coordinator only (they route their statements to the shards), so

@@ -92,6 +92,10 @@ DECLARE
     v_i         integer;
     v_views     bigint[];
 BEGIN
+    IF pgtrack._is_distributed() THEN
+        PERFORM pgtrack._raise('PT005', 'pgtrack.metrics is distributed by Citus: it cannot be rebuilt, compacted or partitioned by pgtrack',
+            'Citus already splits it into shards by experiment; on Citus, keep the number of metric columns added and dropped in check (docs/scale.md)');
+    END IF;
     PERFORM pgtrack._execute_guarded('LOCK TABLE pgtrack.metrics IN ACCESS EXCLUSIVE MODE');
     v_views := pgtrack._drop_experiment_views();  -- pgtrack's own views, made again at the end
     v_blockers := pgtrack._metrics_blockers();
@@ -168,8 +172,8 @@ AS $$
    an add/drop pair took 360 ms on PostgreSQL 18, against 30 ms on a compact table). So from 800
    attributes on, with dropped ones to reclaim, a small table (at most pgtrack.auto_compact_max_bytes,
    default 1 GB: seconds of copying) is compacted here. A larger one is left alone until 10 short of
-   the limit, then PT005 names compact_metrics(). At 1,597 live metric columns (the limit less
-   run_id, step, progress) PT005 says so. */
+   the limit, then PT005 names compact_metrics(). At 1,596 live metric columns (the limit less
+   run_id, step, progress, experiment_id) PT005 says so. */
 DECLARE
     c_limit   CONSTANT integer := 1600;
     c_early   CONSTANT integer := 800;
@@ -185,7 +189,8 @@ BEGIN
     END IF;
     IF v_dropped = 0 THEN
         IF v_last >= c_limit THEN
-            PERFORM pgtrack._raise('PT005', format('pgtrack.metrics has %s metric columns, the most PostgreSQL allows (%s attributes)', v_last - 3, c_limit),
+            PERFORM pgtrack._raise('PT005', format('pgtrack.metrics has %s metric columns, the most PostgreSQL allows (%s attributes)',
+                                                   v_last - cardinality(pgtrack._builtin_columns('metrics')), c_limit),
                 'drop metrics no longer needed (drop_metric), then add this one');
         END IF;
         RETURN;

@@ -102,12 +102,16 @@ AS $$
    claim the run, is never judged by a time the client chose). time_finished and error of an earlier
    attempt are cleared so a restarted run does not show stale failure data. */
 DECLARE
-    v_now timestamptz := clock_timestamp();  -- a value, not a call, in the UPDATE: Citus refuses volatile calls there
+    v_now   timestamptz := clock_timestamp();  -- a value, not a call, in the UPDATE: Citus refuses volatile calls there
+    v_citus boolean := pgtrack._is_distributed();  -- the run's experiment in the WHERE on Citus only (_is_distributed)
+    v_exp   bigint := pgtrack._run_experiment($1, $3);
+    v_found bigint;
 BEGIN
     UPDATE pgtrack.runs r
        SET status = 'RUNNING', time_started = $2, time_updated = v_now, time_finished = NULL, error = NULL
-     WHERE r.id = $1 AND ($3 IS NULL OR r.experiment_id = $3);
-    IF NOT FOUND THEN
+     WHERE r.id = $1 AND (NOT v_citus OR r.experiment_id = v_exp)
+    RETURNING r.experiment_id INTO v_found;
+    IF v_found IS NULL OR v_found <> coalesce($3, v_found) THEN  -- missing, or another experiment's (rolled back)
         PERFORM pgtrack._lease_check_failed($1, NULL, $3);
     END IF;
 END
@@ -153,15 +157,19 @@ AS $$
 /* Final status; time_finished = time_updated = now. With attempt: PT004 unless it is still the run's
    current attempt (a worker whose run was re-claimed must not overwrite the new holder's status). */
 DECLARE
-    v_now timestamptz := clock_timestamp();
+    v_now   timestamptz := clock_timestamp();
+    v_citus boolean := pgtrack._is_distributed();  -- the run's experiment in the WHERE on Citus only (_is_distributed)
+    v_exp   bigint := pgtrack._run_experiment($1, $5);
+    v_found bigint;
 BEGIN
     IF $2 IS NULL THEN
         PERFORM pgtrack._raise('PT003', 'status must not be NULL', 'omit status for COMPLETED, or pass a pgtrack.runstatus');
     END IF;
     UPDATE pgtrack.runs r
        SET status = $2, time_finished = v_now, time_updated = v_now, error = $3
-     WHERE r.id = $1 AND ($5 IS NULL OR r.experiment_id = $5) AND ($4 IS NULL OR r.attempt = $4);
-    IF NOT FOUND THEN
+     WHERE r.id = $1 AND (NOT v_citus OR r.experiment_id = v_exp) AND ($4 IS NULL OR r.attempt = $4)
+    RETURNING r.experiment_id INTO v_found;
+    IF v_found IS NULL OR v_found <> coalesce($5, v_found) THEN
         PERFORM pgtrack._lease_check_failed($1, $4, $5);
     END IF;
 END
@@ -182,20 +190,22 @@ AS $$
 DECLARE
     v_at         timestamptz;
     v_experiment bigint;
+    v_citus      boolean := pgtrack._is_distributed();  -- the run's experiment in the WHERE on Citus only (_is_distributed)
+    v_exp        bigint := pgtrack._run_experiment($1, $3);
 BEGIN
     IF current_setting('pgtrack.touched_run', true) IS NOT DISTINCT FROM $1::text THEN
-        SELECT r.time_updated INTO v_at FROM pgtrack.runs r
-         WHERE r.id = $1 AND ($3 IS NULL OR r.experiment_id = $3) AND ($2 IS NULL OR r.attempt = $2);
-        IF NOT FOUND THEN
+        SELECT r.time_updated, r.experiment_id INTO v_at, v_experiment FROM pgtrack.runs r
+         WHERE r.id = $1 AND (NOT v_citus OR r.experiment_id = v_exp) AND ($2 IS NULL OR r.attempt = $2);
+        IF v_experiment IS NULL OR v_experiment <> coalesce($3, v_experiment) THEN
             PERFORM pgtrack._lease_check_failed($1, $2, $3);
         END IF;
         RETURN v_at;
     END IF;
     v_at := clock_timestamp();
     UPDATE pgtrack.runs r SET time_updated = v_at
-     WHERE r.id = $1 AND ($3 IS NULL OR r.experiment_id = $3) AND ($2 IS NULL OR r.attempt = $2)
+     WHERE r.id = $1 AND (NOT v_citus OR r.experiment_id = v_exp) AND ($2 IS NULL OR r.attempt = $2)
     RETURNING r.time_updated, r.experiment_id INTO v_at, v_experiment;
-    IF NOT FOUND THEN
+    IF v_experiment IS NULL OR v_experiment <> coalesce($3, v_experiment) THEN
         PERFORM pgtrack._lease_check_failed($1, $2, $3);
     END IF;
     PERFORM set_config('pgtrack.touched_run', $1::text, true);

@@ -67,8 +67,8 @@ DECLARE
     v_status pgtrack.runstatus;
     c_live   CONSTANT pgtrack.runstatus[] := pgtrack._live_statuses();
     v_now    timestamptz := clock_timestamp();  -- values, not calls, in the statements: Citus refuses volatile calls there
-    v_exp    text := CASE WHEN pgtrack._is_distributed() THEN 'r.experiment_id = $1'
-                          ELSE 'r.experiment_id >= $1 AND r.experiment_id <= $1' END;
+    v_citus  boolean := pgtrack._is_distributed();
+    v_exp    text := CASE WHEN v_citus THEN 'r.experiment_id = $1' ELSE 'r.experiment_id >= $1 AND r.experiment_id <= $1' END;
 BEGIN
     PERFORM pgtrack._require_experiment($1);
     PERFORM pgtrack._check_stale_after($2, 'claim_next');
@@ -101,7 +101,7 @@ BEGIN
     UPDATE pgtrack.runs r
        SET status = 'RUNNING', attempt = r.attempt + 1, time_started = v_now,
            time_updated = v_now, time_finished = NULL, error = NULL, worker = $3
-     WHERE r.id = v_id AND r.experiment_id = $1;
+     WHERE r.id = v_id AND (NOT v_citus OR r.experiment_id = $1);
     RETURN pgtrack._registration(v_id, $1, false, true, false);
 END
 $$;

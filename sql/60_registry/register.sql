@@ -104,8 +104,9 @@ AS $$
 /* Write annotating values (checked by _annotating_values) onto a run the caller holds: just
    inserted, or locked by its ON CONFLICT update. One UPDATE; jsonb_populate_record converts types. */
 BEGIN
-    EXECUTE format('UPDATE pgtrack.runs SET (%1$s) = (SELECT %1$s FROM jsonb_populate_record(NULL::pgtrack.runs, $1)) WHERE id = $2 AND experiment_id = $3',
-                   (SELECT string_agg(format('%I', k), ', ') FROM jsonb_object_keys(p_values) k))
+    EXECUTE format('UPDATE pgtrack.runs SET (%1$s) = (SELECT %1$s FROM jsonb_populate_record(NULL::pgtrack.runs, $1)) WHERE id = $2%2$s',
+                   (SELECT string_agg(format('%I', k), ', ') FROM jsonb_object_keys(p_values) k),
+                   CASE WHEN pgtrack._is_distributed() THEN ' AND experiment_id = $3' ELSE '' END)
       USING p_values, p_run_id, p_experiment_id;
 END
 $$;
@@ -121,9 +122,10 @@ AS $$
    distributed table inside a SQL function with parameters (here and wherever pgtrack reads runs). */
 DECLARE
     v_result pgtrack.registration;
+    v_citus  boolean := pgtrack._is_distributed();
 BEGIN
     SELECT r.id, r.uuid, r.status, r.attempt, p_inserted, p_updated, p_skipped INTO v_result
-      FROM pgtrack.runs r WHERE r.id = p_run_id AND r.experiment_id = p_experiment_id;
+      FROM pgtrack.runs r WHERE r.id = p_run_id AND (NOT v_citus OR r.experiment_id = p_experiment_id);
     RETURN v_result;
 END
 $$;

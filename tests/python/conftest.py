@@ -1,7 +1,9 @@
 """Fixtures: a fresh database with pgtrack set up, on the throwaway cluster started by `make test`.
 
 The cluster is reached through the libpq environment (PGHOST, PGPORT, PGUSER) that tools/test.sh
-exports; these tests never touch a system cluster.
+exports; these tests never touch a system cluster. With PGTRACK_CITUS_DIR (a cluster started by
+tools/citus.sh, PGHOST/PGPORT naming its coordinator) every database is made on every node with Citus,
+and pgtrack.distribute() runs after setup(): the same tests on the distributed layout.
 """
 from __future__ import annotations
 
@@ -25,20 +27,52 @@ def admin_connect() -> psycopg.Connection:
     return psycopg.connect(dbname="postgres", autocommit=True)
 
 
+CITUS_DIR = os.environ.get("PGTRACK_CITUS_DIR")
+
+
+def citus_nodes() -> list:
+    """(name, port) of every node of the Citus cluster under PGTRACK_CITUS_DIR, the coordinator first."""
+    with open(os.path.join(CITUS_DIR, "nodes")) as f:
+        return [(name, int(port)) for name, port in (line.split() for line in f if line.strip())]
+
+
 def create_database(setup: bool = True) -> str:
     name = f"t_{os.getpid()}_{next(_counter)}_{uuid.uuid4().hex[:6]}"
-    with admin_connect() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    if CITUS_DIR:
+        _create_citus_database(name)
+    else:
+        with admin_connect() as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
     if setup:
         with psycopg.connect(dbname=name, autocommit=True) as conn:
             conn.execute("CREATE EXTENSION pgtrack")
             conn.execute("SELECT pgtrack.setup()")
+            if CITUS_DIR:
+                conn.execute("SELECT pgtrack.distribute()")
     return name
 
 
+def _create_citus_database(name: str) -> None:
+    """The database on every node, CREATE EXTENSION citus in each, the workers registered (what
+    tools/citus.sh createdb does)."""
+    nodes = citus_nodes()
+    for _, port in nodes:
+        with psycopg.connect(dbname="postgres", port=port, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        with psycopg.connect(dbname=name, port=port, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION citus")
+    socket_dir = os.path.join(CITUS_DIR, "sock")
+    with psycopg.connect(dbname=name, port=nodes[0][1], autocommit=True) as conn:
+        conn.execute("SELECT citus_set_coordinator_host(%s, %s)", (socket_dir, nodes[0][1]))
+        for _, port in nodes[1:]:
+            conn.execute("SELECT citus_add_node(%s, %s)", (socket_dir, port))
+
+
 def drop_database(name: str) -> None:
-    with admin_connect() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    ports = [port for _, port in citus_nodes()] if CITUS_DIR else [None]
+    for port in ports:
+        with psycopg.connect(dbname="postgres", autocommit=True, **({"port": port} if port else {})) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

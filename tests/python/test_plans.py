@@ -90,7 +90,7 @@ def metrics_of_two_experiments(conn):
         exp = conn.execute("SELECT pgtrack.experiment(%s)", (name,)).fetchone()[0]
         conn.execute("SELECT pgtrack.create_run(%s) FROM generate_series(1, %s)", (exp, runs))
         ids.append(exp)
-    conn.execute("INSERT INTO pgtrack.metrics (run_id, step, loss) SELECT r.id, s, 1.0 / (s + r.id) "
+    conn.execute("INSERT INTO pgtrack.metrics (run_id, experiment_id, step, loss) SELECT r.id, r.experiment_id, s, 1.0 / (s + r.id) "
                  "FROM pgtrack.runs r, generate_series(1, 200) s")
     conn.execute("ANALYZE pgtrack.runs, pgtrack.metrics")
     return ids[0]

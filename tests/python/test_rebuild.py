@@ -70,7 +70,7 @@ def test_compact_metrics_removes_dropped_attributes_and_is_a_no_op_without_them(
     assert conn.execute("SELECT pgtrack.compact_metrics()").fetchone()[0] == 0
     drop_many(conn, 500)
     assert conn.execute("SELECT pgtrack.compact_metrics()").fetchone()[0] == 500
-    assert attributes(conn) == (4, 0)
+    assert attributes(conn) == (5, 0)  # run_id, step, progress, experiment_id, keep
     assert snapshot(conn) == before
 
 
@@ -87,10 +87,10 @@ def test_near_the_limit_a_large_table_is_not_compacted_inside_add_metric(conn):
 
 
 def test_the_live_column_limit_is_a_clear_error(conn):
-    conn.execute("ALTER TABLE pgtrack.metrics " + ", ".join(f"ADD COLUMN y{i} float8" for i in range(1597)))
+    conn.execute("ALTER TABLE pgtrack.metrics " + ", ".join(f"ADD COLUMN y{i} float8" for i in range(1596)))
     with pytest.raises(psycopg.Error) as raised:
         conn.execute("SELECT pgtrack.add_metric('too_many')")
-    assert raised.value.sqlstate == "PT005" and "1597 metric columns" in raised.value.diag.message_primary
+    assert raised.value.sqlstate == "PT005" and "1596 metric columns" in raised.value.diag.message_primary
 
 
 def test_a_dependent_view_stops_the_rebuild_and_nothing_changes(conn):
@@ -155,7 +155,8 @@ def test_deleting_a_big_experiment_does_not_block_other_runs_logging(conn, dbnam
     """The cascade takes row locks on the deleted experiment's rows only: while it is uncommitted,
     another run's logging proceeds at once (lock_timeout would fail it otherwise)."""
     exp, runs = fill(conn)
-    conn.execute("INSERT INTO pgtrack.metrics (run_id, step, keep) SELECT %s, g, g FROM generate_series(10, 20000) g", (runs[0],))
+    conn.execute("INSERT INTO pgtrack.metrics (run_id, experiment_id, step, keep) SELECT %s, %s, g, g FROM generate_series(10, 20000) g",
+                 (runs[0], exp))
     other = conn.execute("SELECT pgtrack.experiment('other')").fetchone()[0]
     live = conn.execute("SELECT pgtrack.create_run(%s)", (other,)).fetchone()[0]
     with psycopg.connect(dbname=dbname) as deleter, psycopg.connect(dbname=dbname, autocommit=True) as logger:

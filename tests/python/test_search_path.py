@@ -17,7 +17,7 @@ from conftest import admin_connect
 # Functions that do not pin search_path, on purpose (hot path or the session's path needed); each
 # qualifies everything it calls. Any other function without SET search_path fails the test below.
 UNPINNED = {"run_add_metrics", "run_add_metrics_batch", "_check_metric_call", "_metrics_write", "_metrics_write_batch",
-            "_lock_experiment_shared", "is_lost", "migrate", "_live_statuses"}
+            "_lock_experiment_shared", "is_lost", "runs_status", "_is_distributed", "migrate", "_live_statuses"}
 
 SHADOWS = r"""
 CREATE TABLE trap.hits (what text, who text DEFAULT current_user);

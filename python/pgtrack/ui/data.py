@@ -155,7 +155,7 @@ def run(client: Any, run_id: int) -> Optional[Dict[str, Any]]:
     columns, rows = client.execute_with_columns(
         "SELECT r.*, e.name AS experiment, s.shown_status, s.lost, s.silent_for FROM pgtrack.runs r "
         "JOIN pgtrack.experiments e ON e.id = r.experiment_id "
-        "JOIN pgtrack.runs_status(r.experiment_id) s ON s.run_id = r.id WHERE r.id = %s", (run_id,))
+        "JOIN pgtrack.runs_status(r.experiment_id) s ON s.run_id = r.id AND s.experiment_id = r.experiment_id WHERE r.id = %s", (run_id,))
     if not rows:
         return None
     record = dict(zip(columns, rows[0]))
