@@ -25,6 +25,9 @@ DECLARE
     v_user_columns text;
     v_role         text;
 BEGIN
+    IF pgtrack._is_distributed() THEN
+        PERFORM pgtrack._citus_worker_grants();
+    END IF;
     IF to_regrole('pgtrack_reader') IS NOT NULL THEN
         GRANT USAGE ON SCHEMA pgtrack TO pgtrack_reader;
         GRANT SELECT ON ALL TABLES IN SCHEMA pgtrack TO pgtrack_reader;
@@ -61,6 +64,14 @@ BEGIN
                         pgtrack.experiment_view(text), pgtrack._refresh_experiment_views(), pgtrack._drop_experiment_views(),
                         pgtrack._create_experiment_views(bigint[]) TO pgtrack_admin',
                        pgtrack._invoker_functions());
+    END IF;
+    -- Citus: the registry's lock rows are locked (and made on first use) as the caller (locks.sql).
+    IF to_regclass('pgtrack.experiment_locks') IS NOT NULL THEN
+        FOREACH v_role IN ARRAY ARRAY['pgtrack_writer', 'pgtrack_admin'] LOOP
+            IF to_regrole(v_role) IS NOT NULL THEN
+                EXECUTE format('GRANT SELECT, INSERT, UPDATE ON pgtrack.experiment_locks TO %I', v_role);
+            END IF;
+        END LOOP;
     END IF;
     -- The typed experiment views (views.sql): security_invoker, so reading one needs the tables too.
     IF to_regnamespace('pgtrack_views') IS NOT NULL THEN

@@ -115,6 +115,7 @@ unix_socket_directories = '$dir/sock'
 unix_socket_permissions = 0700
 port = $port
 max_connections = 200
+max_worker_processes = 64
 max_locks_per_transaction = 256
 max_prepared_transactions = 100
 log_min_messages = warning

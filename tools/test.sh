@@ -28,11 +28,54 @@ run_suite() {
     return $status
 }
 
+# The Citus group: a coordinator and 2 workers (tools/citus.sh, Citus built once and cached outside the
+# checkout), the pgTAP suite on a distributed database and the pytest files below with every test
+# database distributed (tests/python/conftest.py). Left out: what is single-server by nature (embedded
+# server, wheel and install, restarts of the test server, streaming replica, query plans, dump/restore,
+# metrics rebuilds, the README's walk-through, the browser tests).
+CITUS_PYTEST="test_distributed.py test_client.py test_registry_api.py test_registry_races.py test_races.py test_leases.py
+    test_roles.py test_track.py test_lifecycle.py test_schema.py test_migrate.py test_sqltrack_api.py test_sqltrack_functions.py
+    test_wallow_compat.py test_query_dsl.py test_analysis_helpers.py test_args.py test_buffer.py test_errors.py test_injection.py
+    test_names_capture.py test_search_path.py test_security.py test_sweep.py test_cli.py test_transaction_cost.py"
+
+run_citus_suite() {
+    local status=0 dir conninfo
+    dir=$(mktemp -d /tmp/pgtrack-citus.XXXXXX)
+    CITUS_DIR_STARTED=$dir
+    log "Citus: building (once) and starting a coordinator and 2 workers under $dir"
+    conninfo=$(bash "$ROOT_DIR/tools/citus.sh" start "$dir" | tail -1) || return 1
+    log "Citus coordinator: $conninfo"
+    (
+        export PGHOST="$dir/sock" PGPORT=$(awk '$1=="coordinator"{print $2}' "$dir/nodes") PGUSER=postgres PGDATABASE=postgres
+        export PGTRACK_CLUSTER_DIR="$dir" PGTRACK_CITUS_DIR="$dir" PGTRACK_PG_BIN="$(cat "$dir/bin")"
+        export PATH="$PGTRACK_PG_BIN:$BASE_PATH"
+        bash "$ROOT_DIR/tools/citus.sh" createdb "$dir" pgtrack_tap >/dev/null
+        while read -r node port; do
+            psql -q -p "$port" -d pgtrack_tap -c "CREATE EXTENSION pgtap" >/dev/null
+        done < "$dir/nodes"
+        psql -q -v ON_ERROR_STOP=1 -d pgtrack_tap -c "CREATE EXTENSION pgtrack" -c "SELECT pgtrack.setup()" \
+             -c "SELECT pgtrack.distribute()" >/dev/null
+        log "Citus: pgTAP tests/sql/*.sql on a distributed database"
+        pg_prove -d pgtrack_tap --ext .sql tests/sql/ || exit 1
+        log "Citus: pytest on distributed databases"
+        "$VENV/bin/python" -m pytest -q -p no:cacheprovider $(printf 'tests/python/%s ' $CITUS_PYTEST) || exit 1
+    ) || status=1
+    citus_stop
+    return $status
+}
+
+citus_stop() {
+    [ -n "${CITUS_DIR_STARTED:-}" ] || return 0
+    bash "$ROOT_DIR/tools/citus.sh" stop "$CITUS_DIR_STARTED" >/dev/null 2>&1 || true
+    rm -rf "$CITUS_DIR_STARTED"
+    unset CITUS_DIR_STARTED
+}
+
 ensure_system_deps
 ensure_venv
 [ "${PGTRACK_SKIP_INTEGRATIONS:-0}" = 1 ] || ensure_integrations_venv
 install_extension
-trap cluster_stop EXIT
+trap 'cluster_stop; citus_stop' EXIT
 failed=()
 for major in ${PGTRACK_TEST_VERSIONS:-15 18}; do
     use_postgres "$major"
@@ -40,5 +83,10 @@ for major in ${PGTRACK_TEST_VERSIONS:-15 18}; do
     run_suite || failed+=("$major")
     cluster_stop
 done
+# PGTRACK_SKIP_CITUS=1 leaves the Citus group out (it needs the Citus build: about 2-4 minutes, once).
+if [ "${PGTRACK_SKIP_CITUS:-0}" != 1 ]; then
+    use_postgres 15
+    run_citus_suite || failed+=("15 with Citus")
+fi
 [ ${#failed[@]} -eq 0 ] || { log "FAILED on PostgreSQL ${failed[*]}"; exit 1; }
-log "all tests passed on PostgreSQL ${PGTRACK_TEST_VERSIONS:-15 18}"
+log "all tests passed on PostgreSQL ${PGTRACK_TEST_VERSIONS:-15 18}$([ "${PGTRACK_SKIP_CITUS:-0}" = 1 ] || echo ' and on Citus')"

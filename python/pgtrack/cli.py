@@ -37,6 +37,7 @@ from .embedded import EmbeddedUnavailable
 from .plain import installed
 from .errors import NotFoundError, PgtrackError
 from .jsonvalues import json_safe
+from .statements import RUN_STATUS_JOIN
 
 EXIT_OK, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_UNREACHABLE, EXIT_DENIED, EXIT_REFUSED, EXIT_NOT_INSTALLED, EXIT_BUG = 0, 1, 2, 3, 4, 5, 6, 10
 
@@ -186,7 +187,7 @@ def cmd_experiments(client: Client, opts: argparse.Namespace) -> int:
                count(r.id) FILTER (WHERE r.status IN ('FAILED', 'NODE_FAIL', 'OUT_OF_MEMORY', 'TIMEOUT', 'BOOT_FAIL', 'DEADLINE')) AS failed,
                e.time_created AS created, e.comment
           FROM pgtrack.experiments e LEFT JOIN pgtrack.runs r ON r.experiment_id = e.id
-          LEFT JOIN pgtrack.runs_status() s ON s.run_id = r.id AND s.experiment_id = r.experiment_id
+          LEFT """ + RUN_STATUS_JOIN + """
          GROUP BY e.id ORDER BY e.id""")
     emit(opts, columns, rows)
     return EXIT_OK
@@ -208,7 +209,7 @@ def cmd_runs(client: Client, opts: argparse.Namespace) -> int:
                s.silent_for AS updated_ago,
                split_part(r.error, E'\\n', 1) AS error
           FROM pgtrack.runs r JOIN pgtrack.experiments e ON e.id = r.experiment_id
-          JOIN pgtrack.runs_status(%(e)s) s ON s.run_id = r.id AND s.experiment_id = r.experiment_id
+         """ + RUN_STATUS_JOIN + """
          WHERE (%(e)s::bigint IS NULL OR r.experiment_id = %(e)s) AND (%(s)s::text IS NULL OR s.shown_status = %(s)s)
          ORDER BY r.id DESC LIMIT %(n)s""", {"e": experiment, "s": status, "n": opts.limit})
     emit(opts, columns, rows)

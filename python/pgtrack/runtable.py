@@ -15,6 +15,8 @@ from typing import Any, Dict, Iterable, List, Sequence
 
 from psycopg import sql as _sql
 
+from .statements import RUN_STATUS_JOIN
+
 MAXIMISED = re.compile(r"acc|auc|f1|precision|recall|score|reward|iou|bleu|map", re.I)
 
 
@@ -55,10 +57,10 @@ def run_table(client: Any, experiment_id: int, maximize: Sequence[str] = ()) -> 
         "SELECT r.id, s.shown_status, r.identity, r.args, "
         "greatest(0, extract(epoch FROM coalesce(r.time_finished, CASE WHEN s.lost THEN s.last_seen ELSE clock_timestamp() END)"
         " - r.time_started)), r.worker, r.attempt, split_part(r.error, E'\\n', 1), r.time_started, s.last_seen, {selected} "
-        "FROM pgtrack.runs r JOIN pgtrack.runs_status(%s) s ON s.run_id = r.id AND s.experiment_id = r.experiment_id "
+        "FROM pgtrack.runs r JOIN pgtrack.experiments e ON e.id = r.experiment_id " + RUN_STATUS_JOIN + " "
         "LEFT JOIN LATERAL (SELECT {aggregates} FROM pgtrack.metrics m WHERE m.run_id = r.id AND m.experiment_id = r.experiment_id) agg ON true "
         "WHERE r.experiment_id = %s ORDER BY r.id").format(aggregates=aggregates, selected=selected)
-    raw = client.execute(query, (experiment_id, experiment_id))
+    raw = client.execute(query, (experiment_id,))
     fields = sorted({k for row in raw for k in (row[2] or {})})
     metric_columns = [f"{kind} {name}" for name in numeric for kind in ("best", "final")]
     rows = []

@@ -72,3 +72,16 @@ DROP_IDENTIFYING = "SELECT pgtrack.drop_identifying(%s, %s, %s)"
 COLLISIONS_AFTER_DROP = "SELECT identity, run_ids FROM pgtrack.collisions_after_drop(%s, %s)"
 IDENTIFYING_FIELDS = ("SELECT name, type, default_value, doc FROM pgtrack.identifying_fields"
                       " WHERE experiment_id = %s ORDER BY name")
+
+# Every run's shown status (LOST for a live run whose worker went silent, pgtrack.is_lost) as a derived
+# table with the columns of pgtrack.runs_status(): run_id, experiment_id, lost, shown_status, last_seen,
+# silent_for. Join it as "JOIN <RUN_STATUS> s ON s.run_id = r.id AND s.experiment_id = r.experiment_id":
+# written inline, and joined on the distribution column, so that on Citus the whole query runs on the
+# shards (a function that queries the tables cannot be joined with them there).
+_SEEN = "coalesce(x.time_updated, x.time_started, x.time_created)"
+_LOST = f"pgtrack.is_lost(x.status, {_SEEN}, xe.lost_after)"
+RUN_STATUS = (
+    f"(SELECT x.id AS run_id, x.experiment_id, {_LOST} AS lost, CASE WHEN {_LOST} THEN 'LOST' ELSE x.status::text END AS shown_status, "
+    f"{_SEEN} AS last_seen, clock_timestamp() - {_SEEN} AS silent_for "
+    "FROM pgtrack.runs x JOIN pgtrack.experiments xe ON xe.id = x.experiment_id)")
+RUN_STATUS_JOIN = "JOIN " + RUN_STATUS + " s ON s.run_id = r.id AND s.experiment_id = r.experiment_id"

@@ -23,6 +23,24 @@ AS $$
       FROM pg_catalog.pg_settings s WHERE s.name OPERATOR(pg_catalog.=) 'lock_timeout'
 $$;
 
+CREATE OR REPLACE FUNCTION pgtrack._set_lock_timeout(p_value text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* lock_timeout for the rest of this transaction. On Citus the locks are taken on the workers, which
+   only see a SET LOCAL statement that Citus propagates (citus.propagate_set_commands = local), never a
+   set_config() call: without it, a bounded wait on the coordinator waited forever on a worker. */
+BEGIN
+    IF pgtrack._is_distributed() THEN
+        PERFORM pg_catalog.set_config('citus.propagate_set_commands', 'local', true);
+        EXECUTE format('SET LOCAL lock_timeout = %L', p_value);
+    ELSE
+        PERFORM pg_catalog.set_config('lock_timeout', p_value, true);
+    END IF;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION pgtrack._execute_guarded(p_sql text)
 RETURNS void
 LANGUAGE plpgsql
@@ -38,14 +56,14 @@ DECLARE
 BEGIN
     LOOP
         v_attempt := least(interval '100 milliseconds', v_deadline - pg_catalog.clock_timestamp());
-        PERFORM pg_catalog.set_config('lock_timeout', greatest(1, extract(epoch FROM v_attempt) * 1000)::bigint::text, true);
+        PERFORM pgtrack._set_lock_timeout(greatest(1, extract(epoch FROM v_attempt) * 1000)::bigint::text);
         BEGIN
             EXECUTE p_sql;
-            PERFORM pg_catalog.set_config('lock_timeout', v_saved, true);
+            PERFORM pgtrack._set_lock_timeout(v_saved);
             RETURN;
         EXCEPTION WHEN lock_not_available THEN
             IF pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => v_pause) >= v_deadline THEN
-                PERFORM pg_catalog.set_config('lock_timeout', v_saved, true);
+                PERFORM pgtrack._set_lock_timeout(v_saved);
                 PERFORM pgtrack._raise('PT005', format('timed out after %s waiting for a lock: %s', pgtrack._lock_budget(), p_sql),
                     'another transaction is using the table (a long-running logger or an open transaction); '
                     'retry when it has committed, or set a longer lock_timeout in this session');
@@ -74,23 +92,16 @@ $$;
 
 CREATE OR REPLACE FUNCTION pgtrack._lock_experiment_shared(p_experiment_id bigint)
 RETURNS integer
-LANGUAGE plpgsql
+LANGUAGE sql
 SECURITY DEFINER
 AS $$
-/* Registry lock, shared: FOR KEY SHARE on the experiment's row, taken by every identity write before
-   it reads the identifying fields; returns the experiment's float_precision, NULL if there is no
-   such experiment. The same lock the runs foreign key takes anyway, so concurrent registrations
-   never wait for each other. On Citus the row is the experiment's row of pgtrack.experiment_locks,
-   co-located with its runs (a row lock on the reference table experiments would lock all of it:
-   distribute.sql). Hot path: no SET search_path (a GUC save/restore per call); safe because every
-   object, function and operator is named with its schema. */
-BEGIN
-    IF pg_catalog.to_regclass('pgtrack.experiment_locks') IS NULL THEN
-        RETURN (SELECT e.float_precision FROM pgtrack.experiments e WHERE e.id OPERATOR(pg_catalog.=) p_experiment_id FOR KEY SHARE);
-    END IF;
-    PERFORM pgtrack._lock_experiment_row(p_experiment_id, 'FOR KEY SHARE');
-    RETURN (SELECT e.float_precision FROM pgtrack.experiments e WHERE e.id OPERATOR(pg_catalog.=) p_experiment_id);
-END
+    /* Registry lock, shared: FOR KEY SHARE on the experiment's row, taken by every identity write before
+       it reads the identifying fields; returns the experiment's float_precision, NULL if there is no
+       such experiment. The same lock the runs foreign key takes anyway, so concurrent registrations
+       never wait for each other. Hot path: no SET search_path (a GUC save/restore per call); safe
+       because the statement names every object and operator with its schema and calls no function.
+       On Citus the lock is a row of pgtrack.experiment_locks instead (_lock_experiment_row). */
+    SELECT e.float_precision FROM pgtrack.experiments e WHERE e.id OPERATOR(pg_catalog.=) p_experiment_id FOR KEY SHARE
 $$;
 
 CREATE OR REPLACE FUNCTION pgtrack._lock_experiment_row(p_experiment_id bigint, p_mode text)
@@ -100,7 +111,10 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 /* Citus: lock the experiment's row of pgtrack.experiment_locks in p_mode ('FOR KEY SHARE' or
    'FOR UPDATE'), creating the row first for an experiment made after distribute() (or by raw SQL).
-   Nothing for an experiment that does not exist (the caller reports it). */
+   Nothing for an experiment that does not exist (the caller reports it). As the caller, not the owner
+   (pgtrack_writer and pgtrack_admin may lock and add these rows: 70_roles.sql): Citus refuses a
+   transaction that writes a shard as one role (the owner of a SECURITY DEFINER function) and then
+   reads its co-located shards as another. */
 BEGIN
     IF p_mode = 'FOR UPDATE' THEN
         PERFORM 1 FROM pgtrack.experiment_locks l WHERE l.experiment_id = p_experiment_id FOR UPDATE;
@@ -114,6 +128,32 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION pgtrack._lock_experiment(p_experiment_id bigint, p_exclusive boolean)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* The registry lock of an experiment, shared (identity writes) or exclusive (changes to its identifying
+   fields and float_precision); returns its float_precision, NULL if there is no such experiment. On one
+   server a row lock on the experiments row, taken as the owner (_lock_experiment_shared/_exclusive);
+   on Citus a row lock on its pgtrack.experiment_locks row, taken as the caller (_lock_experiment_row). */
+BEGIN
+    IF NOT pgtrack._is_distributed() THEN
+        IF p_exclusive THEN
+            PERFORM pgtrack._lock_experiment_exclusive(p_experiment_id);
+            RETURN (SELECT e.float_precision FROM pgtrack.experiments e WHERE e.id = p_experiment_id);
+        END IF;
+        RETURN pgtrack._lock_experiment_shared(p_experiment_id);
+    END IF;
+    IF p_exclusive THEN
+        PERFORM pgtrack._execute_guarded(format('SELECT pgtrack._lock_experiment_row(%s, %L)', p_experiment_id, 'FOR UPDATE'));
+    ELSE
+        PERFORM pgtrack._lock_experiment_row(p_experiment_id, 'FOR KEY SHARE');
+    END IF;
+    RETURN (SELECT e.float_precision FROM pgtrack.experiments e WHERE e.id = p_experiment_id);
+END
+$$;
+
 CREATE OR REPLACE FUNCTION pgtrack._lock_experiment_exclusive(p_experiment_id bigint)
 RETURNS void
 LANGUAGE plpgsql
@@ -124,10 +164,6 @@ AS $$
    fields and float_precision. Waits for registrations in flight to commit and blocks new ones (and new
    runs of the experiment) until this transaction ends. Bounded like every schema change wait. */
 BEGIN
-    IF pgtrack._is_distributed() THEN
-        PERFORM pgtrack._execute_guarded(format('SELECT pgtrack._lock_experiment_row(%s, %L)', p_experiment_id, 'FOR UPDATE'));
-    ELSE
-        PERFORM pgtrack._execute_guarded(format('SELECT FROM pgtrack.experiments WHERE id = %s FOR UPDATE', p_experiment_id));
-    END IF;
+    PERFORM pgtrack._execute_guarded(format('SELECT FROM pgtrack.experiments WHERE id = %s FOR UPDATE', p_experiment_id));
 END
 $$;

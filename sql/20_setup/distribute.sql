@@ -67,6 +67,35 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION pgtrack._citus_worker_grants()
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* Citus: on the workers, EXECUTE on the extension's SECURITY INVOKER functions for PUBLIC. Parts of a
+   statement run on the workers as the calling role (the identity trigger on runs, is_lost in a
+   pushed-down query), and Citus propagates GRANT EXECUTE only for functions it distributes, which an
+   extension's functions without a distribution argument cannot be. Invoker functions can do no more
+   than the caller's table privileges allow; SECURITY DEFINER functions stay closed. Sent with
+   run_command_on_workers (outside this transaction; it is idempotent, and PUBLIC exists everywhere). */
+DECLARE
+    v_failed text;
+BEGIN
+    SELECT string_agg(format('%s: %s', w.nodename, w.result), '; ') INTO v_failed
+      FROM run_command_on_workers(
+               (SELECT format('GRANT EXECUTE ON FUNCTION %s TO PUBLIC', string_agg(p.oid::regprocedure::text, ', '))
+                  FROM pg_proc p
+                  JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+                                  AND d.refclassid = 'pg_extension'::regclass
+                 WHERE p.pronamespace = 'pgtrack'::regnamespace AND NOT p.prosecdef)) w
+     WHERE NOT w.success;
+    IF v_failed IS NOT NULL THEN
+        PERFORM pgtrack._raise('PT005', format('could not grant EXECUTE on pgtrack''s functions on the workers: %s', v_failed),
+            'check that every worker is up and has the same pgtrack version (ALTER EXTENSION pgtrack UPDATE), then run SELECT pgtrack.setup();');
+    END IF;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION pgtrack.distribute(shard_count integer DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql

@@ -30,6 +30,12 @@ BEGIN
             END IF;
             RETURN v_id;
         END IF;
+        IF pgtrack._is_distributed() AND NOT has_table_privilege('pgtrack.experiments', 'UPDATE, DELETE, TRUNCATE') THEN
+            -- Citus serialises upserts of a reference table with a lock that only roles allowed to
+            -- UPDATE, DELETE or TRUNCATE the whole table may take (a pgtrack_writer may update three columns)
+            PERFORM pgtrack._raise('PT005', format('on Citus, role %I may use existing experiments but not create %L', current_user, $1),
+                format('an admin (the owner or a member of pgtrack_admin) creates it: SELECT pgtrack.experiment(%L);', $1));
+        END IF;
         INSERT INTO pgtrack.experiments AS e (name, comment, tags, float_precision)
         VALUES ($1, $2, pgtrack._tags_object($3), coalesce($4, 12))
         ON CONFLICT ON CONSTRAINT experiments_name_key DO NOTHING
@@ -54,7 +60,7 @@ AS $$
    violation during the UPDATE means two keys really collide at the new precision: PT005, and the
    whole change is rolled back. Raising the precision cannot restore digits already rounded away. */
 BEGIN
-    PERFORM pgtrack._lock_experiment_exclusive(p_experiment_id);
+    PERFORM pgtrack._lock_experiment(p_experiment_id, true);
     UPDATE pgtrack.experiments e SET float_precision = p_precision WHERE e.id = p_experiment_id;
     BEGIN
         UPDATE pgtrack.runs r SET identity = r.identity

@@ -26,7 +26,7 @@ BEGIN
     IF $4 IS NOT NULL AND jsonb_typeof($4) <> 'null' THEN
         v_default := pgtrack._normalize_value($2, $3, $4, v_precision);
     END IF;
-    PERFORM pgtrack._lock_experiment_exclusive($1);
+    PERFORM pgtrack._lock_experiment($1, true);
 
     SELECT f.type INTO v_old_type FROM pgtrack.identifying_fields f WHERE f.experiment_id = $1 AND f.name = $2;
     IF FOUND THEN
@@ -99,7 +99,7 @@ DECLARE
     v_first  bigint[];
 BEGIN
     PERFORM pgtrack._require_experiment($1);
-    PERFORM pgtrack._lock_experiment_exclusive($1);
+    PERFORM pgtrack._lock_experiment($1, true);
     SELECT count(*), (array_agg(c.run_ids))[1:1] INTO v_groups, v_first
       FROM pgtrack.collisions_after_drop($1, $2) c;
     IF v_groups > 0 AND coalesce($3, false) THEN

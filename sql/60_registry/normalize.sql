@@ -90,7 +90,15 @@ BEGIN
             'pass identifying fields like ''{"lr": 0.1, "seed": 1}''::jsonb');
     END IF;
     IF p_lock THEN
-        v_precision := pgtrack._lock_experiment_shared($1);  -- first: the fields read below are then current
+        -- first: the fields read below are then current. On one server straight to the owner's lock
+        -- helper; on Citus as the caller (on a worker, in the identity trigger, the caller may execute
+        -- only invoker functions: two statements, since EXECUTE is checked for every function of an
+        -- expression, taken branch or not).
+        IF pgtrack._is_distributed() THEN
+            v_precision := pgtrack._lock_experiment($1, false);
+        ELSE
+            v_precision := pgtrack._lock_experiment_shared($1);
+        END IF;
     ELSE
         SELECT e.float_precision INTO v_precision FROM pgtrack.experiments e WHERE e.id = $1;
     END IF;

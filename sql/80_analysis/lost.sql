@@ -19,24 +19,40 @@ $$;
 COMMENT ON FUNCTION pgtrack.is_lost(pgtrack.runstatus, timestamptz, interval) IS
 $$True when a run in a live status (RUNNING, CONFIGURING, COMPLETING, SIGNALING, STAGE_OUT, RESIZING, SUSPENDED) showed no sign of life for longer than lost_after (the database clock): its worker died. Pass coalesce(time_updated, time_started, time_created) and the experiment's lost_after; pgtrack.runs_status(experiment_id) does it for you.$$;
 
+CREATE OR REPLACE FUNCTION pgtrack._runs_status(p_experiment_id bigint)
+RETURNS TABLE (run_id bigint, experiment_id bigint, status pgtrack.runstatus, lost boolean, shown_status text,
+               last_seen timestamptz, silent_for interval)
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* runs_status(): every run (of one experiment, or all): its stored status, whether it is lost, the
+   status to show (LOST for a lost run, else the stored label), its last sign of life and how long ago
+   that was. PL/pgSQL, not SQL: Citus cannot plan a query on a distributed table inside a SQL function
+   with parameters (register.sql, _registration). On Citus a query that joins it with the tables is
+   refused (it would run on the shards, where a function cannot query the cluster): such queries use
+   is_lost() on the run's columns instead, as the CLI and the dashboard do. */
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT r.id, r.experiment_id, r.status, l.lost, CASE WHEN l.lost THEN 'LOST' ELSE r.status::text END,
+           l.seen, clock_timestamp() - l.seen
+      FROM pgtrack.runs r
+      JOIN pgtrack.experiments e ON e.id = r.experiment_id
+     CROSS JOIN LATERAL (SELECT coalesce(r.time_updated, r.time_started, r.time_created) AS seen) s
+     CROSS JOIN LATERAL (SELECT pgtrack.is_lost(r.status, s.seen, e.lost_after) AS lost, s.seen) l
+     WHERE p_experiment_id IS NULL OR r.experiment_id = p_experiment_id;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION pgtrack.runs_status(experiment_id bigint DEFAULT NULL)
 RETURNS TABLE (run_id bigint, experiment_id bigint, status pgtrack.runstatus, lost boolean, shown_status text,
                last_seen timestamptz, silent_for interval)
 LANGUAGE sql
 STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
-    /* Every run (of one experiment, or all): its stored status, whether it is lost, the status to show
-       (LOST for a lost run, else the stored label), its last sign of life and how long ago that was.
-       No SET search_path, so PostgreSQL inlines it into the calling query (every function and
-       operator is qualified, as in is_lost): on Citus the caller's query then runs on the shards,
-       where a function that queried the tables itself could not (join it on run_id and experiment_id). */
-    SELECT r.id, r.experiment_id, r.status, l.lost, CASE WHEN l.lost THEN 'LOST' ELSE r.status::pg_catalog.text END,
-           l.seen, pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) l.seen
-      FROM pgtrack.runs r
-      JOIN pgtrack.experiments e ON e.id OPERATOR(pg_catalog.=) r.experiment_id
-     CROSS JOIN LATERAL (SELECT coalesce(r.time_updated, r.time_started, r.time_created) AS seen) s
-     CROSS JOIN LATERAL (SELECT pgtrack.is_lost(r.status, s.seen, e.lost_after) AS lost, s.seen) l
-     WHERE $1 IS NULL OR r.experiment_id OPERATOR(pg_catalog.=) $1
+    SELECT * FROM pgtrack._runs_status($1)
 $$;
 COMMENT ON FUNCTION pgtrack.runs_status(bigint) IS
 $$Every run of an experiment (NULL: of all experiments) with its stored status, lost (a live status but silent for longer than the experiment's lost_after), shown_status ('LOST' or the status label), last_seen and silent_for. Join it with pgtrack.runs on run_id.$$;

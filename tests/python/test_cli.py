@@ -184,7 +184,7 @@ def test_lost_runs_in_runs_status_and_inspect(client, dbname):
 
     run = pgtrack.Experiment(client, name="dead").get_run()
     run.start()
-    client.execute("UPDATE pgtrack.runs SET time_updated = clock_timestamp() - interval '1 hour' WHERE id = %s", (run.id,))
+    client.execute("UPDATE pgtrack.runs SET time_updated = now() - interval '1 hour' WHERE id = %s", (run.id,))
     runs = json.loads(cli("runs", "dead", "--json", dbname=dbname, check=0).stdout)
     assert runs[0]["status"] == "LOST"
     assert json.loads(cli("runs", "--status", "lost", "--json", dbname=dbname, check=0).stdout)[0]["id"] == run.id

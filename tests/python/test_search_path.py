@@ -12,12 +12,12 @@ hot-path ones listed here, whose every call and operator is qualified."""
 import psycopg
 import pytest
 
-from conftest import admin_connect
+from conftest import admin_connect, drop_roles
 
 # Functions that do not pin search_path, on purpose (hot path or the session's path needed); each
 # qualifies everything it calls. Any other function without SET search_path fails the test below.
 UNPINNED = {"run_add_metrics", "run_add_metrics_batch", "_check_metric_call", "_metrics_write", "_metrics_write_batch",
-            "_lock_experiment_shared", "is_lost", "runs_status", "_is_distributed", "migrate", "_live_statuses"}
+            "_lock_experiment_shared", "is_lost", "_is_distributed", "migrate", "_live_statuses"}
 
 SHADOWS = r"""
 CREATE TABLE trap.hits (what text, who text DEFAULT current_user);
@@ -164,9 +164,7 @@ def trapped(dbname):
     yield attacker
     with psycopg.connect(dbname=dbname, autocommit=True) as owner:
         owner.execute("DROP SCHEMA trap CASCADE")
-        owner.execute(f"DROP OWNED BY {attacker}")
-    with admin_connect() as admin:
-        admin.execute(f"DROP ROLE {attacker}")
+    drop_roles(attacker)
 
 
 def test_shadows_of_builtins_never_run_as_the_owner(dbname, trapped):

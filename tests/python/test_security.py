@@ -8,7 +8,7 @@ import uuid
 import psycopg
 import pytest
 
-from conftest import admin_connect, create_database, drop_database
+from conftest import admin_connect, create_database, drop_database, drop_roles
 
 EXPLOIT = """
 CREATE FUNCTION pg_temp.v() RETURNS float8 LANGUAGE plpgsql VOLATILE AS $$BEGIN EXECUTE 'ALTER ROLE {role} SUPERUSER'; RETURN 1; END$$;
@@ -26,14 +26,7 @@ def roles():
         for name in names.values():
             admin.execute(f'CREATE ROLE "{name}" LOGIN')
     yield names
-    quoted = ", ".join(f'"{name}"' for name in names.values())
-    with admin_connect() as admin:
-        databases = [row[0] for row in admin.execute("SELECT datname FROM pg_database WHERE datallowconn")]
-    for db in databases:  # privileges and objects of the roles, in every database
-        with psycopg.connect(dbname=db, autocommit=True) as conn:
-            conn.execute(f"DROP OWNED BY {quoted} CASCADE")
-    with admin_connect() as admin:
-        admin.execute(f"DROP ROLE {quoted}")
+    drop_roles(*names.values())  # privileges and objects of the roles, in every database
 
 
 def connect_as(dbname, role, **kwargs):

@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..jsonvalues import json_safe
 from ..runtable import RunTable, run_table
+from ..statements import RUN_STATUS_JOIN
 from .filters import compile_filter
 
 MAX_PAGE = 1000
@@ -155,7 +156,7 @@ def run(client: Any, run_id: int) -> Optional[Dict[str, Any]]:
     columns, rows = client.execute_with_columns(
         "SELECT r.*, e.name AS experiment, s.shown_status, s.lost, s.silent_for FROM pgtrack.runs r "
         "JOIN pgtrack.experiments e ON e.id = r.experiment_id "
-        "JOIN pgtrack.runs_status(r.experiment_id) s ON s.run_id = r.id AND s.experiment_id = r.experiment_id WHERE r.id = %s", (run_id,))
+        + RUN_STATUS_JOIN + " WHERE r.id = %s", (run_id,))
     if not rows:
         return None
     record = dict(zip(columns, rows[0]))
