@@ -38,4 +38,5 @@ exec bash "$ROOT_DIR/tools/with-cluster.sh" bash -c '
     done
     echo "== bench/ui_bench.py (the dashboard)"; (cd bench && ../.venv/bin/python ui_bench.py); echo
     echo "== bench/ui_vs_mlflow.py (the dashboard against MLflow'"'"'s UI)"; (cd bench && PYTHONPATH=../python ../.venv-mlflow/bin/python ui_vs_mlflow.py); echo
-    echo "== bench/compare.py (peers)"; (cd bench && ../.venv-bench/bin/python compare.py)'
+    echo "== bench/compare.py (peers)"; (cd bench && ../.venv-bench/bin/python compare.py); echo
+    echo "== bench/citus_bench.py (a Citus coordinator + 2 workers against this server)"; bash tools/citus-bench.sh'

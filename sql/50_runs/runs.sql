@@ -104,7 +104,7 @@ AS $$
 DECLARE
     v_now   timestamptz := clock_timestamp();  -- a value, not a call, in the UPDATE: Citus refuses volatile calls there
     v_citus boolean := pgtrack._is_distributed();  -- the run's experiment in the WHERE on Citus only (_is_distributed)
-    v_exp   bigint := pgtrack._run_experiment($1, $3);
+    v_exp   bigint := CASE WHEN v_citus THEN pgtrack._run_experiment($1, $3) ELSE $3 END;
     v_found bigint;
 BEGIN
     UPDATE pgtrack.runs r
@@ -159,7 +159,7 @@ AS $$
 DECLARE
     v_now   timestamptz := clock_timestamp();
     v_citus boolean := pgtrack._is_distributed();  -- the run's experiment in the WHERE on Citus only (_is_distributed)
-    v_exp   bigint := pgtrack._run_experiment($1, $5);
+    v_exp   bigint := CASE WHEN v_citus THEN pgtrack._run_experiment($1, $5) ELSE $5 END;
     v_found bigint;
 BEGIN
     IF $2 IS NULL THEN
@@ -191,7 +191,7 @@ DECLARE
     v_at         timestamptz;
     v_experiment bigint;
     v_citus      boolean := pgtrack._is_distributed();  -- the run's experiment in the WHERE on Citus only (_is_distributed)
-    v_exp        bigint := pgtrack._run_experiment($1, $3);
+    v_exp        bigint := CASE WHEN v_citus THEN pgtrack._run_experiment($1, $3) ELSE $3 END;
 BEGIN
     IF current_setting('pgtrack.touched_run', true) IS NOT DISTINCT FROM $1::text THEN
         SELECT r.time_updated, r.experiment_id INTO v_at, v_experiment FROM pgtrack.runs r

@@ -129,7 +129,7 @@ def test_dead_runs_show_as_lost(client):
     exp = pgtrack.Experiment(client, name="lost")
     dead, alive = exp.get_run(), exp.get_run()
     dead.start(), alive.start()
-    client.execute("UPDATE pgtrack.runs SET time_updated = clock_timestamp() - interval '11 minutes' WHERE id = %s", (dead.id,))
+    client.execute("UPDATE pgtrack.runs SET time_updated = now() - interval '11 minutes' WHERE id = %s", (dead.id,))
     shown = dict(client.execute("SELECT run_id, shown_status FROM pgtrack.runs_status(%s)", (exp.id,)))
     assert shown == {dead.id: "LOST", alive.id: "RUNNING"}
     frame = pgtrack.pandas.runs(client, "lost")
@@ -175,7 +175,7 @@ def test_report_shows_lost_runs_and_survives_mathtext(client, tmp_path):
     dead = exp.register({"name": "dead"}, on_duplicate="raise").run
     dead.start()
     dead.add_metrics(step=1, loss=2.0)
-    client.execute("UPDATE pgtrack.runs SET time_updated = clock_timestamp() - interval '1 hour' WHERE id = %s", (dead.id,))
+    client.execute("UPDATE pgtrack.runs SET time_updated = now() - interval '1 hour' WHERE id = %s", (dead.id,))
     info = write_report(client, "report", tmp_path / "r.html")
     page = info.path.read_text()
     data = json.loads(page.split('<script type="application/json" id="pgtrack-data">')[1].split("</script>")[0])

@@ -34,7 +34,7 @@ def test_old_holder_learns_it_lost_the_lease(dbname, client, experiment):
             holder.add_metrics(step=1, loss=1.0)
             holder.flush()
             # The holder looks dead (no heartbeat for 2 s), so another worker takes the run over.
-            other.execute("UPDATE pgtrack.runs SET time_updated = clock_timestamp() - interval '1 hour' WHERE id = %s", (holder.id,))
+            other.execute("UPDATE pgtrack.runs SET time_updated = now() - interval '1 hour' WHERE id = %s", (holder.id,))
             thief = thief_exp.register({"k": 1}, on_duplicate="claim_if_stale", stale_after=dt.timedelta(minutes=5)).run
             assert thief.attempt == 2
             deadline = time.monotonic() + 10

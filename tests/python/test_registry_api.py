@@ -111,11 +111,11 @@ def test_claim_if_stale(exp, client):
     assert flags(new) == (True, False, False) and new.run.status == "RUNNING" and new.run.attempt == 1
     fresh = exp.register(IDENT, {"host": "w2"}, on_duplicate="claim_if_stale", stale_after=HOUR)
     assert flags(fresh) == (False, False, True) and fresh.run.attempt is None and fresh.run.host == "w1"
-    client.execute("UPDATE pgtrack.runs SET time_updated = clock_timestamp() - interval '2 hours'")
+    client.execute("UPDATE pgtrack.runs SET time_updated = now() - interval '2 hours'")
     stale = exp.register(IDENT, {"host": "w2"}, on_duplicate="claim_if_stale", stale_after=dt.timedelta(minutes=5))
     assert flags(stale) == (False, True, False) and stale.run.attempt == 2 and stale.run.host == "w2"
     stale.run.heartbeat()
-    client.execute("UPDATE pgtrack.runs SET status = 'COMPLETED', time_updated = clock_timestamp() - interval '2 hours'")
+    client.execute("UPDATE pgtrack.runs SET status = 'COMPLETED', time_updated = now() - interval '2 hours'")
     done = exp.register(IDENT, on_duplicate="claim_if_stale", stale_after=dt.timedelta(minutes=5))
     assert done.was_skipped and done.run.status == "COMPLETED"
 
@@ -128,7 +128,7 @@ def _claim(conn, index, exp_id, dbname):
 
 def test_exactly_one_of_eight_processes_wins_a_stale_claim(exp, client, dbname):
     exp.register(IDENT, on_duplicate="raise")
-    client.execute("UPDATE pgtrack.runs SET status = 'RUNNING', time_updated = clock_timestamp() - interval '1 hour'")
+    client.execute("UPDATE pgtrack.runs SET status = 'RUNNING', time_updated = now() - interval '1 hour'")
     results = run_parallel(dbname, _claim, 8, (exp.id, dbname))
     assert [status for status, _ in results] == ["ok"] * 8
     assert sum(value for _, value in results) == 1

@@ -28,7 +28,7 @@ def test_claim_if_stale_has_exactly_one_winner_among_eight_processes(dbname, con
     for trial in range(20):
         key = f'{{"k": {trial}}}'
         run = conn.execute(REGISTER, (exp, key, "claim_if_stale", "1 minute")).fetchone()[0]
-        conn.execute("UPDATE pgtrack.runs SET time_updated = clock_timestamp() - interval '1 hour' WHERE id = %s", (run,))
+        conn.execute("UPDATE pgtrack.runs SET time_updated = now() - interval '1 hour' WHERE id = %s", (run,))
         results = run_parallel(dbname, _register, 8, (exp, key, "claim_if_stale", "1 minute"))
         assert all(status == "ok" for status, _ in results), results
         rows = [value for _, value in results]

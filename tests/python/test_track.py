@@ -20,7 +20,7 @@ with run.track():
 
 def outcome(client, run_id):
     return client.one("SELECT status::text, error, time_finished IS NOT NULL, "
-                      "(SELECT count(*) FROM pgtrack.metrics WHERE run_id = r.id) FROM pgtrack.runs r WHERE id = %s", (run_id,))
+                      "(SELECT count(*) FROM pgtrack.metrics m WHERE m.run_id = r.id AND m.experiment_id = r.experiment_id) FROM pgtrack.runs r WHERE id = %s", (run_id,))
 
 
 def run_child(client, dbname, body, **kwargs):

@@ -49,7 +49,7 @@ def _fill(client, name="ui"):
     dead = exp.register({"lr": 0.2}, on_duplicate="raise").run
     dead.start()
     dead.add_metrics(step=1, loss=0.9)
-    client.execute("UPDATE pgtrack.runs SET time_updated = clock_timestamp() - interval '1 hour' WHERE id = %s", (dead.id,))
+    client.execute("UPDATE pgtrack.runs SET time_updated = now() - interval '1 hour' WHERE id = %s", (dead.id,))
     return exp, dead
 
 
