@@ -29,6 +29,7 @@ SCALE = float(os.environ.get("PGTRACK_BENCH_SCALE", "1"))
 SECONDS = max(0.4, 1.5 * SCALE)
 ROUNDS = 3
 CLIENTS = (1, 4, 16)
+QUEUE = 20_000  # claims of every round and client count stay well below this
 OPS = ("register", "claim_next", "heartbeat", "log step", "log step, no experiment_id")
 
 
@@ -42,8 +43,11 @@ def prepare(conninfo: str) -> dict:
             conn.execute("SELECT pgtrack.declare_identifying(%s, 'k', 'int')", (ids[op],))
         for name in ("train_loss", "val_loss", "acc", "lr"):
             conn.execute("SELECT pgtrack.add_metric(%s)", (name,))
-        conn.execute("SELECT pgtrack.enqueue(%s, (SELECT jsonb_agg(jsonb_build_object('k', g)) FROM generate_series(1, 200000) g))",
-                     (ids["claim_next"],))
+        start = time.perf_counter()
+        for first in range(1, QUEUE + 1, 1000):
+            conn.execute("SELECT pgtrack.enqueue(%s, (SELECT jsonb_agg(jsonb_build_object('k', g)) FROM generate_series(%s::int, %s::int) g))",
+                         (ids["claim_next"], first, first + 999))
+        print(f"enqueue of {QUEUE} runs in calls of 1,000: {time.perf_counter() - start:.1f} s on {conninfo.split()[0]}", flush=True)
         runs = [conn.execute("SELECT run_id, attempt FROM pgtrack.register(%s, %s, on_duplicate => 'claim_if_stale', "
                              "stale_after => '1 hour')", (ids["runs"], json.dumps({"k": i}))).fetchone() for i in range(16)]
         return {"ids": ids, "runs": runs}

@@ -14,7 +14,9 @@
 # version. Each start takes its own copy of that tree under DIR and installs this checkout's pgtrack
 # and pgTAP into it, so nothing touches the system installation or the system cluster.
 # The servers run as an unprivileged user (postgres when we are root) and listen only on a 0700 socket
-# directory, DIR/sock; nodes reach each other through it (trust authentication inside it).
+# directory, DIR/sock; nodes reach each other through it (trust authentication inside it). As root,
+# when the postgres user cannot reach DIR (under a 0700 directory), the servers live in a directory
+# of ours under /tmp instead, named in DIR/base (and the connection string).
 set -euo pipefail
 ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG15=/usr/lib/postgresql/15
@@ -88,30 +90,39 @@ start() {
     if [ "$(id -u)" -eq 0 ]; then
         id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
     fi
+    # Where the servers live: DIR itself, or (as root, when the postgres user cannot reach DIR, e.g.
+    # under a 0700 mktemp -d) a directory of ours under /tmp that DIR/base names; stop removes it.
+    local base=$dir
+    if [ "$(id -u)" -eq 0 ]; then
+        chmod 755 "$dir"
+        if ! runuser -u postgres -- test -x "$dir"; then
+            base=$(mktemp -d /tmp/pgtrack-citus-nodes.XXXXXX) && chmod 755 "$base"
+        fi
+    fi
+    echo "$base" > "$dir/base"
     # This start's own PostgreSQL tree: hard links to the cache where possible, a real copy of the
     # extension directory, which receives this checkout's pgtrack.
-    mkdir -p "$dir/pg"
-    cp -al "$tree/usr" "$dir/pg/" 2>/dev/null || cp -a "$tree/usr" "$dir/pg/"
-    local ext="$dir/pg/usr/share/postgresql/15/extension"
+    mkdir -p "$base/pg"
+    cp -al "$tree/usr" "$base/pg/" 2>/dev/null || cp -a "$tree/usr" "$base/pg/"
+    local ext="$base/pg/usr/share/postgresql/15/extension"
     rm -rf "$ext" && cp -a "$tree/usr/share/postgresql/15/extension" "$ext"
     [ -f "$ROOT_DIR/extension/pgtrack--$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$ROOT_DIR/extension/pgtrack.control").sql" ] \
         || python3 "$ROOT_DIR/tools/extension_build.py" "$ROOT_DIR/extension" >/dev/null
     cp "$ROOT_DIR"/extension/pgtrack.control "$ROOT_DIR"/extension/pgtrack--*.sql "$ext/"
     cp /usr/share/postgresql/15/extension/pgtap* "$ext/" 2>/dev/null || true
-    bin="$dir/pg/usr/lib/postgresql/15/bin"
-    mkdir -p "$dir/sock" && chmod 700 "$dir/sock"
-    [ "$(id -u)" -ne 0 ] || chown -R postgres "$dir/sock"
-    [ "$(id -u)" -ne 0 ] || chmod 755 "$dir"
+    bin="$base/pg/usr/lib/postgresql/15/bin"
+    mkdir -p "$base/sock" && chmod 700 "$base/sock"
+    [ "$(id -u)" -ne 0 ] || chown -R postgres "$base/sock"
     for i in $(seq 0 $WORKERS); do
         node=$([ "$i" -eq 0 ] && echo coordinator || echo "worker$i")
         port=$(( 20000 + RANDOM % 20000 ))
-        mkdir -p "$dir/$node" && chmod 700 "$dir/$node"
-        [ "$(id -u)" -ne 0 ] || chown postgres "$dir/$node"
-        run_as "$bin/initdb" -D "$dir/$node/data" -A trust -U postgres -E UTF8 --no-sync >/dev/null
-        cat >> "$dir/$node/data/postgresql.conf" <<EOF
+        mkdir -p "$base/$node" && chmod 700 "$base/$node"
+        [ "$(id -u)" -ne 0 ] || chown postgres "$base/$node"
+        run_as "$bin/initdb" -D "$base/$node/data" -A trust -U postgres -E UTF8 --no-sync >/dev/null
+        cat >> "$base/$node/data/postgresql.conf" <<EOF
 shared_preload_libraries = 'citus'
 listen_addresses = ''
-unix_socket_directories = '$dir/sock'
+unix_socket_directories = '$base/sock'
 unix_socket_permissions = 0700
 port = $port
 max_connections = 200
@@ -121,9 +132,9 @@ max_prepared_transactions = 100
 log_min_messages = warning
 citus.enable_statistics_collection = off
 EOF
-        [ "${CLUSTER_DURABLE:-0}" = 1 ] || echo "fsync = off" >> "$dir/$node/data/postgresql.conf"
-        run_as "$bin/pg_ctl" -D "$dir/$node/data" -l "$dir/$node/server.log" -w -t 60 start >/dev/null \
-            || { tail -20 "$dir/$node/server.log" >&2; die "$node did not start"; }
+        [ "${CLUSTER_DURABLE:-0}" = 1 ] || echo "fsync = off" >> "$base/$node/data/postgresql.conf"
+        run_as "$bin/pg_ctl" -D "$base/$node/data" -l "$base/$node/server.log" -w -t 60 start >/dev/null \
+            || { tail -20 "$base/$node/server.log" >&2; die "$node did not start"; }
         ports+=("$port")
         echo "$node $port" >> "$dir/nodes"
     done
@@ -132,12 +143,13 @@ EOF
     conninfo "$dir" postgres
 }
 
-conninfo() { echo "host=$1/sock port=$(awk '$1=="coordinator"{print $2}' "$1/nodes") user=postgres dbname=$2"; }
+base_of() { cat "$1/base"; }
+conninfo() { echo "host=$(base_of "$1")/sock port=$(awk '$1=="coordinator"{print $2}' "$1/nodes") user=postgres dbname=$2"; }
 
 # psql on node NAME of cluster DIR
 node_psql() {
     local dir=$1 node=$2; shift 2
-    "$(cat "$dir/bin")/psql" -X -q -v ON_ERROR_STOP=1 -h "$dir/sock" -p "$(awk -v n="$node" '$1==n{print $2}' "$dir/nodes")" -U postgres "$@"
+    PGOPTIONS="-c client_min_messages=warning" "$(cat "$dir/bin")/psql" -X -q -v ON_ERROR_STOP=1 -h "$(base_of "$dir")/sock" -p "$(awk -v n="$node" '$1==n{print $2}' "$dir/nodes")" -U postgres "$@"
 }
 
 # CREATE EXTENSION citus in database DB on every node and register the workers on the coordinator.
@@ -146,9 +158,9 @@ add_citus() {
     while read -r node port; do
         node_psql "$dir" "$node" -d "$db" -c "CREATE EXTENSION IF NOT EXISTS citus" >/dev/null
     done < "$dir/nodes"
-    node_psql "$dir" coordinator -d "$db" -c "SELECT citus_set_coordinator_host('$dir/sock', $(awk '$1=="coordinator"{print $2}' "$dir/nodes"))" >/dev/null
+    node_psql "$dir" coordinator -d "$db" -c "SELECT citus_set_coordinator_host('$(base_of "$dir")/sock', $(awk '$1=="coordinator"{print $2}' "$dir/nodes"))" >/dev/null
     while read -r node port; do
-        [ "$node" = coordinator ] || node_psql "$dir" coordinator -d "$db" -c "SELECT citus_add_node('$dir/sock', $port)" >/dev/null
+        [ "$node" = coordinator ] || node_psql "$dir" coordinator -d "$db" -c "SELECT citus_add_node('$(base_of "$dir")/sock', $port)" >/dev/null
     done < "$dir/nodes"
 }
 
@@ -166,8 +178,9 @@ stop() {
     local dir=$1 node port
     [ -f "$dir/nodes" ] || die "no cluster under $dir"
     while read -r node port; do
-        run_as "$(cat "$dir/bin")/pg_ctl" -D "$dir/$node/data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
+        run_as "$(cat "$dir/bin")/pg_ctl" -D "$(base_of "$dir")/$node/data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
     done < "$dir/nodes"
+    [ "$(base_of "$dir")" = "$dir" ] || rm -rf "$(base_of "$dir")"  # ours, under /tmp
 }
 
 case "${1:-}" in

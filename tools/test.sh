@@ -48,7 +48,7 @@ run_citus_suite() {
     conninfo=$(bash "$ROOT_DIR/tools/citus.sh" start "$dir" | tail -1) || return 1
     log "Citus coordinator: $conninfo"
     (
-        export PGHOST="$dir/sock" PGPORT=$(awk '$1=="coordinator"{print $2}' "$dir/nodes") PGUSER=postgres PGDATABASE=postgres
+        export PGHOST="$(cat "$dir/base")/sock" PGPORT=$(awk '$1=="coordinator"{print $2}' "$dir/nodes") PGUSER=postgres PGDATABASE=postgres
         export PGTRACK_CLUSTER_DIR="$dir" PGTRACK_CITUS_DIR="$dir" PGTRACK_PG_BIN="$(cat "$dir/bin")"
         export PATH="$PGTRACK_PG_BIN:$BASE_PATH"
         bash "$ROOT_DIR/tools/citus.sh" createdb "$dir" pgtrack_tap >/dev/null

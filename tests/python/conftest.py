@@ -61,7 +61,8 @@ def _create_citus_database(name: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
         with psycopg.connect(dbname=name, port=port, autocommit=True) as conn:
             conn.execute("CREATE EXTENSION citus")
-    socket_dir = os.path.join(CITUS_DIR, "sock")
+    with open(os.path.join(CITUS_DIR, "base")) as f:  # where tools/citus.sh put the servers
+        socket_dir = os.path.join(f.read().strip(), "sock")
     with psycopg.connect(dbname=name, port=nodes[0][1], autocommit=True) as conn:
         conn.execute("SELECT citus_set_coordinator_host(%s, %s)", (socket_dir, nodes[0][1]))
         for _, port in nodes[1:]:
