@@ -20,7 +20,14 @@
 set -euo pipefail
 ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG15=/usr/lib/postgresql/15
-VENDOR=${PGTRACK_CITUS_VENDOR:-$ROOT_DIR/../shared/vendor/citus}
+# The vendored source: $PGTRACK_CITUS_VENDOR, else ../shared/vendor/citus beside the project's main
+# checkout (/work/main), else the same from the directory above a clone (/work/shared).
+VENDOR=${PGTRACK_CITUS_VENDOR:-}
+if [ -z "$VENDOR" ]; then
+    for candidate in "$ROOT_DIR/../shared/vendor/citus" /work/shared/vendor/citus; do
+        if ls "$candidate"/citus-*.tar.gz >/dev/null 2>&1; then VENDOR=$candidate; break; fi
+    done
+fi
 BUILD_DEPS="postgresql-server-dev-15 liblz4-dev libzstd-dev libkrb5-dev make gcc patch"
 WORKERS=2
 
@@ -45,10 +52,13 @@ build() {
     local tarball patchfile key tree work missing
     tarball=$(ls "$VENDOR"/citus-*.tar.gz 2>/dev/null | head -1) || true
     patchfile=$(ls "$VENDOR"/citus-*.patch 2>/dev/null | head -1) || true
-    [ -f "$tarball" ] || die "no Citus source in $VENDOR (expected citus-*.tar.gz)"
-    key=$( { sha256sum "$tarball" ${patchfile:+"$patchfile"}; "$PG15/bin/postgres" --version; } | sha256sum | cut -c1-12)
+    [ -f "$tarball" ] || die "no Citus source found (citus-*.tar.gz in ../shared/vendor/citus or /work/shared/vendor/citus); set PGTRACK_CITUS_VENDOR"
+    # keyed by what goes in (file contents, not paths: every clone shares the build)
+    key=$( { cat "$tarball" ${patchfile:+"$patchfile"}; "$PG15/bin/postgres" --version; } | sha256sum | cut -c1-12)
     tree="$(cache_base)/citus-$key"
     if [ -f "$tree/.ready" ]; then echo "$tree"; return 0; fi
+    mkdir -p "$(cache_base)" 2>/dev/null && [ -w "$(cache_base)" ] \
+        || die "cannot write the build cache $(cache_base); set PGTRACK_CI_CACHE to a writable directory"
     missing=$(missing_build_deps)
     if [ -n "$missing" ]; then
         [ "$(id -u)" -eq 0 ] || die "missing Debian packages to build Citus; run as root: apt-get install -y $missing"
