@@ -125,11 +125,12 @@ def test_the_extension_is_the_same_version_on_every_node(dbname):
 
 
 @citus_only
-def test_upgrade_from_the_released_version_on_a_cluster_then_distribute():
+@pytest.mark.parametrize("old_version", ["0.1.0", "0.2.0"])
+def test_upgrade_from_a_released_version_on_a_cluster_then_distribute(old_version):
     name = create_database(setup=False)
     try:
         with psycopg.connect(dbname=name, autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION pgtrack VERSION '0.2.0'")
+            conn.execute(f"CREATE EXTENSION pgtrack VERSION '{old_version}'")
             conn.execute("SELECT pgtrack.setup()")
             exp = conn.execute("SELECT pgtrack.experiment('old')").fetchone()[0]
             conn.execute("SELECT pgtrack.declare_identifying(%s, 'lr', 'float')", (exp,))
