@@ -46,6 +46,7 @@ BEGIN
            AND a.attname <> ALL ('{id,experiment_id,uuid,identity}'::name[]);
         EXECUTE format('GRANT INSERT, UPDATE (%s) ON pgtrack.runs TO pgtrack_writer', v_user_columns);
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s, pgtrack._lock_experiment_shared(bigint), pgtrack._reserve_run_id(bigint),
+                        pgtrack._insert_experiment(text, text, text[], integer),
                         pgtrack._refresh_experiment_views() TO pgtrack_writer',
                        pgtrack._invoker_functions());
     END IF;
@@ -57,6 +58,7 @@ BEGIN
         GRANT SELECT, INSERT ON pgtrack.applied_migrations TO pgtrack_admin;
         GRANT SELECT ON pgtrack.meta TO pgtrack_admin;
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s, pgtrack._lock_experiment_shared(bigint), pgtrack._reserve_run_id(bigint),
+                        pgtrack._insert_experiment(text, text, text[], integer),
                         pgtrack._lock_experiment_exclusive(bigint), pgtrack._lock_schema(), pgtrack._regenerate_writers(),
                         pgtrack.add_metric(text, regtype, text), pgtrack.drop_metric(text, boolean),
                         pgtrack.rename_metric(text, text), pgtrack.add_run_column(text, regtype, boolean, text),

@@ -1,6 +1,34 @@
 -- Experiments: race-free get-or-create, name/comment/tags, relationships (names follow SQLTrack).
 -- Parameter names are part of the API (named-argument calls), so bodies refer to them as $n.
 
+CREATE OR REPLACE FUNCTION pgtrack._insert_experiment(p_name text, p_comment text, p_tags text[], p_precision integer)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* experiment()'s INSERT, as the owner, for a role that may insert into pgtrack.experiments but not
+   UPDATE, DELETE or TRUNCATE the whole table (pgtrack_writer), on Citus only: Citus serialises an
+   upsert of a reference table with a lock that only such roles may take, so the writer's own INSERT
+   ... ON CONFLICT is refused there. Executable by pgtrack_writer and pgtrack_admin (70_roles.sql);
+   it checks its arguments itself and evaluates nothing the caller controls (values only). Returns the
+   new id, NULL if the name was taken meanwhile. */
+DECLARE
+    v_id bigint;
+BEGIN
+    PERFORM pgtrack._validate_label(p_name, 'experiment name');
+    IF p_precision IS NOT NULL AND p_precision NOT BETWEEN 1 AND 1000 THEN
+        PERFORM pgtrack._raise('PT003', format('float_precision must be between 1 and 1000 significant digits, got %s', p_precision),
+            'omit float_precision for the default of 12');
+    END IF;
+    INSERT INTO pgtrack.experiments AS e (name, comment, tags, float_precision)
+    VALUES (p_name, p_comment, pgtrack._tags_object(p_tags), coalesce(p_precision, 12))
+    ON CONFLICT ON CONSTRAINT experiments_name_key DO NOTHING
+    RETURNING e.id INTO v_id;
+    RETURN v_id;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION pgtrack.experiment(name text, comment text DEFAULT NULL, tags text[] DEFAULT NULL,
                                               float_precision integer DEFAULT NULL)
 RETURNS bigint
@@ -30,16 +58,15 @@ BEGIN
             END IF;
             RETURN v_id;
         END IF;
-        IF pgtrack._is_distributed() AND NOT has_table_privilege('pgtrack.experiments', 'UPDATE, DELETE, TRUNCATE') THEN
-            -- Citus serialises upserts of a reference table with a lock that only roles allowed to
-            -- UPDATE, DELETE or TRUNCATE the whole table may take (a pgtrack_writer may update three columns)
-            PERFORM pgtrack._raise('PT005', format('on Citus, role %I may use existing experiments but not create %L', current_user, $1),
-                format('an admin (the owner or a member of pgtrack_admin) creates it: SELECT pgtrack.experiment(%L);', $1));
+        IF pgtrack._is_distributed() AND has_table_privilege('pgtrack.experiments', 'INSERT')
+           AND NOT has_table_privilege('pgtrack.experiments', 'UPDATE, DELETE, TRUNCATE') THEN
+            v_id := pgtrack._insert_experiment($1, $2, $3, $4);  -- Citus, a pgtrack_writer: see there
+        ELSE
+            INSERT INTO pgtrack.experiments AS e (name, comment, tags, float_precision)
+            VALUES ($1, $2, pgtrack._tags_object($3), coalesce($4, 12))
+            ON CONFLICT ON CONSTRAINT experiments_name_key DO NOTHING
+            RETURNING e.id INTO v_id;
         END IF;
-        INSERT INTO pgtrack.experiments AS e (name, comment, tags, float_precision)
-        VALUES ($1, $2, pgtrack._tags_object($3), coalesce($4, 12))
-        ON CONFLICT ON CONSTRAINT experiments_name_key DO NOTHING
-        RETURNING e.id INTO v_id;
         IF v_id IS NOT NULL THEN
             RETURN v_id;
         END IF;
