@@ -53,7 +53,7 @@ run_citus_suite() {
         export PATH="$PGTRACK_PG_BIN:$BASE_PATH"
         bash "$ROOT_DIR/tools/citus.sh" createdb "$dir" pgtrack_tap >/dev/null
         while read -r node port; do
-            psql -q -p "$port" -d pgtrack_tap -c "CREATE EXTENSION pgtap" >/dev/null
+            psql -q -p "$port" -d pgtrack_tap -c "CREATE EXTENSION IF NOT EXISTS pgtap" >/dev/null
         done < "$dir/nodes"
         psql -q -v ON_ERROR_STOP=1 -d pgtrack_tap -c "CREATE EXTENSION pgtrack" -c "SELECT pgtrack.setup()" \
              -c "SELECT pgtrack.distribute()" >/dev/null
