@@ -35,7 +35,7 @@ run_suite() {
 # Left out (about 4 s per test database on a cluster): what is single-server by nature (embedded
 # server, wheel and install, server restarts, streaming replica, query plans, dump/restore, rebuilds,
 # the README walk-through, the browser tests), and the role and search_path hardening files, whose
-# cluster counterparts are in test_distributed.py (a pgtrack_writer cannot create experiments on Citus).
+# cluster counterparts are in test_distributed.py (roles on a cluster).
 CITUS_PYTEST="test_distributed.py test_registry_races.py test_leases.py test_client.py test_registry_api.py test_track.py
     test_cli.py test_analysis_helpers.py test_wallow_compat.py test_sqltrack_functions.py test_lifecycle.py test_migrate.py
     test_schema.py test_errors.py"
