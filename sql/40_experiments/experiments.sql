@@ -1,6 +1,23 @@
 -- Experiments: race-free get-or-create, name/comment/tags, relationships (names follow SQLTrack).
 -- Parameter names are part of the API (named-argument calls), so bodies refer to them as $n.
 
+CREATE OR REPLACE FUNCTION pgtrack._check_experiment_args(p_name text, p_precision integer)
+RETURNS void
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* experiment()'s argument checks (and _insert_experiment's, which is callable on its own): a valid
+   name; float_precision NULL (the default, 12) or 1 to 1000 significant digits. PT003 otherwise. */
+BEGIN
+    PERFORM pgtrack._validate_label(p_name, 'experiment name');
+    IF p_precision IS NOT NULL AND p_precision NOT BETWEEN 1 AND 1000 THEN
+        PERFORM pgtrack._raise('PT003', format('float_precision must be between 1 and 1000 significant digits, got %s', p_precision),
+            'omit float_precision for the default of 12');
+    END IF;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION pgtrack._insert_experiment(p_name text, p_comment text, p_tags text[], p_precision integer)
 RETURNS bigint
 LANGUAGE plpgsql
@@ -16,11 +33,7 @@ AS $$
 DECLARE
     v_id bigint;
 BEGIN
-    PERFORM pgtrack._validate_label(p_name, 'experiment name');
-    IF p_precision IS NOT NULL AND p_precision NOT BETWEEN 1 AND 1000 THEN
-        PERFORM pgtrack._raise('PT003', format('float_precision must be between 1 and 1000 significant digits, got %s', p_precision),
-            'omit float_precision for the default of 12');
-    END IF;
+    PERFORM pgtrack._check_experiment_args(p_name, p_precision);
     INSERT INTO pgtrack.experiments AS e (name, comment, tags, float_precision)
     VALUES (p_name, p_comment, pgtrack._tags_object(p_tags), coalesce(p_precision, 12))
     ON CONFLICT ON CONSTRAINT experiments_name_key DO NOTHING
@@ -45,11 +58,7 @@ DECLARE
     v_id        bigint;
     v_precision integer;
 BEGIN
-    PERFORM pgtrack._validate_label($1, 'experiment name');
-    IF $4 IS NOT NULL AND $4 NOT BETWEEN 1 AND 1000 THEN
-        PERFORM pgtrack._raise('PT003', format('float_precision must be between 1 and 1000 significant digits, got %s', $4),
-            'omit float_precision for the default of 12');
-    END IF;
+    PERFORM pgtrack._check_experiment_args($1, $4);
     LOOP
         SELECT e.id, e.float_precision INTO v_id, v_precision FROM pgtrack.experiments e WHERE e.name = $1;
         IF FOUND THEN

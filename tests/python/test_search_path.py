@@ -108,6 +108,7 @@ CREATE OPERATOR trap.= (LEFTARG = pgtrack.runstatus, RIGHTARG = pgtrack.runstatu
 
 # Every path that writes (and the registry, analysis and schema functions), as the owner would call them.
 DRIVE = [
+    "SELECT pgtrack._insert_experiment('by-helper', 'c', ARRAY['t'], 3)",
     "SELECT pgtrack.add_metric('loss')",
     "SELECT pgtrack.experiment('victim') AS e",
     "SELECT pgtrack.declare_identifying(1, 'lr', 'float')",

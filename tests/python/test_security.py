@@ -324,3 +324,33 @@ def test_a_callers_search_path_cannot_hijack_definer_functions(dbname, conn, rol
                 evil.execute("SELECT pgtrack.add_metric('hijack3'), pgtrack.drop_metric('hijack3')")
                 evil.execute("SELECT pgtrack.compact_metrics()")
         assert not is_superuser(role), f"{kind} became superuser through search_path"
+
+
+def test_new_definer_helpers_are_closed_to_roles_without_grants_and_take_values_only(dbname, conn, roles):
+    """distribute() and _insert_experiment() (SECURITY DEFINER, issue 18): a role with USAGE on the schema
+    but no grant may call neither; a pgtrack_writer may call _insert_experiment, which writes exactly
+    the values given and checks them as experiment() does; a caller's shadows and types never run."""
+    nobody, writer = roles["nobody"], roles["writer"]
+    conn.execute("SELECT pgtrack.grant_roles()")
+    conn.execute(f'GRANT pgtrack_writer TO "{writer}"')
+    conn.execute(f'GRANT USAGE ON SCHEMA pgtrack TO "{nobody}"')
+    with connect_as(dbname, nobody) as stranger:
+        for sql in ("SELECT pgtrack._insert_experiment('x', NULL, NULL, NULL)", "SELECT pgtrack.distribute()"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                stranger.execute(sql)
+    with connect_as(dbname, writer) as w:
+        w.execute(EXPLOIT.format(role=writer))  # pg_temp functions and a domain that would escalate
+        w.execute("CREATE FUNCTION pg_temp.btrim(text) RETURNS text LANGUAGE sql AS $$SELECT pg_temp.v()::text$$")
+        w.execute("SET search_path = pg_temp, public, pg_catalog")
+        made = w.execute("SELECT pgtrack._insert_experiment('w-exp', 'note', ARRAY['a', 'b'], 7)").fetchone()[0]
+        for bad, state in (("SELECT pgtrack._insert_experiment(' ', NULL, NULL, NULL)", "PT003"),
+                           ("SELECT pgtrack._insert_experiment('ok', NULL, NULL, 0)", "PT003")):
+            with pytest.raises(psycopg.Error) as info:
+                w.execute(bad)
+            assert info.value.sqlstate == state
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            w.execute("SELECT pgtrack.distribute()")
+    assert conn.execute("SELECT name, comment, tags, float_precision FROM pgtrack.experiments WHERE id = %s",
+                        (made,)).fetchone() == ("w-exp", "note", {"a": True, "b": True}, 7)
+    assert conn.execute("SELECT count(*) FROM pgtrack.experiments WHERE name = 'ok'").fetchone()[0] == 0
+    assert not is_superuser(writer)
