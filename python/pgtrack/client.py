@@ -58,6 +58,7 @@ class Client:
         self._reader: Optional[Client] = None
         self._depth = 0
         self._metric_names: Optional[Set[str]] = None
+        self._float_metrics: Set[str] = set()
 
     def __repr__(self) -> str:
         shown = {k: v for k, v in self.params.items() if k not in ("password", "dsn")}
@@ -173,12 +174,20 @@ class Client:
 
     def metric_names(self, refresh_unless: Iterable[str] = ()) -> Set[str]:
         """The metric columns (cached; reloaded when the cache lacks one of ``refresh_unless``)."""
-        from . import statements as sql
-
         known = self._metric_names
         if known is None or not known.issuperset(refresh_unless):
-            known = self._metric_names = {row[0] for row in self.execute(sql.METRIC_NAMES)}
+            from . import statements as sql
+
+            columns = self.execute(sql.METRIC_NAMES)
+            self._float_metrics = {name for name, is_float in columns if is_float}
+            known = self._metric_names = {name for name, _ in columns}
         return known
+
+    def float_metrics(self) -> Set[str]:
+        """The double precision metric columns, from the same cache as metric_names (the COPY path of
+        buffered writes sends these in binary; a stale entry only costs that batch the upsert path)."""
+        self.metric_names()
+        return self._float_metrics
 
     # -- calls -----------------------------------------------------------------------------------
 

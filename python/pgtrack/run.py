@@ -22,7 +22,7 @@ from psycopg.rows import dict_row
 
 from . import statements as sql
 from .args import detect_args
-from . import spill
+from . import copy_rows, spill
 from .buffer import DEFAULT_MAX_ROWS, DEFAULT_MAX_SECONDS, DEFAULT_SPILL_AFTER, MetricBuffer
 from .client import Client
 from .environment import capture_env
@@ -30,13 +30,14 @@ from .errors import LeaseLostError, NotFoundError, SchemaValidationError
 from .jsonvalues import to_json
 from .paths import artefacts_path
 from .status import Status
-from .metric_names import check_step
+from .metric_names import BIGINT, check_step
 from .tracking import DEFAULT_HEARTBEAT, Tracking
 
 if TYPE_CHECKING:
     from .experiment import Experiment
 
 AUTO = "auto"
+BIGINT_LIMIT = BIGINT[1] + 1
 
 
 def resolve_args(args: Any) -> Optional[Dict[str, Any]]:
@@ -241,6 +242,14 @@ class Run:
 
     def add_metrics(self, step: int = 0, progress: float = 0.0, set_updated: Any = AUTO, **metrics: Any) -> None:
         """Log metrics at (step, progress); calls for one step merge. Buffered inside track()."""
+        buffer = self._buffer
+        if (buffer is not None and set_updated is AUTO and type(step) is int and -BIGINT_LIMIT <= step < BIGINT_LIMIT
+                and (type(progress) is float or type(progress) is int) and not self.lease_lost):
+            known = self.client._metric_names  # the common case, kept short: what follows checks it all
+            if known is not None and known.issuperset(metrics):
+                metrics["step"], metrics["progress"] = step, progress  # **metrics is this call's own dict
+                buffer.add(metrics)
+                return
         self._check_lease()
         touch = set_updated is not None and set_updated is not False
         if isinstance(set_updated, _dt.datetime):
@@ -269,7 +278,18 @@ class Run:
         return self.client.metric_names(refresh_unless=metrics).issuperset(metrics)
 
     def _write_batch(self, rows: List[Dict[str, Any]], client: Optional[Client] = None) -> int:
-        return self._lease_call(client or self.client, sql.ADD_METRICS_BATCH, (self.id, to_json(rows), True, self.attempt, self.experiment_id))
+        """A flush: by COPY when the rows qualify (pgtrack.copy_rows), else one run_add_metrics_batch."""
+        client = client or self.client
+        if not client.in_transaction_block:  # inside client.connect() the caller's transaction decides
+            try:
+                written = copy_rows.copy(client._connection(), self.id, rows, client.float_metrics(), self.attempt,
+                                         self.experiment_id)
+            except LeaseLostError as exc:
+                self.lease_lost, self._lease_error = True, exc
+                raise
+            if written is not None:
+                return written
+        return self._lease_call(client, sql.ADD_METRICS_BATCH, (self.id, to_json(rows), True, self.attempt, self.experiment_id))
 
     def flush(self, final: bool = False) -> int:
         """Write buffered metric rows now; returns how many were sent. Rows this process had to spill

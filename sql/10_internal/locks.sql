@@ -92,16 +92,24 @@ $$;
 
 CREATE OR REPLACE FUNCTION pgtrack._lock_experiment_shared(p_experiment_id bigint)
 RETURNS integer
-LANGUAGE sql
+LANGUAGE plpgsql
 SECURITY DEFINER
 AS $$
-    /* Registry lock, shared: FOR KEY SHARE on the experiment's row, taken by every identity write before
-       it reads the identifying fields; returns the experiment's float_precision, NULL if there is no
-       such experiment. The same lock the runs foreign key takes anyway, so concurrent registrations
-       never wait for each other. Hot path: no SET search_path (a GUC save/restore per call); safe
-       because the statement names every object and operator with its schema and calls no function.
-       On Citus the lock is a row of pgtrack.experiment_locks instead (_lock_experiment_row). */
-    SELECT e.float_precision FROM pgtrack.experiments e WHERE e.id OPERATOR(pg_catalog.=) p_experiment_id FOR KEY SHARE
+/* Registry lock, shared: FOR KEY SHARE on the experiment's row, taken by every identity write before
+   it reads the identifying fields; returns the experiment's float_precision, NULL if there is no
+   such experiment. The same lock the runs foreign key takes anyway, so concurrent registrations
+   never wait for each other. Hot path: no SET search_path (a GUC save/restore per call); safe
+   because the statement names every object and operator with its schema and calls no function.
+   PL/pgSQL, not SQL: a SQL function called from PL/pgSQL is parsed and planned again in every
+   transaction, a PL/pgSQL statement's plan is kept for the session.
+   On Citus the lock is a row of pgtrack.experiment_locks instead (_lock_experiment_row). */
+DECLARE
+    v_precision pg_catalog.int4;
+BEGIN
+    SELECT e.float_precision INTO v_precision
+      FROM pgtrack.experiments e WHERE e.id OPERATOR(pg_catalog.=) p_experiment_id FOR KEY SHARE;
+    RETURN v_precision;
+END
 $$;
 
 CREATE OR REPLACE FUNCTION pgtrack._lock_experiment_row(p_experiment_id bigint, p_mode text)

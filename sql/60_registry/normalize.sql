@@ -81,7 +81,10 @@ AS $$
    Reads (normalize_identity, find_run) take no lock, so they also work on a read-only replica. */
 DECLARE
     v_precision integer;
-    v_result    jsonb := '{}';
+    v_result    jsonb;
+    v_ok        boolean;  -- every declared field has a value of its type
+    v_given     integer;  -- keys of p_identifying that are declared fields
+    v_keys      integer;  -- keys of p_identifying
     v_unknown   text[];
     v_field     record;
 BEGIN
@@ -95,37 +98,61 @@ BEGIN
         -- only invoker functions: two statements, since EXECUTE is checked for every function of an
         -- expression, taken branch or not).
         IF pgtrack._is_distributed() THEN
-            v_precision := pgtrack._lock_experiment($1, false);
+            PERFORM pgtrack._lock_experiment($1, false);
         ELSE
-            v_precision := pgtrack._lock_experiment_shared($1);
+            PERFORM pgtrack._lock_experiment_shared($1);
         END IF;
-    ELSE
-        SELECT e.float_precision INTO v_precision FROM pgtrack.experiments e WHERE e.id = $1;
     END IF;
+
+    -- One statement for the usual, valid key (the hot path of register and of the identity trigger;
+    -- each statement of a PL/pgSQL function costs a few microseconds, so there is one). A value it
+    -- cannot take (missing, null, of another type) leaves v_ok false, and the loop below finds the
+    -- first such field and says what is wrong with it (_normalize_value). OFFSET 0 keeps the CASE in
+    -- the subquery, evaluated once per field (flattened, each aggregate would evaluate it again).
+    SELECT e.float_precision, coalesce(n.result, '{}'), n.ok, n.given, (SELECT count(*) FROM jsonb_object_keys($2))
+      INTO v_precision, v_result, v_ok, v_given, v_keys
+      FROM pgtrack.experiments e
+      CROSS JOIN LATERAL (
+          SELECT jsonb_object_agg(x.name, x.value) AS result, bool_and(x.value IS NOT NULL) AS ok,
+                 count(*) FILTER (WHERE x.given) AS given
+            FROM (SELECT f.name, $2 ? f.name AS given,
+                         CASE WHEN v.number IS NULL THEN
+                                  CASE WHEN f.type = 'bool' AND jsonb_typeof(v.value) = 'boolean'
+                                         OR f.type = 'string' AND jsonb_typeof(v.value) = 'string' THEN v.value END
+                              WHEN f.type = 'float' THEN to_jsonb(pgtrack._round_significant(v.number, e.float_precision))
+                              WHEN f.type = 'int' AND scale(v.number) = 0
+                                   AND v.number BETWEEN -9223372036854775808 AND 9223372036854775807 THEN v.value
+                         END AS value
+                    FROM pgtrack.identifying_fields f
+                   CROSS JOIN LATERAL (SELECT coalesce($2 -> f.name, f.default_value) AS value) d
+                   CROSS JOIN LATERAL (SELECT d.value,
+                                              CASE WHEN jsonb_typeof(d.value) = 'number' THEN d.value::numeric END AS number) v
+                   WHERE f.experiment_id = e.id
+                  OFFSET 0) x) n
+     WHERE e.id = $1;
     IF v_precision IS NULL THEN
         PERFORM pgtrack._not_found('experiment', $1);
     END IF;
-
-    FOR v_field IN
-        SELECT f.name, f.type, coalesce($2 -> f.name, f.default_value) AS value, $2 ? f.name AS given
-          FROM pgtrack.identifying_fields f WHERE f.experiment_id = $1
-    LOOP
-        IF v_field.value IS NULL THEN
-            PERFORM pgtrack._raise('PT003', format('missing identifying field %I for experiment %s', v_field.name, $1),
-                format('pass %I, or declare it with a default', v_field.name));
-        END IF;
-        v_result := v_result || jsonb_build_object(v_field.name,
-            pgtrack._normalize_value(v_field.name, v_field.type,
-                                     CASE WHEN v_field.given THEN $2 -> v_field.name ELSE v_field.value END, v_precision));
-    END LOOP;
+    IF NOT v_ok THEN
+        FOR v_field IN
+            SELECT f.name, f.type, coalesce($2 -> f.name, f.default_value) AS value
+              FROM pgtrack.identifying_fields f WHERE f.experiment_id = $1
+        LOOP
+            IF v_field.value IS NULL THEN
+                PERFORM pgtrack._raise('PT003', format('missing identifying field %I for experiment %s', v_field.name, $1),
+                    format('pass %I, or declare it with a default', v_field.name));
+            END IF;
+            PERFORM pgtrack._normalize_value(v_field.name, v_field.type, v_field.value, v_precision);
+        END LOOP;
+    END IF;
 
     IF octet_length(v_result::text) > 2000 THEN  -- the unique index on (experiment_id, identity) takes ~2.7 kB
         PERFORM pgtrack._raise('PT003', format('identity of %s bytes is too large (at most 2000), starting %s',
                                                octet_length(v_result::text), left(v_result::text, 80)),
             'identifying values must be short keys; store large values as annotating fields or args');
     END IF;
-    v_unknown := ARRAY(SELECT k FROM jsonb_object_keys($2) k WHERE NOT v_result ? k ORDER BY k);
-    IF cardinality(v_unknown) > 0 THEN
+    IF v_given < v_keys THEN
+        v_unknown := ARRAY(SELECT k FROM jsonb_object_keys($2) k WHERE NOT v_result ? k ORDER BY k);
         PERFORM pgtrack._raise('PT003', format('unknown identifying field%s %s for experiment %s',
                 CASE WHEN cardinality(v_unknown) > 1 THEN 's' ELSE '' END, array_to_string(v_unknown, ', '), $1),
             format('declared fields: %s; declare more with pgtrack.declare_identifying()',

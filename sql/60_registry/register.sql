@@ -150,6 +150,7 @@ DECLARE
     v_result        pgtrack.registration;  -- the run this call inserted or updated
     v_existing      bigint;                -- the run that already had this key
     v_id            bigint;
+    v_looked        boolean;               -- this key was looked up already
     v_now           timestamptz := clock_timestamp();  -- values, not calls, in ON CONFLICT: Citus refuses volatile calls there
     v_stale_before  timestamptz := v_now - coalesce($5, interval '0');
 BEGIN
@@ -157,14 +158,36 @@ BEGIN
         PERFORM pgtrack._raise('PT003', format('invalid on_duplicate policy %s', coalesce(quote_literal(p_policy), 'NULL')),
             'on_duplicate is required: one of raise, return_existing, overwrite, skip, claim_if_stale');
     END IF;
-    PERFORM pgtrack._check_stale_after(p_stale_after,
-                                       CASE p_policy WHEN 'claim_if_stale' THEN 'on_duplicate => ''claim_if_stale''' END);
+    IF p_stale_after IS NOT NULL OR p_policy = 'claim_if_stale' THEN
+        PERFORM pgtrack._check_stale_after(p_stale_after,
+                                           CASE p_policy WHEN 'claim_if_stale' THEN 'on_duplicate => ''claim_if_stale''' END);
+    END IF;
     IF p_annotating <> '{}' THEN
         p_annotating := pgtrack._annotating_values(p_annotating);
     END IF;
-    v_identity := pgtrack._normalize_identity(p_experiment_id, $2, true);
+    -- A hit writes nothing: no registry lock, no transaction id, no commit to wait for. A key sent in
+    -- canonical form (what the run stores, byte for byte: the usual case) is found before normalising:
+    -- every stored identity is a fixed point of the current normalisation (changes of the fields
+    -- re-normalise them under the exclusive lock), so that run is the one normalising would find. The
+    -- text is compared too, since jsonb equality holds for 1.0 and 1 and an int field refuses 1.0.
+    IF p_policy <> 'claim_if_stale' AND p_policy <> 'overwrite' THEN
+        SELECT r.id, r.uuid, r.status, r.attempt, false, false, false INTO v_result
+          FROM pgtrack.runs r
+         WHERE r.experiment_id = p_experiment_id AND r.identity = $2 AND r.identity::text = $2::text;
+        IF v_result.run_id IS NOT NULL AND p_policy = 'return_existing' THEN
+            RETURN v_result;
+        END IF;
+        v_existing := v_result.run_id;
+        v_result := NULL;
+    END IF;
+    -- Otherwise normalised, still without the lock. Every write below inserts into runs, whose trigger
+    -- normalises again under the lock (_runs_normalize_identity): that identity is the one the unique
+    -- key arbitrates.
+    v_identity := CASE WHEN v_existing IS NULL THEN pgtrack._normalize_identity(p_experiment_id, $2, false) ELSE $2 END;
 
-    IF p_policy = 'claim_if_stale' THEN
+    IF v_existing IS NOT NULL THEN
+        NULL;  -- skip or raise, below
+    ELSIF p_policy = 'claim_if_stale' THEN
         INSERT INTO pgtrack.runs AS r (experiment_id, identity, status, attempt, time_started, time_updated)
         VALUES (p_experiment_id, v_identity, 'RUNNING', 1, v_now, v_now)
         ON CONFLICT ON CONSTRAINT runs_identity_key DO UPDATE
@@ -183,14 +206,22 @@ BEGIN
         -- Look first: a hit costs no sequence value and no dead tuple. A miss inserts; losing that
         -- race to a concurrent insert lands in the DO NOTHING branch and reads the winner below.
         -- The loop only repeats if the row that won was deleted before we could read it.
+        v_looked := true;
         LOOP
-            SELECT r.id INTO v_existing FROM pgtrack.runs r WHERE r.experiment_id = p_experiment_id AND r.identity = v_identity;
-            EXIT WHEN v_existing IS NOT NULL;
+            IF NOT v_looked OR v_identity::text <> $2::text THEN  -- (the first time, unless looked up above)
+                SELECT r.id INTO v_existing FROM pgtrack.runs r WHERE r.experiment_id = p_experiment_id AND r.identity = v_identity;
+                EXIT WHEN v_existing IS NOT NULL;
+            END IF;
+            v_looked := false;
             INSERT INTO pgtrack.runs AS r (experiment_id, identity)
             VALUES (p_experiment_id, v_identity)
             ON CONFLICT ON CONSTRAINT runs_identity_key DO NOTHING
             RETURNING r.id, r.uuid, r.status, r.attempt, true, false, false INTO v_result;
             EXIT WHEN v_result.run_id IS NOT NULL;
+            -- Met an existing row. The trigger took the registry lock in this transaction, so no change
+            -- of the identifying fields can commit before this ends, and the fields read now are the
+            -- ones it normalised with (the first, unlocked, normalisation may have read older ones).
+            v_identity := pgtrack._normalize_identity(p_experiment_id, $2, false);
         END LOOP;
     END IF;
 
@@ -206,6 +237,7 @@ BEGIN
     -- left it locked by us, so it is still there to read.
     v_id := v_existing;
     IF v_id IS NULL THEN
+        v_identity := pgtrack._normalize_identity(p_experiment_id, $2, false);  -- as in the loop above
         SELECT r.id INTO v_id FROM pgtrack.runs r WHERE r.experiment_id = p_experiment_id AND r.identity = v_identity;
     END IF;
     IF p_policy = 'raise' THEN

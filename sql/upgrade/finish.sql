@@ -13,7 +13,7 @@ DECLARE
 BEGIN
     FOR v_fn IN
         SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
-         WHERE p.pronamespace = 'pgtrack'::regnamespace AND p.proname IN ('_metrics_write', '_metrics_write_batch')
+         WHERE p.pronamespace = 'pgtrack'::regnamespace AND p.proname IN ('_metrics_write', '_metrics_write_batch', '_metrics_copy_begin')
            AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
                             WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
     LOOP
@@ -24,7 +24,7 @@ BEGIN
         FOR v_fn IN
             SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
               JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
-             WHERE p.pronamespace = 'pgtrack'::regnamespace AND p.proname IN ('_metrics_write', '_metrics_write_batch')
+             WHERE p.pronamespace = 'pgtrack'::regnamespace AND p.proname IN ('_metrics_write', '_metrics_write_batch', '_metrics_copy_begin')
         LOOP
             EXECUTE format('ALTER EXTENSION pgtrack DROP FUNCTION %s', v_fn);
         END LOOP;

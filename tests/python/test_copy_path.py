@@ -1,0 +1,155 @@
+"""The COPY path of buffered flushes (pgtrack.copy_rows): used for new steps of float metrics, and every
+other batch (a step logged again, values COPY cannot carry, a raw INSERT racing it, a column whose type
+changed under the client's cache) goes through the upsert with the upsert's results and errors.
+``copy_rows.copy`` is wrapped (not replaced) to see which path each flush took."""
+import datetime as dt
+import threading
+import time
+
+import psycopg
+import pytest
+
+import pgtrack
+from pgtrack import copy_rows
+
+
+@pytest.fixture
+def paths(monkeypatch):
+    """The result of every copy_rows.copy call: rows copied, or None (the upsert wrote the batch)."""
+    seen = []
+    real = copy_rows.copy
+
+    def spy(*args, **kwargs):
+        result = real(*args, **kwargs)
+        seen.append(result)
+        return result
+    monkeypatch.setattr(copy_rows, "copy", spy)
+    return seen
+
+
+def metrics(client, run_id, columns="step, loss, acc"):
+    return client.execute(f"SELECT {columns} FROM pgtrack.metrics WHERE run_id = %s ORDER BY step, progress", (run_id,))
+
+
+def test_new_steps_are_copied_and_the_run_is_touched(client, paths):
+    run = pgtrack.Experiment(client, name="c").get_run()
+    run._open_buffer(5, 3600)  # what track() does, without its start (which sets time_updated)
+    assert client.value("SELECT time_updated FROM pgtrack.runs WHERE id = %s", (run.id,)) is None
+    for step in range(12):
+        run.add_metrics(step=step, loss=step / 10, acc=None if step % 2 else 1)
+    run.flush()
+    assert paths == [5, 5, 2]
+    assert metrics(client, run.id) == [(s, s / 10, None if s % 2 else 1.0) for s in range(12)]
+    assert client.value("SELECT experiment_id FROM pgtrack.metrics WHERE run_id = %s LIMIT 1", (run.id,)) == run.experiment_id
+    assert client.value("SELECT time_updated FROM pgtrack.runs WHERE id = %s", (run.id,)) is not None
+
+
+def test_steps_logged_again_are_merged_by_the_upsert(client, paths):
+    run = pgtrack.Experiment(client, name="c").get_run()
+    with run.track(max_rows=1000, max_seconds=3600):
+        for step in range(4):
+            run.add_metrics(step=step, loss=1.0)
+        run.flush()
+        for step in range(4):
+            run.add_metrics(step=step, acc=0.5)  # the same steps: rows of this range are stored
+    assert paths == [4, None]
+    assert metrics(client, run.id) == [(s, 1.0, 0.5) for s in range(4)]
+
+
+def test_a_step_repeated_in_one_batch_is_merged_before_the_copy(client, paths):
+    run = pgtrack.Experiment(client, name="c").get_run()
+    with run.track():
+        run.add_metrics(step=1, loss=0.5)
+        run.add_metrics(step=1, acc=0.9)
+        run.add_metrics(step=1, progress=0.5, loss=0.7)
+        run.add_metrics(step=1, loss=0.4, acc=None)  # None leaves acc alone, as in the upsert
+    assert paths == [2]
+    assert metrics(client, run.id, "step, progress, loss, acc") == [(1, 0.0, 0.4, 0.9), (1, 0.5, 0.7, None)]
+
+
+def test_values_copy_cannot_carry_go_through_the_upsert(client, paths):
+    client.add_metric("note", "text")
+    client.add_metric("extra", "jsonb")
+    run = pgtrack.Experiment(client, name="c").get_run()
+    with pytest.raises(pgtrack.SchemaValidationError, match="invalid metric value"):
+        with run.track():
+            run.add_metrics(step=1, loss=True)  # a bool is not a number: refused by the upsert, not stored as 1.0
+    assert paths == [None] and metrics(client, run.id) == []
+    run = pgtrack.Experiment(client, name="c").get_run()
+    with run.track():
+        run.add_metrics(step=1, note="warm-up", extra={"lr": [0.1, 0.01]})
+        run.add_metrics(step=2, loss=2)  # the batch is not all floats: one upsert for both rows
+    assert paths[1:] == [None]
+    assert metrics(client, run.id, "step, loss, note, extra") == [(1, None, "warm-up", {"lr": [0.1, 0.01]}), (2, 2.0, None, None)]
+
+
+def test_a_refused_value_raises_what_the_upsert_raises(client, paths):
+    run = pgtrack.Experiment(client, name="c").get_run()
+    with pytest.raises(pgtrack.SchemaValidationError, match="invalid metric value"):
+        with run.track():
+            run.add_metrics(step=1, loss=10 ** 400)  # no double holds it: the copy gives up, the upsert says why
+    assert paths == [None] and metrics(client, run.id) == []
+
+
+def test_a_column_retyped_behind_the_cache_falls_back(client, paths):
+    run = pgtrack.Experiment(client, name="c").get_run()
+    client.metric_names()  # cached: loss is double precision
+    client.execute("SELECT pgtrack.drop_metric('loss', true)")
+    client.execute("SELECT pgtrack.add_metric('loss', 'numeric')")
+    with run.track():
+        run.add_metrics(step=1, loss=0.25)
+    assert paths == [None]  # the binary COPY was refused (numeric), the upsert converted the value
+    assert client.value("SELECT loss FROM pgtrack.metrics WHERE run_id = %s", (run.id,)) == pytest.approx(0.25)
+
+
+def test_a_lost_lease_writes_nothing(dbname, client, paths):
+    exp = pgtrack.Experiment(client, name="c")
+    exp.declare_identifying("k", "int")
+    holder = exp.register({"k": 1}, on_duplicate="claim_if_stale", stale_after=dt.timedelta(minutes=5)).run
+    holder._open_buffer(1000, 3600)
+    holder.add_metrics(step=1, loss=1.0)
+    client.execute("UPDATE pgtrack.runs SET time_updated = now() - interval '1 hour' WHERE id = %s", (holder.id,))
+    other = pgtrack.Client(dbname=dbname)
+    thief = pgtrack.Experiment(other, experiment_id=exp.id).register(
+        {"k": 1}, on_duplicate="claim_if_stale", stale_after=dt.timedelta(minutes=5)).run
+    other.close()
+    assert thief.attempt == 2
+    with pytest.raises(pgtrack.LeaseLostError):
+        holder.flush()
+    assert holder.lease_lost and paths == []  # refused by _metrics_copy_begin: no fallback
+    assert metrics(client, holder.id) == []
+
+
+def test_a_raw_insert_racing_the_copy_is_merged(dbname, client, paths):
+    """Another session inserts step 5 of the run by hand and commits while the flush's COPY waits on it:
+    the primary key refuses the COPY, and the upsert writes the batch over the raw row."""
+    run = pgtrack.Experiment(client, name="c").get_run()
+    raw = psycopg.connect(dbname=dbname)
+    raw.execute("INSERT INTO pgtrack.metrics (run_id, experiment_id, step, loss, acc) VALUES (%s, %s, 5, 99, 99)",
+                (run.id, run.experiment_id))  # not committed yet: invisible to the range check
+    run._open_buffer(1000, 3600)
+    for step in range(10):
+        run.add_metrics(step=step, loss=float(step))
+    flusher = threading.Thread(target=run.flush)
+    flusher.start()
+    watcher = pgtrack.Client(dbname=dbname)  # wait until the flushing session waits on the raw row
+    deadline = time.monotonic() + 10
+    while not watcher.value("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                            "AND query LIKE 'COPY pgtrack.metrics%'") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    watcher.close()
+    assert time.monotonic() < deadline, "the COPY never waited on the uncommitted row"
+    raw.commit()
+    flusher.join(10)
+    raw.close()
+    assert paths == [None]
+    assert metrics(client, run.id) == [(s, float(s), 99.0 if s == 5 else None) for s in range(10)]
+
+
+def test_inside_a_transaction_block_the_upsert_is_used(client, paths):
+    run = pgtrack.Experiment(client, name="c").get_run()
+    run._open_buffer(1000, 3600)
+    with client.connect():
+        run.add_metrics(step=1, loss=1.0)
+        run.flush()
+    assert paths == [] and metrics(client, run.id) == [(1, 1.0, None)]
