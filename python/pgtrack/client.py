@@ -39,6 +39,8 @@ from . import embedded
 from .config import conninfo, resolve_params
 from .errors import translate
 
+_TUPLES_OK = psycopg.pq.ExecStatus.TUPLES_OK
+
 
 class Client:
     """Connection settings plus the one connection pgtrack uses. See the module docstring."""
@@ -212,7 +214,8 @@ class Client:
         psycopg (e.g. ``psycopg.rows.dict_row``). pgtrack SQLSTATEs become pgtrack exceptions; a
         connection the server closed between calls is replaced before the call."""
         cur = self._cursor(query, params, row_factory)
-        return cur.fetchall() if cur.description is not None else []
+        result = cur.pgresult  # not cur.description: that builds a Column object per column, every call
+        return cur.fetchall() if result is not None and result.status == _TUPLES_OK else []
 
     def execute_with_columns(self, query: Any, params: Optional[Sequence[Any]] = None):
         """(column names, rows) of one statement, for tables and DataFrames."""

@@ -110,6 +110,29 @@ $touch$;
         p_experiment_id := (SELECT r.experiment_id FROM pgtrack.runs r WHERE r.id OPERATOR(pg_catalog.=) p_run_id);
     END IF;
 $resolve$;
+    -- One server, the first write of a run in a transaction (every call in autocommit): the touch and
+    -- the row in one statement, since each PL/pgSQL statement has a cost of its own (docs/design.md,
+    -- "Where a logged step's time goes"); the checks are those of c_touch, which handles every other
+    -- case (and this one, should the run have changed under the statement). %1$s: the column list,
+    -- %2$s: the values, %3$s: the conflict action.
+    c_first_write CONSTANT text := $first$
+    IF p_set_updated AND NOT coalesce(pg_catalog.current_setting('pgtrack.touched_run', true) OPERATOR(pg_catalog.=) p_run_id::pg_catalog.text, false) THEN
+        v_now := pg_catalog.clock_timestamp();
+        WITH t AS (UPDATE pgtrack.runs r SET time_updated = v_now
+                    WHERE r.id OPERATOR(pg_catalog.=) p_run_id AND (p_attempt IS NULL OR r.attempt OPERATOR(pg_catalog.=) p_attempt)
+                      AND (p_experiment_id IS NULL OR r.experiment_id OPERATOR(pg_catalog.=) p_experiment_id)
+                   RETURNING r.experiment_id),
+             w AS (INSERT INTO pgtrack.metrics AS m (run_id, step, progress, experiment_id%1$s)
+                   SELECT p_run_id, p_step, p_progress, t.experiment_id%2$s FROM t
+                   ON CONFLICT (run_id, step, progress) %3$s)
+        SELECT t.experiment_id INTO v_experiment FROM t;
+        IF v_experiment IS NOT NULL THEN
+            PERFORM pg_catalog.set_config('pgtrack.touched_run', p_run_id::pg_catalog.text, true);
+            PERFORM pg_catalog.set_config('pgtrack.touched_experiment', v_experiment::pg_catalog.text, true);
+            RETURN;
+        END IF;
+    END IF;
+$first$;
     v_touch text;
     v_key   text;
 BEGIN
@@ -154,14 +177,17 @@ BEGIN
     IF (p_metrics OPERATOR(pg_catalog.-) %2$L::pg_catalog.text[]) OPERATOR(pg_catalog.<>) '{}'::pg_catalog.jsonb THEN
         PERFORM pgtrack._unknown_metrics(p_metrics, %2$L::pg_catalog.text[]);
     END IF;
-%6$s    INSERT INTO pgtrack.metrics AS m (run_id, step, progress, experiment_id%3$s)
+%8$s%6$s    INSERT INTO pgtrack.metrics AS m (run_id, step, progress, experiment_id%3$s)
     VALUES (p_run_id, p_step, p_progress, v_experiment%4$s)
     ON CONFLICT (%7$s) %5$s;
 END
 $body$;
 $fn$, coalesce(array_to_string(v_names, ', '), '(none)'), v_names,
       (SELECT coalesce(string_agg(format(', %I', n), ''), '') FROM unnest(v_names) n),
-      coalesce(v_single, ''), v_conflict, v_touch, v_key);
+      coalesce(v_single, ''), v_conflict, v_touch, v_key,
+      CASE WHEN pgtrack._is_distributed() THEN ''
+           ELSE format(c_first_write, (SELECT coalesce(string_agg(format(', %I', n), ''), '') FROM unnest(v_names) n),
+                       coalesce(v_single, ''), v_conflict) END);
 
     EXECUTE format($fn$
 CREATE OR REPLACE FUNCTION pgtrack._metrics_write_batch(p_run_id bigint, p_rows jsonb, p_set_updated boolean,

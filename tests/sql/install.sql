@@ -41,9 +41,10 @@ SELECT is((SELECT count(*)::int FROM pg_proc p WHERE p.pronamespace = 'pgtrack':
               AND p.proname <> '_lock_experiment_shared'
               AND NOT coalesce(p.proconfig::text LIKE '%search_path=pg_catalog, pg_temp%', false)), 0,
           'every SECURITY DEFINER function pins search_path = pg_catalog, pg_temp (but the hot-path lock helper)');
-SELECT ok((SELECT l.lanname = 'sql' AND p.prosrc LIKE '%OPERATOR(pg_catalog.=)%'
+SELECT ok((SELECT l.lanname = 'plpgsql' AND p.prosrc LIKE '%OPERATOR(pg_catalog.=)%' AND p.prosrc LIKE '%pg_catalog.int4%'
+                   AND p.prosrc ~ 'BEGIN\s+SELECT [^;]* FOR KEY SHARE;\s+RETURN v_precision;\s+END\s*$'  -- one statement
              FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE p.oid = 'pgtrack._lock_experiment_shared'::regproc),
-          'the definer without SET search_path is one SQL statement naming its operator by schema');
+          'the definer without SET search_path is one statement naming its operator and type by schema');
 SELECT is((SELECT count(*)::int FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
             WHERE p.pronamespace = 'pgtrack'::regnamespace AND p.proname !~ '^_'
               AND obj_description(p.oid, 'pg_proc') IS NULL), 0, 'every public function has a COMMENT');
