@@ -1,5 +1,5 @@
 """make bench, the peers: pgtrack side by side with SQLTrack 0.1.4, MLflow's SqlAlchemyStore (on the
-same PostgreSQL server) and wallow 0.2.1 (on SQLite), at PostgreSQL's default durability. Writes
+same PostgreSQL server), wallow 0.2.1 (on SQLite) and W&B (offline), at PostgreSQL's default durability. Writes
 bench/results.md and bench/results.json. Run through tools/bench.sh (make bench), which starts the
 cluster and the .venv-bench virtualenv with the peers. PGTRACK_BENCH_SCALE scales the sizes down.
 """
@@ -15,6 +15,7 @@ import psycopg
 import scenario_analysis
 import scenario_logging
 import scenario_registry
+import scenario_storage
 import scenario_sweep
 from peers import ROUNDS, SCALE, Results
 
@@ -36,13 +37,15 @@ def main() -> None:
     scenario_registry.run(results)
     scenario_sweep.run(results)
     scenario_analysis.run(results)
+    scenario_storage.run(results)
     scenario_logging.scaling(results)
     with open(os.path.join(HERE, "results.md"), "w") as f:
         f.write(results.markdown(header))
-        ui = os.path.join(HERE, "results-ui.md")  # bench/ui_bench.py, run just before by make bench
-        if os.path.exists(ui):
-            with open(ui) as section:
-                f.write("\n" + section.read())
+        # Sections written just before by make bench: bench/ui_bench.py (with ui_vs_mlflow.py), memory_bench.py.
+        for name in ("results-ui.md", "results-memory.md"):
+            if os.path.exists(os.path.join(HERE, name)):
+                with open(os.path.join(HERE, name)) as section:
+                    f.write("\n" + section.read())
     with open(os.path.join(HERE, "results.json"), "w") as f:
         json.dump({"header": header, "sections": results.sections}, f, indent=1, default=str)
     print(f"\nwrote {os.path.join(HERE, 'results.md')} and results.json")

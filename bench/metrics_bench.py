@@ -63,7 +63,7 @@ def main() -> None:
     print(f"run_add_metrics vs hand-written statement: {ROWS} rows each, {ROUNDS} interleaved rounds")
     pgtrack_rows(0), hand_rows(0)  # warm up plans and caches
     times = interleave(ROUNDS, {"pgtrack.run_add_metrics": pgtrack_rows, "hand-written CTE statement": hand_rows})
-    report_ratio("single", times, "pgtrack.run_add_metrics", "hand-written CTE statement", PER_ROUND, 1.5)
+    report_ratio("single", times, "pgtrack.run_add_metrics", "hand-written CTE statement", PER_ROUND, 1.1)
 
     chunk = 1_000
 
@@ -79,7 +79,7 @@ def main() -> None:
     print(f"\nrun_add_metrics_batch (chunks of {chunk}) vs COPY: {ROWS} rows each, {ROUNDS} interleaved rounds")
     batch_rows(0), copy_rows(0)
     times = interleave(ROUNDS, {"pgtrack.run_add_metrics_batch": batch_rows, "COPY": copy_rows})
-    report_ratio("batch", times, "pgtrack.run_add_metrics_batch", "COPY", PER_ROUND, 2.0)
+    report_ratio("batch", times, "pgtrack.run_add_metrics_batch", "COPY", PER_ROUND, 1.3)
 
 
 if __name__ == "__main__":

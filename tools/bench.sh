@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
 # make bench: benchmarks on a throwaway cluster at PostgreSQL's default durability (fsync and
 # synchronous_commit on). Not timed tests: ratios of interleaved rounds, medians. The peers (SQLTrack
-# 0.1.4, MLflow's SqlAlchemyStore, wallow 0.2.1) live in their own virtualenv, .venv-bench.
+# 0.1.4, MLflow's SqlAlchemyStore, wallow 0.2.1, W&B offline) live in their own virtualenv, .venv-bench.
 # PGTRACK_BENCH_SCALE=0.1 scales every size down; PGTRACK_BENCH_FULL=1 runs the 10-million-value analysis.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT_DIR"
 BENCH_VENV="$ROOT_DIR/.venv-bench"
+BENCH_PEERS=("sqltrack==0.1.4" "wallow==0.2.1" "mlflow-skinny" "sqlalchemy>=2" "alembic" "psycopg2-binary" "wandb==0.31.0")
 ensure_bench_venv() {
     local stamp="$BENCH_VENV/.installed"
     [ -x "$BENCH_VENV/bin/python" ] || python3 -m venv "$BENCH_VENV"
-    if [ ! -f "$stamp" ] || [ "$ROOT_DIR/pyproject.toml" -nt "$stamp" ]; then
+    if [ ! -f "$stamp" ] || [ "$ROOT_DIR/pyproject.toml" -nt "$stamp" ] || [ "$(cat "$stamp")" != "${BENCH_PEERS[*]}" ]; then
         log "installing the peers into $BENCH_VENV"
-        "$BENCH_VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT_DIR[analysis]" \
-            "sqltrack==0.1.4" "wallow==0.2.1" "mlflow-skinny" "sqlalchemy>=2" "alembic" "psycopg2-binary"
-        touch "$stamp"
+        "$BENCH_VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT_DIR[analysis]" "${BENCH_PEERS[@]}"
+        echo "${BENCH_PEERS[*]}" > "$stamp"
     fi
 }
 # The full mlflow package (its UI) for the dashboard comparison (bench/ui_vs_mlflow.py); pgtrack comes
@@ -38,5 +38,6 @@ exec bash "$ROOT_DIR/tools/with-cluster.sh" bash -c '
     done
     echo "== bench/ui_bench.py (the dashboard)"; (cd bench && ../.venv/bin/python ui_bench.py); echo
     echo "== bench/ui_vs_mlflow.py (the dashboard against MLflow'"'"'s UI)"; (cd bench && PYTHONPATH=../python ../.venv-mlflow/bin/python ui_vs_mlflow.py); echo
+    echo "== bench/memory_bench.py (client and embedded server memory)"; (cd bench && ../.venv/bin/python memory_bench.py); echo
     echo "== bench/compare.py (peers)"; (cd bench && ../.venv-bench/bin/python compare.py); echo
     echo "== bench/citus_bench.py (a Citus coordinator + 2 workers against this server)"; bash tools/citus-bench.sh'

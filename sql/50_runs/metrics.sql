@@ -140,11 +140,31 @@ BEGIN
     IF $5 THEN
         PERFORM pgtrack._add_missing_metrics(pgtrack._batch_keys($2));
     END IF;
-    RETURN pgtrack._metrics_write_batch($1, $2, coalesce($3, true), $4, $6);
-EXCEPTION WHEN data_exception THEN
-    PERFORM pgtrack._bad_metric_value($1, SQLERRM);
-    RETURN NULL;
+    RETURN pgtrack._metrics_batch_guarded($1, $2, coalesce($3, true), $4, $6, false);
 END
 $$;
+CREATE OR REPLACE FUNCTION pgtrack._metrics_batch_guarded(p_run_id bigint, p_rows jsonb, p_set_updated boolean,
+                                                        p_attempt integer, p_experiment_id bigint, p_merge boolean)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* The batch writer in a subtransaction: a value that does not fit its column is PT003; a batch that
+   went in as plain inserts (or as an upsert) and met a (step, progress) twice, in the batch or from a
+   concurrent raw INSERT, is written again with p_merge, which merges such rows first. */
+BEGIN
+    RETURN pgtrack._metrics_write_batch(p_run_id, p_rows, p_set_updated, p_attempt, p_experiment_id, p_merge);
+EXCEPTION
+    WHEN data_exception THEN
+        PERFORM pgtrack._bad_metric_value(p_run_id, SQLERRM);
+        RETURN NULL;
+    WHEN unique_violation OR cardinality_violation THEN
+        IF p_merge THEN
+            RAISE;
+        END IF;
+        RETURN pgtrack._metrics_batch_guarded(p_run_id, p_rows, p_set_updated, p_attempt, p_experiment_id, true);
+END
+$$;
+
 COMMENT ON FUNCTION pgtrack.run_add_metrics_batch(bigint, jsonb, boolean, integer, boolean, bigint) IS
 $$Log many metric rows for a run in one statement (all or nothing): rows is a JSON array of objects with optional step, progress and metric keys. Same rules as run_add_metrics, attempt, add_missing and experiment_id included. Returns the number of (step, progress) rows written.$$;

@@ -1,7 +1,8 @@
-"""The COPY path of buffered flushes (pgtrack.copy_rows): used for new steps of float metrics, and every
-other batch (a step logged again, values COPY cannot carry, a raw INSERT racing it, a column whose type
-changed under the client's cache) goes through the upsert with the upsert's results and errors.
-``copy_rows.copy`` is wrapped (not replaced) to see which path each flush took."""
+"""The plain-insert paths for new steps: the COPY path of buffered flushes (pgtrack.copy_rows), used for
+new steps of float metrics, and run_add_metrics_batch's plain INSERT. Every other batch (a step logged
+again, values COPY cannot carry, a raw INSERT racing it, a column whose type changed under the client's
+cache) goes through the upsert, with the upsert's results and errors. ``copy_rows.copy`` is wrapped
+(not replaced) to see which path each flush took."""
 import datetime as dt
 import threading
 import time
@@ -153,3 +154,29 @@ def test_inside_a_transaction_block_the_upsert_is_used(client, paths):
         run.add_metrics(step=1, loss=1.0)
         run.flush()
     assert paths == [] and metrics(client, run.id) == [(1, 1.0, None)]
+
+
+def test_a_raw_insert_racing_the_batch_writer_is_merged(dbname, client):
+    """run_add_metrics_batch inserts new steps without ON CONFLICT; another session's uncommitted row
+    for one of them makes it wait, then fail on the primary key, and it writes the batch again merging."""
+    run = pgtrack.Experiment(client, name="c").get_run()
+    raw = psycopg.connect(dbname=dbname)
+    raw.execute("INSERT INTO pgtrack.metrics (run_id, experiment_id, step, loss, acc) VALUES (%s, %s, 5, 99, 99)",
+                (run.id, run.experiment_id))
+    rows = '[' + ', '.join(f'{{"step": {s}, "loss": {s}}}' for s in range(10)) + ']'
+    result = {}
+    writer = threading.Thread(target=lambda: result.update(
+        n=client.value("SELECT pgtrack.run_add_metrics_batch(%s, %s::jsonb)", (run.id, rows))))
+    writer.start()
+    watcher = pgtrack.Client(dbname=dbname)
+    deadline = time.monotonic() + 10
+    while not watcher.value("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                            "AND query LIKE '%run_add_metrics_batch%'") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    watcher.close()
+    assert time.monotonic() < deadline, "the batch never waited on the uncommitted row"
+    raw.commit()
+    writer.join(10)
+    raw.close()
+    assert result == {"n": 10}
+    assert metrics(client, run.id) == [(s, float(s), 99.0 if s == 5 else None) for s in range(10)]

@@ -1,7 +1,7 @@
 -- run_add_metrics (merge-upsert, special floats, unknown names) and run_add_metrics_batch.
 \set ON_ERROR_STOP 1
 BEGIN;
-SELECT plan(24);
+SELECT plan(26);
 SELECT pgtrack.add_metric('train_loss'), pgtrack.add_metric('val_loss'), pgtrack.add_metric('acc', 'real'),
        pgtrack.add_metric('epochs', 'integer'), pgtrack.add_metric('note', 'text'), pgtrack.add_metric('extra', 'jsonb');
 SELECT pgtrack.create_run(pgtrack.experiment('metrics-test')) AS r \gset
@@ -39,6 +39,10 @@ SELECT results_eq(format('SELECT train_loss, val_loss FROM pgtrack.metrics WHERE
 SELECT lives_ok(format('SELECT pgtrack.run_add_metrics_batch(%s, %L)', :r, '[{"step": 20, "val_loss": 9}]'), 'batch merges with stored rows');
 SELECT results_eq(format('SELECT train_loss, val_loss FROM pgtrack.metrics WHERE run_id = %s AND step = 20', :r),
     $$VALUES (1::float8, 9::float8)$$, 'batch upsert keeps other columns');
+SELECT is(pgtrack.run_add_metrics_batch(:r, '[{"step": 20, "val_loss": 7}, {"step": 20, "train_loss": 8}, {"step": 30, "val_loss": 6}, {"step": 20, "val_loss": 5}]'),
+          2, 'a step repeated in a batch over stored rows: merged first, then upserted');
+SELECT results_eq(format('SELECT step, train_loss, val_loss FROM pgtrack.metrics WHERE run_id = %s AND step IN (20, 30) ORDER BY step', :r),
+    $$VALUES (20::bigint, 8::float8, 5::float8), (30, 3, 6)$$, 'later rows win, stored columns kept');
 SELECT throws_ok(format('SELECT pgtrack.run_add_metrics_batch(%s, %L)', :r, '[{"step": 40, "train_loss": 1}, {"step": 41, "bogus": 1}]'),
     'PT003', 'unknown metric bogus', 'batch with an unknown name: PT003 and nothing written');
 SELECT is((SELECT count(*)::int FROM pgtrack.metrics WHERE run_id = :r AND step IN (40, 41)), 0, 'all or nothing');
