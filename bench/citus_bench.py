@@ -29,7 +29,7 @@ SCALE = float(os.environ.get("PGTRACK_BENCH_SCALE", "1"))
 SECONDS = max(0.4, 1.5 * SCALE)
 ROUNDS = 3
 CLIENTS = (1, 4, 16)
-QUEUE = 20_000  # claims of every round and client count stay well below this
+QUEUE = max(4_000, int(20_000 * SCALE))  # claims of every round and client count stay well below this
 OPS = ("register", "claim_next", "heartbeat", "log step", "log step, no experiment_id")
 
 

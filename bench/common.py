@@ -13,6 +13,12 @@ from typing import Callable, Dict, List
 
 import psycopg
 
+SCALE = float(os.environ.get("PGTRACK_BENCH_SCALE", "1"))  # make bench's quick run: 0.1
+
+
+def scaled(n: int, minimum: int = 1) -> int:
+    return max(minimum, int(n * SCALE))
+
 
 def connect() -> psycopg.Connection:
     return psycopg.connect(dbname=os.environ.get("PGDATABASE", "pgtrack"), autocommit=True)

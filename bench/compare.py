@@ -41,8 +41,9 @@ def main() -> None:
     scenario_logging.scaling(results)
     with open(os.path.join(HERE, "results.md"), "w") as f:
         f.write(results.markdown(header))
-        # Sections written just before by make bench: bench/ui_bench.py (with ui_vs_mlflow.py), memory_bench.py.
-        for name in ("results-ui.md", "results-memory.md"):
+        # Sections written just before by make bench: bench/ui_bench.py (with ui_vs_mlflow.py), memory_bench.py;
+        # and the Citus section, written from bench/citus_bench.py's output (tools/citus-bench.sh).
+        for name in ("results-ui.md", "results-citus.md", "results-memory.md"):
             if os.path.exists(os.path.join(HERE, name)):
                 with open(os.path.join(HERE, name)) as section:
                     f.write("\n" + section.read())

@@ -10,9 +10,9 @@ from __future__ import annotations
 import psycopg
 from psycopg.types.json import Jsonb
 
-from common import connect, interleave, report_ratio
+from common import connect, interleave, report_ratio, scaled
 
-ROWS = 20_000
+ROWS = scaled(20_000, 2_000)
 ROUNDS = 5
 PER_ROUND = ROWS // ROUNDS
 METRICS = ("train_loss", "val_loss", "acc", "lr")

@@ -14,13 +14,10 @@ from typing import Callable, Dict, List
 
 import psycopg
 
-SCALE = float(os.environ.get("PGTRACK_BENCH_SCALE", "1"))
+from common import SCALE, scaled  # noqa: F401 (the scenarios import them from here)
+
 ROUNDS = int(os.environ.get("PGTRACK_BENCH_ROUNDS", "5"))
 HOST, PORT = os.environ.get("PGHOST", ""), os.environ.get("PGPORT", "5432")
-
-
-def scaled(n: int, minimum: int = 1) -> int:
-    return max(minimum, int(n * SCALE))
 
 
 def new_database(prefix: str, pgtrack: bool = True) -> str:

@@ -12,7 +12,9 @@ import pgtrack
 from common import connect, interleave, report_ratio
 from metrics_bench import HAND_WRITTEN, METRICS, ROUNDS, ROWS, copy_metrics, values
 
-PER_ROUND = ROWS // ROUNDS
+PER_ROUND = ROWS // ROUNDS  # unbuffered steps per round (a commit each; PGTRACK_BENCH_SCALE scales them)
+BUFFERED_PER_ROUND = 4_000  # buffered steps per round, at every scale: eight flushes, so the start and end
+                            # of track() do not dominate
 CHUNK = 500
 
 
@@ -24,26 +26,28 @@ def main() -> None:
     exp = pgtrack.Experiment(client, name="bench-python")
 
     def logged(buffer: bool):
+        steps = BUFFERED_PER_ROUND if buffer else PER_ROUND
+
         def variant(r: int) -> None:
             run = exp.get_run(buffer=buffer)
             with run.track():
-                for step in range(PER_ROUND):
+                for step in range(steps):
                     run.add_metrics(step=step, **values(step))
         return variant
 
     def copy_rows(r: int) -> None:
-        copy_metrics(conn, exp.get_run().id, PER_ROUND, CHUNK)
+        copy_metrics(conn, exp.get_run().id, BUFFERED_PER_ROUND, CHUNK)
 
     def hand_rows(r: int) -> None:
         run = exp.get_run().id
         for step in range(PER_ROUND):
             conn.execute(HAND_WRITTEN, {"run": run, "step": step, **values(step)})
 
-    print(f"Python Run.add_metrics, buffered, vs COPY (chunks of {CHUNK}): {ROWS} steps x {len(METRICS)} metrics, "
-          f"{ROUNDS} interleaved rounds")
+    print(f"Python Run.add_metrics, buffered, vs COPY (chunks of {CHUNK}): {BUFFERED_PER_ROUND * ROUNDS} steps x "
+          f"{len(METRICS)} metrics, {ROUNDS} interleaved rounds")
     logged(True)(0), copy_rows(0)
     times = interleave(ROUNDS, {"Run.add_metrics (buffered)": logged(True), "COPY": copy_rows})
-    report_ratio("buffered", times, "Run.add_metrics (buffered)", "COPY", PER_ROUND, 1.2)
+    report_ratio("buffered", times, "Run.add_metrics (buffered)", "COPY", BUFFERED_PER_ROUND, 1.2)
 
     print(f"\nPython Run.add_metrics, unbuffered, vs the hand-written statement: {ROWS} steps, {ROUNDS} rounds")
     logged(False)(0), hand_rows(0)

