@@ -60,7 +60,7 @@ class Client:
         self._reader: Optional[Client] = None
         self._depth = 0
         self._metric_names: Optional[Set[str]] = None
-        self._float_metrics: Set[str] = set()
+        self._float_names: Set[str] = set()
 
     def __repr__(self) -> str:
         shown = {k: v for k, v in self.params.items() if k not in ("password", "dsn")}
@@ -181,15 +181,15 @@ class Client:
             from . import statements as sql
 
             columns = self.execute(sql.METRIC_NAMES)
-            self._float_metrics = {name for name, is_float in columns if is_float}
+            self._float_names = {name for name, is_float in columns if is_float}
             known = self._metric_names = {name for name, _ in columns}
         return known
 
-    def float_metrics(self) -> Set[str]:
+    def _float_metric_names(self) -> Set[str]:
         """The double precision metric columns, from the same cache as metric_names (the COPY path of
         buffered writes sends these in binary; a stale entry only costs that batch the upsert path)."""
         self.metric_names()
-        return self._float_metrics
+        return self._float_names
 
     # -- calls -----------------------------------------------------------------------------------
 
