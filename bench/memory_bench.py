@@ -8,7 +8,7 @@
    the proportional set size (PSS: shared pages divided among the processes that map them) summed over
    the postmaster and its children, after setup and one logged run, and its data directory on disk.
 
-Per-run bytes in the database against MLflow's layout are in bench/scenario_storage.py (compare.py).
+Per-run bytes in the database against MLflow's layout: bench/scenario_storage.py (results.md §4c).
 PGTRACK_BENCH_SCALE scales the step count.
 """
 from __future__ import annotations

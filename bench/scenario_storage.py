@@ -125,14 +125,14 @@ def run(results) -> None:
             times.setdefault(name, []).append(readers[name](r))
     fastest_pgtrack = median(times["pgtrack, SQL (rows)"])
     rows = [[name, f"{median(t) * 1e3:,.1f}", f"{median(t) / fastest_pgtrack:.1f}x"] for name, t in times.items()]
-    results.table(f"6a. Reading back one run's history ({steps:,} steps x {len(METRICS)} metrics)",
+    results.table(f"4b. Reading back one run's history ({steps:,} steps x {len(METRICS)} metrics)",
                   ["reader", "ms", "vs pgtrack SQL"], rows,
                   "- Median of interleaved reads. pandas.history returns one row per value (long format), "
                   "MLflow one Metric object per value, W&B one dict per step.", raw=times)
     values_per_run = steps * len(METRICS)
     rows = [[label, f"{size / 2 ** 20:,.2f}", f"{size / values_per_run:,.1f}", f"{size / sizes['pgtrack']:.1f}x"]
             for label, size in sizes.items()]
-    results.table(f"6b. Bytes per run ({RUNS} runs of {steps:,} steps x {len(METRICS)} metrics)",
+    results.table(f"4c. Bytes per run ({RUNS} runs of {steps:,} steps x {len(METRICS)} metrics)",
                   ["store", "MiB per run", "bytes per value", "vs pgtrack"], rows,
                   "- pgtrack and MLflow: growth of every relation of their database (indexes and TOAST included, "
                   "after VACUUM) over the empty store, divided by the runs. W&B: its offline run directories "
