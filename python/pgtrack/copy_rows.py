@@ -48,7 +48,7 @@ def plan(rows: Sequence[Row], float_columns: Set[str]) -> Optional[Tuple[List[st
         for value in row.values():
             if type(value) not in _COPYABLE:  # bool, str, numpy and torch scalars: the upsert's conversions
                 return None
-        key = (row.get("step", 0), row.get("progress", 0.0))  # absent: 0, as in run_add_metrics_batch
+        key = (row.get("step") or 0, row.get("progress") or 0.0)  # absent or null: 0, as in run_add_metrics_batch
         if key in keys:
             if not merged:  # copy before merging into it: the rows stay the caller's (a retry resends them)
                 keys = {k: dict(v) for k, v in keys.items()}
@@ -68,7 +68,7 @@ def copy(conn: psycopg.Connection, run_id: int, rows: Sequence[Row], float_colum
     if planned is None:
         return None
     names, tuples = planned
-    first, last = min(tuples), max(tuples)
+    first, last = min(t[:2] for t in tuples), max(t[:2] for t in tuples)
     statement = _sql.SQL("COPY pgtrack.metrics (run_id, experiment_id, step, progress{}) FROM STDIN (FORMAT binary)").format(
         _sql.SQL("").join(_sql.SQL(", {}").format(_sql.Identifier(n)) for n in names))
     try:

@@ -184,6 +184,7 @@ def test_a_raw_insert_racing_the_batch_writer_is_merged(dbname, client):
 
 def test_plan_reads_absent_step_and_progress_as_zero():
     """As run_add_metrics_batch does: rows handed to a flush by other code may leave them out."""
-    assert copy_rows.plan([{"loss": 1.0}, {"step": 2, "loss": 2}], {"loss"}) == (["loss"], [(0, 0.0, 1.0), (2, 0.0, 2)])
+    assert copy_rows.plan([{"loss": 1.0}, {"step": 2, "progress": None, "loss": 2}], {"loss"}) == (
+        ["loss"], [(0, 0.0, 1.0), (2, 0.0, 2)])
     assert copy_rows.plan([{"loss": True}], {"loss"}) is None
     assert copy_rows.plan([{"note": 1.0}], {"loss"}) is None
