@@ -12,7 +12,7 @@ from psycopg.types.json import Jsonb
 
 from common import connect, interleave, report_ratio, scaled
 
-ROWS = scaled(20_000, 2_000)
+ROWS = scaled(20_000, 1_000)
 ROUNDS = 5
 PER_ROUND = ROWS // ROUNDS
 METRICS = ("train_loss", "val_loss", "acc", "lr")

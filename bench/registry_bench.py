@@ -16,7 +16,7 @@ from psycopg.types.json import Jsonb
 
 from common import connect, interleave, report_ratio, scaled
 
-KEYS = scaled(10_000, 1_000)
+KEYS = scaled(10_000, 500)
 ROUNDS = 5
 PER_ROUND = KEYS // ROUNDS
 QUEUE = scaled(2_000, 400)

@@ -20,9 +20,9 @@ import pgtrack
 import pgtrack.pandas
 import wandb_peer
 from metrics_bench import METRICS, values
-from peers import ROUNDS, median, new_database, scaled, sqlalchemy_url
+from peers import ROUNDS, SCALE, median, new_database, scaled, sqlalchemy_url
 
-RUNS = 5
+RUNS = 5 if SCALE >= 1 else 2  # a quick run (PGTRACK_BENCH_SCALE < 1) writes 2
 
 
 def database_bytes(db: str) -> int:
