@@ -95,6 +95,15 @@ CREATE OPERATOR trap.->> (LEFTARG = pg_catalog.jsonb, RIGHTARG = pg_catalog.text
 CREATE FUNCTION trap.gt8(pg_catalog.int8, pg_catalog.int8) RETURNS pg_catalog.bool LANGUAGE plpgsql AS
   $f$ BEGIN PERFORM trap.hit('int8 >'); RETURN pg_catalog.int8gt($1, $2); END $f$;
 CREATE OPERATOR trap.> (LEFTARG = pg_catalog.int8, RIGHTARG = pg_catalog.int8, FUNCTION = trap.gt8);
+CREATE FUNCTION trap.ge8(pg_catalog.int8, pg_catalog.int8) RETURNS pg_catalog.bool LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('int8 >='); RETURN $1 OPERATOR(pg_catalog.>=) $2; END $f$;
+CREATE OPERATOR trap.>= (LEFTARG = pg_catalog.int8, RIGHTARG = pg_catalog.int8, FUNCTION = trap.ge8);
+CREATE FUNCTION trap.le8(pg_catalog.int8, pg_catalog.int8) RETURNS pg_catalog.bool LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('int8 <='); RETURN $1 OPERATOR(pg_catalog.<=) $2; END $f$;
+CREATE OPERATOR trap.<= (LEFTARG = pg_catalog.int8, RIGHTARG = pg_catalog.int8, FUNCTION = trap.le8);
+CREATE FUNCTION trap.eqj(pg_catalog.jsonb, pg_catalog.jsonb) RETURNS pg_catalog.bool LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('jsonb ='); RETURN $1 OPERATOR(pg_catalog.=) $2; END $f$;
+CREATE OPERATOR trap.= (LEFTARG = pg_catalog.jsonb, RIGHTARG = pg_catalog.jsonb, FUNCTION = trap.eqj);
 CREATE FUNCTION trap.lttz(pg_catalog.timestamptz, pg_catalog.timestamptz) RETURNS pg_catalog.bool LANGUAGE plpgsql AS
   $f$ BEGIN PERFORM trap.hit('timestamptz <'); RETURN pg_catalog.timestamptz_lt($1, $2); END $f$;
 CREATE OPERATOR trap.< (LEFTARG = pg_catalog.timestamptz, RIGHTARG = pg_catalog.timestamptz, FUNCTION = trap.lttz);
@@ -189,6 +198,51 @@ def test_shadows_of_builtins_never_run_as_the_owner(dbname, trapped):
     with psycopg.connect(dbname=dbname, autocommit=True) as clean:
         assert [r[0] for r in clean.execute("SELECT what FROM trap.hits").fetchall()] == ["jsonb_typeof"]
         assert superuser(clean) is True
+
+
+# The registry as the writer itself calls it: every path through the SECURITY DEFINER lock helper
+# (_lock_experiment_shared: no SET search_path, PL/pgSQL since 0.3.0) and a direct call of it.
+WRITER_DRIVE = [
+    "SELECT run_id FROM pgtrack.register(1, '{\"lr\": 0.5}', on_duplicate => 'return_existing')",   # new key
+    "SELECT run_id FROM pgtrack.register(1, '{\"lr\": 0.5}', on_duplicate => 'return_existing')",   # canonical hit
+    "SELECT run_id FROM pgtrack.register(1, '{\"lr\": 0.50000000000001}', on_duplicate => 'skip')",  # normalised hit
+    "SELECT run_id FROM pgtrack.register(1, '{\"lr\": 0.6}', on_duplicate => 'claim_if_stale', stale_after => '1 hour')",
+    "SELECT pgtrack.enqueue(1, '[{\"lr\": 0.7}]')",
+    "INSERT INTO pgtrack.runs (experiment_id, identity) VALUES (1, '{\"lr\": 0.8}')",
+    "SELECT pgtrack._lock_experiment_shared(1)",
+]
+
+WRITER_SHADOWS = r"""
+CREATE FUNCTION trap.hit_check(pg_catalog.int4) RETURNS pg_catalog.bool LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('int4 domain'); RETURN true; END $f$;
+CREATE DOMAIN trap.int4 AS pg_catalog.int4 CHECK (trap.hit_check(VALUE));
+"""
+
+
+def test_the_writer_cannot_make_the_registry_lock_run_its_code(dbname, trapped):
+    """Logged in as the pgtrack_writer who planted the shadows (those of SHADOWS, among them = on int8
+    and int4, and a domain named int4) and with its own schema first on search_path: the registry's
+    paths through the definer lock helper, and the helper called directly, run none of them, as the
+    owner or otherwise; the control query shows the shadows are live."""
+    with psycopg.connect(dbname=dbname, autocommit=True) as owner:
+        owner.execute("SELECT pgtrack.experiment('victim')")
+        owner.execute("SELECT pgtrack.declare_identifying(1, 'lr', 'float')")
+    with psycopg.connect(dbname=dbname, user=trapped, autocommit=True) as writer:
+        writer.execute(WRITER_SHADOWS)
+    with psycopg.connect(dbname=dbname, user=trapped, autocommit=True,
+                         options="-c search_path=trap,pg_catalog") as writer:
+        for statement in WRITER_DRIVE:
+            try:
+                writer.execute(statement)
+            except psycopg.Error as exc:
+                raise AssertionError(f"{statement}: {exc}") from None
+        hits = writer.execute("SELECT what, who FROM trap.hits").fetchall()
+        assert hits == [], f"pgtrack ran the writer's code: {hits}"
+        writer.execute("SELECT 1::int8 = 1::int8")  # the control: the writer's own query does use the shadow
+        assert writer.execute("SELECT what, who FROM trap.hits").fetchall() == [("int8 =", trapped)]
+    with psycopg.connect(dbname=dbname, autocommit=True) as clean:
+        assert clean.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", (trapped,)).fetchone()[0] is False
+        assert clean.execute("SELECT count(*) FROM pgtrack.runs WHERE experiment_id = 1").fetchone()[0] == 4
 
 
 def test_every_function_pins_search_path_or_is_audited(conn):
