@@ -32,6 +32,27 @@ def metrics(client, run_id, columns="step, loss, acc"):
     return client.execute(f"SELECT {columns} FROM pgtrack.metrics WHERE run_id = %s ORDER BY step, progress", (run_id,))
 
 
+def race_with_a_raw_row(dbname, run, write, statement_like: str) -> None:
+    """Another session inserts step 5 of the run by hand, uncommitted; write() runs in a thread until
+    its statement (pg_stat_activity.query LIKE statement_like) waits on that row; then the raw row
+    commits and write() finishes."""
+    raw = psycopg.connect(dbname=dbname)
+    raw.execute("INSERT INTO pgtrack.metrics (run_id, experiment_id, step, loss, acc) VALUES (%s, %s, 5, 99, 99)",
+                (run.id, run.experiment_id))  # not committed yet: invisible to the range checks
+    thread = threading.Thread(target=write)
+    thread.start()
+    watcher = pgtrack.Client(dbname=dbname)
+    deadline = time.monotonic() + 10
+    while not watcher.value("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+                            (statement_like,)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    watcher.close()
+    assert time.monotonic() < deadline, f"{statement_like} never waited on the uncommitted row"
+    raw.commit()
+    thread.join(10)
+    raw.close()
+
+
 def test_new_steps_are_copied_and_the_run_is_touched(client, paths):
     run = pgtrack.Experiment(client, name="c").get_run()
     run._open_buffer(5, 3600)  # what track() does, without its start (which sets time_updated)
@@ -125,24 +146,10 @@ def test_a_raw_insert_racing_the_copy_is_merged(dbname, client, paths):
     """Another session inserts step 5 of the run by hand and commits while the flush's COPY waits on it:
     the primary key refuses the COPY, and the upsert writes the batch over the raw row."""
     run = pgtrack.Experiment(client, name="c").get_run()
-    raw = psycopg.connect(dbname=dbname)
-    raw.execute("INSERT INTO pgtrack.metrics (run_id, experiment_id, step, loss, acc) VALUES (%s, %s, 5, 99, 99)",
-                (run.id, run.experiment_id))  # not committed yet: invisible to the range check
     run._open_buffer(1000, 3600)
     for step in range(10):
         run.add_metrics(step=step, loss=float(step))
-    flusher = threading.Thread(target=run.flush)
-    flusher.start()
-    watcher = pgtrack.Client(dbname=dbname)  # wait until the flushing session waits on the raw row
-    deadline = time.monotonic() + 10
-    while not watcher.value("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                            "AND query LIKE 'COPY pgtrack.metrics%'") and time.monotonic() < deadline:
-        time.sleep(0.02)
-    watcher.close()
-    assert time.monotonic() < deadline, "the COPY never waited on the uncommitted row"
-    raw.commit()
-    flusher.join(10)
-    raw.close()
+    race_with_a_raw_row(dbname, run, run.flush, "COPY pgtrack.metrics%")
     assert paths == [None]
     assert metrics(client, run.id) == [(s, float(s), 99.0 if s == 5 else None) for s in range(10)]
 
@@ -160,24 +167,10 @@ def test_a_raw_insert_racing_the_batch_writer_is_merged(dbname, client):
     """run_add_metrics_batch inserts new steps without ON CONFLICT; another session's uncommitted row
     for one of them makes it wait, then fail on the primary key, and it writes the batch again merging."""
     run = pgtrack.Experiment(client, name="c").get_run()
-    raw = psycopg.connect(dbname=dbname)
-    raw.execute("INSERT INTO pgtrack.metrics (run_id, experiment_id, step, loss, acc) VALUES (%s, %s, 5, 99, 99)",
-                (run.id, run.experiment_id))
     rows = '[' + ', '.join(f'{{"step": {s}, "loss": {s}}}' for s in range(10)) + ']'
     result = {}
-    writer = threading.Thread(target=lambda: result.update(
-        n=client.value("SELECT pgtrack.run_add_metrics_batch(%s, %s::jsonb)", (run.id, rows))))
-    writer.start()
-    watcher = pgtrack.Client(dbname=dbname)
-    deadline = time.monotonic() + 10
-    while not watcher.value("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                            "AND query LIKE '%run_add_metrics_batch%'") and time.monotonic() < deadline:
-        time.sleep(0.02)
-    watcher.close()
-    assert time.monotonic() < deadline, "the batch never waited on the uncommitted row"
-    raw.commit()
-    writer.join(10)
-    raw.close()
+    race_with_a_raw_row(dbname, run, lambda: result.update(
+        n=client.value("SELECT pgtrack.run_add_metrics_batch(%s, %s::jsonb)", (run.id, rows))), "%run_add_metrics_batch%")
     assert result == {"n": 10}
     assert metrics(client, run.id) == [(s, float(s), 99.0 if s == 5 else None) for s in range(10)]
 
