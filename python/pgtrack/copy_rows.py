@@ -4,7 +4,7 @@ A flush of the common batch (new steps of one run, every value a float or int fo
 column) runs, in one transaction: ``pgtrack._metrics_copy_begin`` (the touch and lease check of every
 metric write, holding the run's row lock to commit, and whether any row of the run lies in the batch's
 (step, progress) range), then ``COPY pgtrack.metrics ... (FORMAT binary)``. That costs about what a
-hand-written COPY does (bench/results.md, docs/design.md "Where a buffered row's time goes").
+hand-written COPY does (bench/results.md §1; docs/design.md, "Where the time goes").
 
 Everything else goes through ``run_add_metrics_batch`` (the upsert that merges), and so does a batch
 whose COPY fails for any reason but the connection: a row of the range already stored (a retry, a step

@@ -112,7 +112,7 @@ $touch$;
 $resolve$;
     -- One server, the first write of a run in a transaction (every call in autocommit): the touch and
     -- the row in one statement, since each PL/pgSQL statement has a cost of its own (docs/design.md,
-    -- "Where a logged step's time goes"); the checks are those of c_touch, which handles every other
+    -- "Where the time goes"); the checks are those of c_touch, which handles every other
     -- case (and this one, should the run have changed under the statement). %1$s: the column list,
     -- %2$s: the values, %3$s: the conflict action.
     c_first_write CONSTANT text := $first$
@@ -270,10 +270,7 @@ DECLARE
     v_now        timestamptz;
     v_experiment int8;
 BEGIN
-    IF %1$L THEN
-        RETURN NULL;
-    END IF;
-%2$s    IF EXISTS (SELECT FROM pgtrack.metrics m
+%1$s%2$s    IF EXISTS (SELECT FROM pgtrack.metrics m
                 WHERE m.run_id = p_run_id
                   AND (m.step, m.progress) >= (p_first_step, p_first_progress)
                   AND (m.step, m.progress) <= (p_last_step, p_last_progress)) THEN
@@ -282,7 +279,8 @@ BEGIN
     RETURN v_experiment;
 END
 $body$;
-$fn$, pgtrack._is_distributed(), format(c_touch, '', ''));
+$fn$, CASE WHEN pgtrack._is_distributed() THEN E'    RETURN NULL;  -- a distributed database: the upsert\n' ELSE '' END,
+      format(c_touch, '', ''));
     -- New functions are executable by PUBLIC by default: not these.
     REVOKE ALL ON FUNCTION pgtrack._metrics_write(bigint, bigint, double precision, jsonb, boolean, integer, bigint),
                            pgtrack._metrics_write_batch(bigint, jsonb, boolean, integer, bigint, boolean),
