@@ -1,10 +1,12 @@
 """Buffered metric rows through binary COPY: the fast path of a flush.
 
 A flush of the common batch (new steps of one run, every value a float or int for a double precision
-column) runs, in one transaction: ``pgtrack._metrics_copy_begin`` (the touch and lease check of every
-metric write, holding the run's row lock to commit, and whether any row of the run lies in the batch's
-(step, progress) range), then ``COPY pgtrack.metrics ... (FORMAT binary)``. That costs about what a
-hand-written COPY does (bench/results.md §1; docs/design.md, "Where the time goes").
+column) is one simple-query message, so one implicit transaction in two round trips (as many as a bare
+COPY): ``SELECT pgtrack._metrics_copy_begin(...)`` (the touch and lease check of every metric write,
+holding the run's row lock to commit, and whether any row of the run lies in the batch's (step,
+progress) range), then ``COPY pgtrack.metrics ... FROM STDIN (FORMAT binary)`` with the rows encoded
+here. That costs about what a hand-written COPY does (bench/results.md §1; docs/design.md, "Where the
+time goes").
 
 Everything else goes through ``run_add_metrics_batch`` (the upsert that merges), and so does a batch
 whose COPY fails for any reason but the connection: a row of the range already stored (a retry, a step
@@ -16,17 +18,27 @@ upsert would.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+import select
+import struct
+import sys
+from array import array
+from itertools import chain
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 import psycopg
+from psycopg import pq
 from psycopg import sql as _sql
 
 from .errors import LeaseLostError, translate
 
 Row = Dict[str, Any]
-BEGIN = "SELECT pgtrack._metrics_copy_begin(%s, %s, %s, %s, %s, %s, %s)"
+_HEADER = b"PGCOPY\n\xff\r\n\0" + bytes(8)  # signature, flags, header extension length
+_TRAILER = b"\xff\xff"
+_FIELDS, _INT8, _FLOAT8 = struct.Struct(">h"), struct.Struct(">iq"), struct.Struct(">id")
+_NULL = struct.pack(">i", -1)
 _KEYS = ("step", "progress")
 _COPYABLE = frozenset((float, int, type(None)))
+_NUMBERS = frozenset((float, int))
 
 
 def plan(rows: Sequence[Row], float_columns: Set[str]) -> Optional[Tuple[List[str], List[tuple]]]:
@@ -59,42 +71,183 @@ def plan(rows: Sequence[Row], float_columns: Set[str]) -> Optional[Tuple[List[st
     return names, [(s, float(p), *[r.get(n) for n in names]) for (s, p), r in keys.items()]
 
 
+class Batch(NamedTuple):
+    """A batch ready for COPY: its metric names, (step, progress) range and an encoder of its rows."""
+    names: List[str]
+    first: Tuple[int, float]
+    last: Tuple[int, float]
+    encode: Callable[[int, int], bytes]  # (run_id, experiment_id) -> COPY binary data
+
+
+def prepare(rows: Sequence[Row], float_columns: Set[str]) -> Optional[Batch]:
+    """The batch for COPY, or None when it must go through run_add_metrics_batch (see plan())."""
+    batch = _uniform(rows, float_columns)
+    if batch is not None:
+        return batch
+    planned = plan(rows, float_columns)
+    if planned is None:
+        return None
+    names, tuples = planned
+    return Batch(names, min(t[:2] for t in tuples), max(t[:2] for t in tuples),
+                 lambda run_id, experiment_id: payload(run_id, experiment_id, tuples))
+
+
+def _uniform(rows: Sequence[Row], float_columns: Set[str]) -> Optional[Batch]:
+    """The usual batch, handled column by column: every row has the same names (step and progress
+    among them), steps strictly increase (so no (step, progress) repeats), every value is a float or
+    an int that int8/float8 holds. Else None (plan() decides)."""
+    keys = rows[0].keys()
+    names = [n for n in keys if n not in _KEYS]
+    if len(names) + 2 != len(keys) or not float_columns.issuperset(names) or any(r.keys() != keys for r in rows):
+        return None
+    columns = [[r[n] for r in rows] for n in ("step", "progress", *names)]
+    steps = columns[0]
+    if not _NUMBERS.issuperset(map(type, chain.from_iterable(columns))) or any(a >= b for a, b in zip(steps, steps[1:])):
+        return None  # a bool, None, str or numpy value; or steps repeated or out of order
+    try:
+        arrays = [array("q", steps)] + [array("d", c) for c in columns[1:]]
+    except (OverflowError, TypeError):  # beyond int8 or float8, a float step: plan()'s path, and the upsert's refusal in words
+        return None
+    if sys.byteorder == "little":
+        for a in arrays:
+            a.byteswap()
+    first, last = (steps[0], float(columns[1][0])), (steps[-1], float(columns[1][-1]))
+    return Batch(names, first, last, lambda run_id, experiment_id: _interleave(run_id, experiment_id, arrays))
+
+
+def _interleave(run_id: int, experiment_id: int, arrays: List[array]) -> bytes:
+    """COPY binary rows from big-endian columns: a template row repeated, each column's 8-byte values
+    copied into their place by strided slices (8 per column, all in C)."""
+    count, fields = len(arrays[0]), len(arrays) + 2
+    row = _FIELDS.pack(fields) + _INT8.pack(8, run_id) + _INT8.pack(8, experiment_id) + _INT8.pack(8, 0) * len(arrays)
+    size, start = len(row), len(_HEADER)
+    out = bytearray(_HEADER + row * count + _TRAILER)
+    end = start + size * count
+    for column, values in enumerate(arrays):
+        data = values.tobytes()
+        at = start + 2 + 12 * (column + 2) + 4
+        for byte in range(8):
+            out[at + byte:end:size] = data[byte::8]
+    return bytes(out)
+
+
+def payload(run_id: int, experiment_id: int, tuples: Sequence[tuple]) -> bytes:
+    """The rows (run_id, experiment_id, step, progress, values...) in COPY's binary format. OverflowError
+    or struct.error: a value no int8/float8 holds (the upsert refuses it in words)."""
+    width = len(tuples[0]) if tuples else 2
+    row = struct.Struct(">hiqiqiqid" + "id" * (width - 2))
+    pack, head, eights = row.pack, (width + 2, 8, run_id, 8, experiment_id), (8,) * width
+    out = bytearray(_HEADER)
+    for values in tuples:
+        if None in values:  # a NULL field is a length of -1 and no data
+            out += _FIELDS.pack(width + 2) + _INT8.pack(8, run_id) + _INT8.pack(8, experiment_id) + _INT8.pack(8, values[0])
+            out += b"".join(_NULL if v is None else _FLOAT8.pack(8, v) for v in values[1:])
+        else:
+            out += pack(*head, *chain.from_iterable(zip(eights, values)))
+    out += _TRAILER
+    return bytes(out)
+
+
 def copy(conn: psycopg.Connection, run_id: int, rows: Sequence[Row], float_columns: Set[str],
          attempt: Optional[int], experiment_id: Optional[int]) -> Optional[int]:
     """Write rows by COPY if they qualify (see the module docstring): the number of rows written, or
     None when the caller must use run_add_metrics_batch. LeaseLostError (nothing written) if the run
     was taken over; connection trouble raises psycopg.OperationalError (the buffer keeps the rows)."""
-    planned = plan(rows, float_columns)
-    if planned is None:
+    batch = prepare(rows, float_columns)
+    if batch is None or conn.info.transaction_status != pq.TransactionStatus.IDLE:
         return None
-    names, tuples = planned
-    first, last = min(t[:2] for t in tuples), max(t[:2] for t in tuples)
-    statement = _sql.SQL("COPY pgtrack.metrics (run_id, experiment_id, step, progress{}) FROM STDIN (FORMAT binary)").format(
-        _sql.SQL("").join(_sql.SQL(", {}").format(_sql.Identifier(n)) for n in names))
-    try:
-        with conn.transaction(), conn.cursor() as cur:
-            experiment = cur.execute(BEGIN, (run_id, first[0], first[1], last[0], last[1], attempt, experiment_id)).fetchone()[0]
-            if experiment is None:
-                raise _Stored
-            with cur.copy(statement) as out:
-                out.set_types(["int8", "int8", "int8", "float8"] + ["float8"] * len(names))
-                for row in tuples:
-                    out.write_row((run_id, experiment, *row))
-    except (_Stored, OverflowError):  # OverflowError: an int beyond a double, which the upsert refuses in words
-        return None
-    except psycopg.OperationalError as exc:
-        # 08P01 on a live connection: binary data the column's type does not read (its type changed
-        # since the client cached it). Anything else of the class is trouble the buffer retries.
-        if exc.sqlstate != "08P01" or conn.broken or conn.closed:
+    query = _sql.SQL("SELECT pgtrack._metrics_copy_begin({}::int8, {}::int8, {}::float8, {}::int8, {}::float8, {}::int4, {}::int8); "
+                     "COPY pgtrack.metrics (run_id, experiment_id, step, progress{}) FROM STDIN (FORMAT binary)").format(
+        *map(_sql.Literal, (run_id, *batch.first, *batch.last, attempt, experiment_id)),
+        _sql.SQL("").join(_sql.SQL(", {}").format(_sql.Identifier(n)) for n in batch.names)).as_string(conn)
+    with conn.lock:
+        exchange = _Exchange(conn)
+        try:
+            return exchange.run(query.encode(conn.info.encoding), run_id, experiment_id, batch)
+        except BaseException:
+            if not exchange.done:  # the protocol stopped half way: this connection cannot be used again
+                conn.close()
             raise
+
+
+class _Exchange:
+    """One simple-query message, ``SELECT _metrics_copy_begin(...); COPY ... FROM STDIN``: a single
+    implicit transaction (the check's row lock is held until the COPY commits) in two round trips, as
+    many as a bare COPY. Driven through libpq (psycopg.pq) on the caller's idle connection, under its
+    lock, because psycopg's copy() takes one statement only."""
+
+    def __init__(self, conn: psycopg.Connection):
+        self.conn, self.pg, self.done = conn, conn.pgconn, False
+
+    def run(self, query: bytes, run_id: int, experiment_id: Optional[int], batch: Batch) -> Optional[int]:
+        self.pg.send_query(query)
+        self._flush()
+        data = self._encode(batch, run_id, experiment_id)  # while the server runs the check
+        begun = self._result()
+        if begun.status != pq.ExecStatus.TUPLES_OK:  # the check refused (lease lost, no such run)
+            return self._failed(begun)
+        experiment = begun.get_value(0, 0)
+        copying = self._result()
+        if copying.status != pq.ExecStatus.COPY_IN:
+            return self._failed(copying)
+        if experiment is None:  # rows of the range are stored already: the upsert merges
+            data = None
+        elif int(experiment) != experiment_id:
+            data = self._encode(batch, run_id, int(experiment))
+        if data is None:
+            self._put(lambda: self.pg.put_copy_end(b"pgtrack: handing the batch to the upsert"))
+        else:
+            self._put(lambda: self.pg.put_copy_data(data))
+            self._put(lambda: self.pg.put_copy_end(None))
+        self._flush()
+        copied = self._result()
+        if copied.status != pq.ExecStatus.COMMAND_OK:
+            return self._failed(copied)
+        self._drain()
+        return None if data is None else copied.command_tuples
+
+    @staticmethod
+    def _encode(batch: Batch, run_id: int, experiment_id: Optional[int]) -> Optional[bytes]:
+        if experiment_id is None:
+            return None
+        try:
+            return batch.encode(run_id, experiment_id)
+        except (OverflowError, struct.error):  # a value int8/float8 cannot hold: the upsert refuses it in words
+            return None
+
+    def _failed(self, result: pq.abc.PGresult) -> None:
+        """Nothing was written: LeaseLostError for a lost lease, None (the upsert) for anything else."""
+        self._drain()
+        if result.status == pq.ExecStatus.FATAL_ERROR:
+            error = translate(psycopg.errors.error_from_result(result, self.conn.info.encoding))
+            if isinstance(error, LeaseLostError):
+                raise error
         return None
-    except psycopg.Error as exc:
-        error = translate(exc)
-        if isinstance(error, LeaseLostError):
-            raise error from None
-        return None  # the upsert writes the rows, or raises the error every path raises
-    return len(tuples)
 
+    def _drain(self) -> None:
+        while self._result() is not None:
+            pass
+        self.done = True
 
-class _Stored(Exception):
-    """Some row of the batch's range is stored already: the upsert merges."""
+    def _result(self) -> Any:
+        pg = self.pg
+        while True:
+            pg.consume_input()
+            if not pg.is_busy():
+                return pg.get_result()
+            select.select([pg.socket], [], [])
+
+    def _put(self, put: Any) -> None:
+        while not put():  # 0: libpq's buffer is full (nonblocking connection)
+            self._wait_writable()
+
+    def _flush(self) -> None:
+        while self.pg.flush():
+            self._wait_writable()
+
+    def _wait_writable(self) -> None:
+        pg = self.pg
+        readable, _, _ = select.select([pg.socket], [pg.socket], [])
+        if readable:
+            pg.consume_input()
+        pg.flush()

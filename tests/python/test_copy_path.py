@@ -149,7 +149,7 @@ def test_a_raw_insert_racing_the_copy_is_merged(dbname, client, paths):
     run._open_buffer(1000, 3600)
     for step in range(10):
         run.add_metrics(step=step, loss=float(step))
-    race_with_a_raw_row(dbname, run, run.flush, "COPY pgtrack.metrics%")
+    race_with_a_raw_row(dbname, run, run.flush, "%; COPY pgtrack.metrics%")
     assert paths == [None]
     assert metrics(client, run.id) == [(s, float(s), 99.0 if s == 5 else None) for s in range(10)]
 
@@ -181,3 +181,39 @@ def test_plan_reads_absent_step_and_progress_as_zero():
         ["loss"], [(0, 0.0, 1.0), (2, 0.0, 2)])
     assert copy_rows.plan([{"loss": True}], {"loss"}) is None
     assert copy_rows.plan([{"note": 1.0}], {"loss"}) is None
+
+
+def test_the_column_encoding_matches_the_row_encoding():
+    """The usual batch is encoded column by column (strided copies); anything else row by row. The two
+    produce the same COPY data, and the column path steps aside for what it does not handle."""
+    rows = [{"step": s, "progress": s / 4, "loss": s * 0.5, "acc": s} for s in range(7)]
+    uniform = copy_rows._uniform(rows, {"loss", "acc"})
+    assert uniform is not None and uniform.names == ["loss", "acc"] and (uniform.first, uniform.last) == ((0, 0.0), (6, 1.5))
+    assert uniform.encode(12, 3) == copy_rows.payload(12, 3, copy_rows.plan(rows, {"loss", "acc"})[1])
+    for odd in ({**rows[2], "loss": None}, {**rows[2], "loss": True}, {**rows[2], "step": 1}, {"step": 2, "loss": 1.0},
+                {**rows[2], "loss": 10 ** 400}, {**rows[2], "step": 2 ** 63}):
+        changed = rows[:2] + [odd] + rows[3:]
+        assert copy_rows._uniform(changed, {"loss", "acc"}) is None, odd
+
+
+def test_a_copy_interrupted_half_way_writes_nothing_and_the_client_goes_on(client, paths, monkeypatch):
+    """The COPY runs on the caller's connection through libpq; stopped between its two round trips (here
+    by a KeyboardInterrupt while the rows are encoded), the connection is dropped, the server rolls the
+    batch back, and the next call opens a new connection."""
+    run = pgtrack.Experiment(client, name="c").get_run()
+    run._open_buffer(1000, 3600)
+    for step in range(5):
+        run.add_metrics(step=step, loss=float(step))
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(copy_rows._Exchange, "_encode", staticmethod(interrupted))
+    before = client._conn
+    with pytest.raises(KeyboardInterrupt):
+        run.flush()
+    assert before.closed
+    monkeypatch.undo()
+    assert metrics(client, run.id) == []
+    run.add_metrics(step=9, loss=9.0)
+    run.flush()
+    assert metrics(client, run.id) == [(9, 9.0, None)]
