@@ -112,7 +112,9 @@ AS $$
    get one (double precision) first, if the caller may add metrics. With experiment_id (the run's):
    checked (PT003 if the run belongs to another), and on Citus the call stays on one shard. */
 BEGIN
-    PERFORM pgtrack._check_metric_call($1, $4, 'object');
+    IF $1 IS NULL OR $4 IS NULL OR pg_catalog.jsonb_typeof($4) OPERATOR(pg_catalog.<>) 'object' THEN
+        PERFORM pgtrack._check_metric_call($1, $4, 'object');  -- checked inline: a call costs a query
+    END IF;
     IF $7 THEN
         PERFORM pgtrack._add_missing_metrics(ARRAY(SELECT pg_catalog.jsonb_object_keys($4)));
     END IF;
@@ -136,7 +138,9 @@ AS $$
 /* Many rows in one INSERT statement, all or nothing. Each element of rows is an object with optional
    step, progress and metric keys; rows sharing (step, progress) are merged, later rows winning. */
 BEGIN
-    PERFORM pgtrack._check_metric_call($1, $2, 'array');
+    IF $1 IS NULL OR $2 IS NULL OR pg_catalog.jsonb_typeof($2) OPERATOR(pg_catalog.<>) 'array' THEN
+        PERFORM pgtrack._check_metric_call($1, $2, 'array');
+    END IF;
     IF $5 THEN
         PERFORM pgtrack._add_missing_metrics(pgtrack._batch_keys($2));
     END IF;
