@@ -187,7 +187,8 @@ class Client:
 
     def _float_metric_names(self) -> Set[str]:
         """The double precision metric columns, from the same cache as metric_names (the COPY path of
-        buffered writes sends these in binary; a stale entry only costs that batch the upsert path)."""
+        buffered writes sends these in binary; a stale entry only costs that batch the upsert path).
+        Empty on a distributed database (Citus), where every flush is the upsert."""
         self.metric_names()
         return self._float_names
 

@@ -14,7 +14,8 @@ logged again), a concurrent raw INSERT of the same key (the primary key refuses 
 whose type changed since the client cached it. So the guarantees are the upsert's: idempotent writes,
 lease fencing with ``attempt``, the row lock against a concurrent claim, and the same errors. Rows that
 repeat a (step, progress) inside the batch are merged here first, later non-None values winning, as the
-upsert would.
+upsert would. On a distributed database (Citus) the client offers no column to this path
+(statements.METRIC_NAMES), so every flush there is the upsert.
 """
 from __future__ import annotations
 
