@@ -23,11 +23,12 @@ def pgtrack_worker(db, name, log, stale, job):
                 return
             time.sleep(0.05)  # a dead worker's config comes back once it is stale
             continue
+        config = run["identity"]["config"]  # read before the completion, so nothing stands between it and the log
         for step in range(3):
             time.sleep(job / 3)
             run.add_metrics(step=step, loss=1.0 / (step + 1))  # fenced by the claimed attempt
         run.stop("COMPLETED")  # PT004 if the run was taken over: then it is not a completion
-        log.write(f"{run['identity']['config']},{name},{time.time()}\n")
+        log.write(f"{config},{name},{time.time()}\n")
         log.flush()
 
 
