@@ -60,7 +60,7 @@ class Client:
         self._reader: Optional[Client] = None
         self._depth = 0
         self._metric_names: Optional[Set[str]] = None
-        self._float_names: Set[str] = set()
+        self._copyable_names: Set[str] = set()
 
     def __repr__(self) -> str:
         shown = {k: v for k, v in self.params.items() if k not in ("password", "dsn")}
@@ -181,16 +181,16 @@ class Client:
             from . import statements as sql
 
             columns = self.execute(sql.METRIC_NAMES)
-            self._float_names = {name for name, is_float in columns if is_float}
+            self._copyable_names = {name for name, copyable in columns if copyable}
             known = self._metric_names = {name for name, _ in columns}
         return known
 
-    def _float_metric_names(self) -> Set[str]:
-        """The double precision metric columns, from the same cache as metric_names (the COPY path of
-        buffered writes sends these in binary; a stale entry only costs that batch the upsert path).
-        Empty on a distributed database (Citus), where every flush is the upsert."""
+    def _copyable_metric_names(self) -> Set[str]:
+        """The metric columns buffered flushes may COPY (double precision, sent in binary), from the same
+        cache as metric_names; a stale entry only costs that batch the upsert path. Empty on a
+        distributed database (Citus), where every flush is the upsert."""
         self.metric_names()
-        return self._float_names
+        return self._copyable_names
 
     # -- calls -----------------------------------------------------------------------------------
 

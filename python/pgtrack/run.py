@@ -282,7 +282,7 @@ class Run:
         client = client or self.client
         if not client.in_transaction_block:  # inside client.connect() the caller's transaction decides
             try:
-                written = copy_rows.copy(client._connection(), self.id, rows, client._float_metric_names(), self.attempt,
+                written = copy_rows.copy(client._connection(), self.id, rows, client._copyable_metric_names(), self.attempt,
                                          self.experiment_id)
             except LeaseLostError as exc:
                 self.lease_lost, self._lease_error = True, exc

@@ -155,3 +155,20 @@ def run_python(code: str, dbname: str, *args: str, signal_after: Optional[str] =
                 break
     out, err = proc.communicate(timeout=timeout)
     return proc.returncode, "".join(out_lines) + out, err
+
+
+@pytest.fixture
+def paths(monkeypatch):
+    """The result of every copy_rows.copy call (the COPY path of buffered flushes): rows copied, or
+    None (the upsert wrote the batch). Wraps the real function."""
+    from pgtrack import copy_rows
+
+    seen = []
+    real = copy_rows.copy
+
+    def spy(*args, **kwargs):
+        result = real(*args, **kwargs)
+        seen.append(result)
+        return result
+    monkeypatch.setattr(copy_rows, "copy", spy)
+    return seen

@@ -14,20 +14,6 @@ import pgtrack
 from pgtrack import copy_rows
 
 
-@pytest.fixture
-def paths(monkeypatch):
-    """The result of every copy_rows.copy call: rows copied, or None (the upsert wrote the batch)."""
-    seen = []
-    real = copy_rows.copy
-
-    def spy(*args, **kwargs):
-        result = real(*args, **kwargs)
-        seen.append(result)
-        return result
-    monkeypatch.setattr(copy_rows, "copy", spy)
-    return seen
-
-
 def metrics(client, run_id, columns="step, loss, acc"):
     return client.execute(f"SELECT {columns} FROM pgtrack.metrics WHERE run_id = %s ORDER BY step, progress", (run_id,))
 

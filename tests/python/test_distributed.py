@@ -125,21 +125,16 @@ def test_the_extension_is_the_same_version_on_every_node(dbname):
             assert node.execute("SELECT extversion FROM pg_extension WHERE extname = 'pgtrack'").fetchone()[0] == "0.3.0"
 
 
-def test_buffered_flushes_copy_on_one_server_and_upsert_on_citus(client, monkeypatch):
+def test_buffered_flushes_copy_on_one_server_and_upsert_on_citus(client, paths):
     """The COPY path of buffered flushes is for one server; on Citus the client never starts a COPY
     (no column is offered to it) and every flush is run_add_metrics_batch."""
-    from pgtrack import copy_rows
-
-    results = []
-    real = copy_rows.copy
-    monkeypatch.setattr(copy_rows, "copy", lambda *args: results.append(real(*args)) or results[-1])
     run = pgtrack.Experiment(client, name="flushes").get_run()
     with run.track(max_rows=10):
         for step in range(25):
             run.add_metrics(step=step, loss=step / 2)
     assert client.value("SELECT count(*) FROM pgtrack.metrics WHERE run_id = %s", (run.id,)) == 25
-    assert bool(client._float_metric_names()) is not bool(CITUS_DIR)
-    assert results == ([None] * 3 if CITUS_DIR else [10, 10, 5])
+    assert bool(client._copyable_metric_names()) is not bool(CITUS_DIR)
+    assert paths == ([None] * 3 if CITUS_DIR else [10, 10, 5])
 
 
 @citus_only
