@@ -22,7 +22,7 @@ from psycopg.rows import dict_row
 
 from . import statements as sql
 from .args import detect_args
-from . import copy_rows, spill
+from . import copy_rows, metric_row, spill
 from .buffer import DEFAULT_MAX_ROWS, DEFAULT_MAX_SECONDS, DEFAULT_SPILL_AFTER, MetricBuffer
 from .client import Client
 from .environment import capture_env
@@ -262,6 +262,8 @@ class Run:
             buffer.add(metrics)
         else:
             self.flush()  # keep the order of writes
+            if touch and known and self._write_row(step, progress, metrics):
+                return
             # A name without a column gets one (double precision) in the same call, when the caller
             # may add metrics; a pgtrack_writer gets SchemaChangeError naming client.add_metric.
             self._lease_call(self.client, sql.ADD_METRICS,
@@ -270,6 +272,15 @@ class Run:
                 self.client._metric_names = None  # reload: the columns exist now
         if isinstance(set_updated, _dt.datetime):
             self.set_updated(set_updated)
+
+    def _write_row(self, step: int, progress: Any, metrics: Dict[str, Any]) -> bool:
+        """An unbuffered step as one typed statement when it qualifies (pgtrack.metric_row); False
+        when run_add_metrics must write it (or say why it cannot)."""
+        client = self.client
+        if client.in_transaction_block:  # inside client.connect() the generated writers touch once per transaction
+            return False
+        return metric_row.write(client._connection(), self.id, self.attempt, self.experiment_id, step, progress, metrics,
+                                     client._copyable_metric_names())
 
     def _known_metrics(self, metrics: Dict[str, Any]) -> bool:
         """True if every name is a metric column (cached per client, reloaded once on a miss). A row

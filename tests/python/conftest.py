@@ -157,18 +157,32 @@ def run_python(code: str, dbname: str, *args: str, signal_after: Optional[str] =
     return proc.returncode, "".join(out_lines) + out, err
 
 
-@pytest.fixture
-def paths(monkeypatch):
-    """The result of every copy_rows.copy call (the COPY path of buffered flushes): rows copied, or
-    None (the upsert wrote the batch). Wraps the real function."""
-    from pgtrack import copy_rows
-
+def spy_on(monkeypatch, module, name):
+    """The result of every call of module.name, in a list the test reads; wraps the real function."""
     seen = []
-    real = copy_rows.copy
+    real = getattr(module, name)
 
     def spy(*args, **kwargs):
         result = real(*args, **kwargs)
         seen.append(result)
         return result
-    monkeypatch.setattr(copy_rows, "copy", spy)
+    monkeypatch.setattr(module, name, spy)
     return seen
+
+
+@pytest.fixture
+def paths(monkeypatch):
+    """The result of every copy_rows.copy call (the COPY path of buffered flushes): rows copied, or
+    None (the upsert wrote the batch)."""
+    from pgtrack import copy_rows
+
+    return spy_on(monkeypatch, copy_rows, "copy")
+
+
+@pytest.fixture
+def row_paths(monkeypatch):
+    """The result of every metric_row.write call (the typed statement of unbuffered steps): True
+    written, False no run matched (run_add_metrics then raises), None run_add_metrics wrote it."""
+    from pgtrack import metric_row
+
+    return spy_on(monkeypatch, metric_row, "write")
