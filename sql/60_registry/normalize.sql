@@ -5,27 +5,30 @@ RETURNS numeric
 LANGUAGE plpgsql
 IMMUTABLE
 STRICT
-SET search_path = pg_catalog, pg_temp
 AS $$
 /* Round to p_digits significant decimal digits, half away from zero, then strip trailing zeros.
    Works on the exact decimal the caller sent: a JSON number is parsed by PostgreSQL as numeric, so
    Python's 0.1+0.2 arrives as its shortest text 0.30000000000000004 and rounds to 0.3 at 12 digits.
-   The decimal exponent is counted from the digits (no log10), so powers of ten are exact. -0 is 0. */
+   The decimal exponent is counted from the digits (no log10), so powers of ten are exact. -0 is 0.
+   Hot path (every float field of every normalisation): no SET search_path, which costs a GUC save and
+   restore per call; every function, operator and type below is named with its schema. */
 DECLARE
-    v_abs      numeric := abs(p_value);
-    v_text     text;
-    v_exponent integer;  -- position of the first significant digit: 10^v_exponent <= |x| < 10^(v_exponent+1)
+    v_abs      pg_catalog.numeric := pg_catalog.abs(p_value);
+    v_text     pg_catalog.text;
+    v_exponent pg_catalog.int4;  -- position of the first significant digit: 10^v_exponent <= |x| < 10^(v_exponent+1)
 BEGIN
-    IF v_abs = 0 THEN
+    IF v_abs OPERATOR(pg_catalog.=) 0::pg_catalog.numeric THEN
         RETURN 0;
     END IF;
-    v_text := v_abs::text;  -- numeric output is plain decimal, never exponent notation
-    IF v_abs >= 1 THEN
-        v_exponent := length(split_part(v_text, '.', 1)) - 1;
+    v_text := v_abs::pg_catalog.text;  -- numeric output is plain decimal, never exponent notation
+    IF v_abs OPERATOR(pg_catalog.>=) 1::pg_catalog.numeric THEN
+        v_exponent := pg_catalog.length(pg_catalog.split_part(v_text, '.', 1)) OPERATOR(pg_catalog.-) 1;
     ELSE
-        v_exponent := -(length(split_part(v_text, '.', 2)) - length(ltrim(split_part(v_text, '.', 2), '0')) + 1);
+        v_exponent := OPERATOR(pg_catalog.-) (pg_catalog.length(pg_catalog.split_part(v_text, '.', 2))
+                      OPERATOR(pg_catalog.-) pg_catalog.length(pg_catalog.ltrim(pg_catalog.split_part(v_text, '.', 2), '0'))
+                      OPERATOR(pg_catalog.+) 1);
     END IF;
-    RETURN trim_scale(round(p_value, p_digits - 1 - v_exponent));
+    RETURN pg_catalog.trim_scale(pg_catalog.round(p_value, p_digits OPERATOR(pg_catalog.-) 1 OPERATOR(pg_catalog.-) v_exponent));
 END
 $$;
 
@@ -174,10 +177,11 @@ $$Canonical form of a run's identifying values: defaults filled; unknown, missin
 CREATE OR REPLACE FUNCTION pgtrack._runs_normalize_identity()
 RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 /* BEFORE INSERT/UPDATE trigger on pgtrack.runs: every write of identity, raw SQL included, is
-   normalised, so the unique key (experiment_id, identity) cannot be bypassed. */
+   normalised, so the unique key (experiment_id, identity) cannot be bypassed. Hot path (every new
+   run): no SET search_path, which costs a GUC save and restore per row; its one call names its
+   schema, with arguments of the exact types, and _normalize_identity pins the path itself. */
 BEGIN
     NEW.identity := pgtrack._normalize_identity(NEW.experiment_id, NEW.identity, true);
     RETURN NEW;
