@@ -26,10 +26,9 @@ BEGIN
     IF to_regclass('pgtrack.experiments') IS NOT NULL THEN
         ALTER TABLE pgtrack.experiments ADD COLUMN IF NOT EXISTS lost_after interval NOT NULL DEFAULT interval '10 minutes'
             CONSTRAINT experiments_lost_after_check CHECK (lost_after > interval '0');
-        ALTER TABLE pgtrack.runs ADD CONSTRAINT runs_attempt_check CHECK (attempt BETWEEN 0 AND 1000000000),
-            ADD CONSTRAINT runs_id_check CHECK (id BETWEEN 1 AND 9007199254740991),
-            ADD CONSTRAINT runs_time_updated_check CHECK (time_updated <= clock_timestamp() + interval '5 minutes'),
-            ADD CONSTRAINT runs_time_created_check CHECK (time_created <= clock_timestamp() + interval '5 minutes');
+        ALTER TABLE pgtrack.runs ADD CONSTRAINT runs_bounds_check
+            CHECK (attempt BETWEEN 0 AND 1000000000 AND id BETWEEN 1 AND 9007199254740991
+                   AND greatest(time_updated, time_created) <= clock_timestamp() + interval '5 minutes');
         -- Metric rows carry their run's experiment (setup.sql).
         ALTER TABLE pgtrack.metrics ADD COLUMN experiment_id bigint;
         UPDATE pgtrack.metrics m SET experiment_id = r.experiment_id FROM pgtrack.runs r WHERE r.id = m.run_id;
