@@ -157,7 +157,8 @@ def copy(conn: psycopg.Connection, run_id: int, rows: Sequence[Row], float_colum
     batch = prepare(rows, float_columns)
     if batch is None or conn.info.transaction_status != pq.TransactionStatus.IDLE:
         return None
-    query = _sql.SQL("SELECT pgtrack._metrics_copy_begin({}::int8, {}::int8, {}::float8, {}::int8, {}::float8, {}::int4, {}::int8); "
+    query = _sql.SQL("SELECT pgtrack._metrics_copy_begin({}::pg_catalog.int8, {}::pg_catalog.int8, {}::pg_catalog.float8, "
+                     "{}::pg_catalog.int8, {}::pg_catalog.float8, {}::pg_catalog.int4, {}::pg_catalog.int8); "
                      "COPY pgtrack.metrics (run_id, experiment_id, step, progress{}) FROM STDIN (FORMAT binary)").format(
         *map(_sql.Literal, (run_id, *batch.first, *batch.last, attempt, experiment_id)),
         _sql.SQL("").join(_sql.SQL(", {}").format(_sql.Identifier(n)) for n in batch.names)).as_string(conn)

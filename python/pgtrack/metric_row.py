@@ -11,7 +11,9 @@ with the guarantees of the function's own first write of a run:
   so a concurrent claim cannot slip between the check and the row;
 - the row as an upsert on the primary key that merges like the function (``coalesce(EXCLUDED.x, m.x)``:
   None keeps a stored value), so a retried step is idempotent;
-- one statement in autocommit: written and durable when the call returns, or not at all.
+- one statement in autocommit: written and durable when the call returns, or not at all;
+- every operator and type named with its schema, like the server's unpinned writers: a caller whose
+  search_path puts someone else's schema first runs nothing of theirs (tests/python/test_search_path.py).
 
 When the UPDATE matches no run (lost lease, no such run, another experiment) nothing is written, and
 the caller calls ``run_add_metrics``, whose error says which. A column retyped since the client cached
@@ -41,11 +43,13 @@ def statement(conn: psycopg.Connection, names: Tuple[str, ...]) -> bytes:
         values = _sql.SQL("").join(_sql.SQL(", %b") for _ in names)
         merge = _sql.SQL(", ").join(_sql.SQL("{0} = coalesce(EXCLUDED.{0}, m.{0})").format(_sql.Identifier(n)) for n in names)
         typed = _sql.SQL("").join(
-            _sql.SQL(" AND pg_catalog.pg_typeof((NULL::pgtrack.metrics).{}) = 'pg_catalog.float8'::pg_catalog.regtype").format(
+            _sql.SQL(" AND pg_catalog.pg_typeof((NULL::pgtrack.metrics).{}) OPERATOR(pg_catalog.=) 'pg_catalog.float8'::pg_catalog.regtype").format(
                 _sql.Identifier(n)) for n in names)
         query = _sql.SQL(
             "WITH t AS (UPDATE pgtrack.runs r SET time_updated = pg_catalog.clock_timestamp()"
-            " WHERE r.id = %b AND r.attempt = coalesce(%b::int4, r.attempt) AND r.experiment_id = coalesce(%b::int8, r.experiment_id)"
+            " WHERE r.id OPERATOR(pg_catalog.=) %b"
+            " AND r.attempt OPERATOR(pg_catalog.=) coalesce(%b::pg_catalog.int4, r.attempt)"
+            " AND r.experiment_id OPERATOR(pg_catalog.=) coalesce(%b::pg_catalog.int8, r.experiment_id)"
             " RETURNING r.id, r.experiment_id)"
             " INSERT INTO pgtrack.metrics AS m (run_id, experiment_id, step, progress{})"
             " SELECT t.id, t.experiment_id, %b, %b{} FROM t WHERE true{}"

@@ -280,7 +280,7 @@ class Run:
         if client.in_transaction_block:  # inside client.connect() the generated writers touch once per transaction
             return False
         return metric_row.write(client._connection(), self.id, self.attempt, self.experiment_id, step, progress, metrics,
-                                     client._copyable_metric_names())
+                                client._copyable_metric_names())
 
     def _known_metrics(self, metrics: Dict[str, Any]) -> bool:
         """True if every name is a metric column (cached per client, reloaded once on a miss). A row

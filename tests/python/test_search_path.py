@@ -256,3 +256,54 @@ def test_every_function_pins_search_path_or_is_audited(conn):
         SELECT DISTINCT c FROM pg_proc p, unnest(p.proconfig) c
          WHERE p.pronamespace = 'pgtrack'::regnamespace AND c LIKE 'search\\_path=%%'""").fetchall()
     assert pinned == [("search_path=pg_catalog, pg_temp",)]
+
+
+CLIENT_SHADOWS = r"""
+CREATE FUNCTION trap.hit_check8(pg_catalog.int8) RETURNS pg_catalog.bool LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('int8 domain'); RETURN true; END $f$;
+CREATE DOMAIN trap.int8 AS pg_catalog.int8 CHECK (trap.hit_check8(VALUE));
+CREATE FUNCTION trap.hit_checkf(pg_catalog.float8) RETURNS pg_catalog.bool LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('float8 domain'); RETURN true; END $f$;
+CREATE DOMAIN trap.float8 AS pg_catalog.float8 CHECK (trap.hit_checkf(VALUE));
+CREATE FUNCTION trap.hit_check4(pg_catalog.int4) RETURNS pg_catalog.bool LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('int4 domain'); RETURN true; END $f$;
+CREATE DOMAIN trap.int4 AS pg_catalog.int4 CHECK (trap.hit_check4(VALUE));
+"""
+
+
+def test_the_python_clients_fast_paths_name_everything_by_schema(dbname, trapped, paths, row_paths):
+    """The statements the Python client composes itself (an unbuffered step: pgtrack.metric_row; a
+    buffered flush: copy_rows' check and COPY), sent by the owner with the writer's schema first on
+    search_path (SHADOWS' operators on int8 and int4, domains named int8, int4 and float8): none of the
+    writer's code runs, and both paths did write."""
+    import pgtrack
+
+    with psycopg.connect(dbname=dbname, autocommit=True) as owner:
+        owner.execute("SELECT pgtrack.add_metric('loss')")
+        experiment = owner.execute("SELECT pgtrack.experiment('victim')").fetchone()[0]
+    client = pgtrack.Client(dbname=dbname)
+    run = pgtrack.Run(client, experiment, buffer=False)
+    run_id = run.id
+    client.close()
+    with psycopg.connect(dbname=dbname, user=trapped, autocommit=True) as writer:
+        writer.execute(CLIENT_SHADOWS)
+    run.client = client = pgtrack.Client(dbname=dbname, options="-c search_path=trap,pg_catalog")
+    run.add_metrics(step=1, loss=0.5)
+    run.add_metrics(step=1, loss=0.25)  # prepared by psycopg from the fifth use on: both forms run
+    for step in range(2, 8):
+        run.add_metrics(step=step, loss=float(step))
+    run._open_buffer(1000, 3600)
+    for step in range(8, 12):
+        run.add_metrics(step=step, loss=float(step))
+    run.flush()
+    client.close()
+    assert row_paths == [True] * 8 and paths == [4]
+    with psycopg.connect(dbname=dbname, autocommit=True) as clean:
+        assert clean.execute("SELECT what FROM trap.hits").fetchall() == [], "the client ran the writer's code"
+        assert clean.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", (trapped,)).fetchone()[0] is False
+        assert clean.execute("SELECT count(*), sum(loss) FROM pgtrack.metrics WHERE run_id = %s",
+                             (run_id,)).fetchone() == (11, 0.25 + sum(range(2, 12)))
+    with psycopg.connect(dbname=dbname, autocommit=True, options="-c search_path=trap,pg_catalog") as victim:
+        victim.execute("SELECT 1::int8")  # the control: an unqualified type name is the writer's domain
+    with psycopg.connect(dbname=dbname, autocommit=True) as clean:
+        assert [r[0] for r in clean.execute("SELECT what FROM trap.hits").fetchall()] == ["int8 domain"]
