@@ -182,7 +182,7 @@ def paths(monkeypatch):
 @pytest.fixture
 def row_paths(monkeypatch):
     """The result of every metric_row.write call (the typed statement of unbuffered steps): True
-    written, False no run matched (run_add_metrics then raises), None run_add_metrics wrote it."""
+    written by it, False handed to run_add_metrics (which wrote the step or raised)."""
     from pgtrack import metric_row
 
     return spy_on(monkeypatch, metric_row, "write")

@@ -4,6 +4,7 @@ and any step the statement cannot write, goes through run_add_metrics with its r
 ``metric_row.write`` is wrapped (not replaced) to see which path each step took: True for the statement,
 False where run_add_metrics wrote the step or raised."""
 import datetime as dt
+import threading
 
 import psycopg
 import pytest
@@ -100,14 +101,13 @@ def test_a_run_that_is_gone_raises_not_found(client, row_paths):
     assert row_paths == [False]
 
 
-def test_the_statement_holds_the_run_row_to_commit(dbname, client, row_paths):
-    """A claim of the run waits for an unbuffered step in flight, like for run_add_metrics: the touch
-    locks the run's row, so the step and the new attempt cannot interleave."""
+def test_the_statement_locks_the_run_row(dbname, client, row_paths):
+    """The touch locks the run's row, as run_add_metrics does: while another transaction holds it (a
+    claim does, until it commits the new attempt) the step waits, so a step and a claim cannot
+    interleave; once the lock is released the step is written."""
     run = pgtrack.Experiment(client, name="m").get_run(buffer=False)
     locker = psycopg.connect(dbname=dbname)
     locker.execute("SELECT 1 FROM pgtrack.runs WHERE id = %s FOR UPDATE", (run.id,))
-    import threading
-
     thread = threading.Thread(target=lambda: run.add_metrics(step=1, loss=1.0))
     thread.start()
     thread.join(0.5)

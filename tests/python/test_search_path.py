@@ -213,11 +213,15 @@ WRITER_DRIVE = [
     "SELECT pgtrack._lock_experiment_shared(1)",
 ]
 
-WRITER_SHADOWS = r"""
-CREATE FUNCTION trap.hit_check(pg_catalog.int4) RETURNS pg_catalog.bool LANGUAGE plpgsql AS
-  $f$ BEGIN PERFORM trap.hit('int4 domain'); RETURN true; END $f$;
-CREATE DOMAIN trap.int4 AS pg_catalog.int4 CHECK (trap.hit_check(VALUE));
-"""
+def domain_shadows(*types: str) -> str:
+    """A domain in trap named like each built-in type, whose CHECK records '<type> domain'."""
+    return "".join(f"""
+CREATE FUNCTION trap.hit_check_{t}(pg_catalog.{t}) RETURNS pg_catalog.bool LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('{t} domain'); RETURN true; END $f$;
+CREATE DOMAIN trap.{t} AS pg_catalog.{t} CHECK (trap.hit_check_{t}(VALUE));""" for t in types)
+
+
+WRITER_SHADOWS = domain_shadows("int4")
 
 
 def test_the_writer_cannot_make_the_registry_lock_run_its_code(dbname, trapped):
@@ -258,17 +262,7 @@ def test_every_function_pins_search_path_or_is_audited(conn):
     assert pinned == [("search_path=pg_catalog, pg_temp",)]
 
 
-CLIENT_SHADOWS = r"""
-CREATE FUNCTION trap.hit_check8(pg_catalog.int8) RETURNS pg_catalog.bool LANGUAGE plpgsql AS
-  $f$ BEGIN PERFORM trap.hit('int8 domain'); RETURN true; END $f$;
-CREATE DOMAIN trap.int8 AS pg_catalog.int8 CHECK (trap.hit_check8(VALUE));
-CREATE FUNCTION trap.hit_checkf(pg_catalog.float8) RETURNS pg_catalog.bool LANGUAGE plpgsql AS
-  $f$ BEGIN PERFORM trap.hit('float8 domain'); RETURN true; END $f$;
-CREATE DOMAIN trap.float8 AS pg_catalog.float8 CHECK (trap.hit_checkf(VALUE));
-CREATE FUNCTION trap.hit_check4(pg_catalog.int4) RETURNS pg_catalog.bool LANGUAGE plpgsql AS
-  $f$ BEGIN PERFORM trap.hit('int4 domain'); RETURN true; END $f$;
-CREATE DOMAIN trap.int4 AS pg_catalog.int4 CHECK (trap.hit_check4(VALUE));
-"""
+CLIENT_SHADOWS = domain_shadows("int4", "int8", "float8")
 
 
 def test_the_python_clients_fast_paths_name_everything_by_schema(dbname, trapped, paths, row_paths):
