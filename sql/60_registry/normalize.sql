@@ -1,35 +1,37 @@
 -- Normalising identifying values: the one definition of "the same run" for the registry.
 
+CREATE OR REPLACE FUNCTION pgtrack._decimal_exponent(p_abs_text text)
+RETURNS integer
+LANGUAGE sql
+IMMUTABLE
+AS $$
+    /* The position of the first significant digit of a positive numeric, from its text (plain
+       decimal, never exponent notation): 10^e <= x < 10^(e+1). 123.4 -> 2; 0.0012 -> -3. Inlined
+       into _round_significant, its one caller. */
+    SELECT CASE WHEN pg_catalog.split_part(p_abs_text, '.', 1) OPERATOR(pg_catalog.<>) '0'
+                THEN pg_catalog.length(pg_catalog.split_part(p_abs_text, '.', 1)) OPERATOR(pg_catalog.-) 1
+                ELSE OPERATOR(pg_catalog.-) (pg_catalog.length(pg_catalog.split_part(p_abs_text, '.', 2))
+                     OPERATOR(pg_catalog.-) pg_catalog.length(pg_catalog.ltrim(pg_catalog.split_part(p_abs_text, '.', 2), '0'))
+                     OPERATOR(pg_catalog.+) 1)
+           END
+$$;
+
 CREATE OR REPLACE FUNCTION pgtrack._round_significant(p_value numeric, p_digits integer)
 RETURNS numeric
-LANGUAGE plpgsql
+LANGUAGE sql
 IMMUTABLE
-STRICT
 AS $$
-/* Round to p_digits significant decimal digits, half away from zero, then strip trailing zeros.
-   Works on the exact decimal the caller sent: a JSON number is parsed by PostgreSQL as numeric, so
-   Python's 0.1+0.2 arrives as its shortest text 0.30000000000000004 and rounds to 0.3 at 12 digits.
-   The decimal exponent is counted from the digits (no log10), so powers of ten are exact. -0 is 0.
-   Hot path (every float field of every normalisation): no SET search_path, which costs a GUC save and
-   restore per call; every function, operator and type below is named with its schema. */
-DECLARE
-    v_abs      pg_catalog.numeric := pg_catalog.abs(p_value);
-    v_text     pg_catalog.text;
-    v_exponent pg_catalog.int4;  -- position of the first significant digit: 10^v_exponent <= |x| < 10^(v_exponent+1)
-BEGIN
-    IF v_abs OPERATOR(pg_catalog.=) 0::pg_catalog.numeric THEN
-        RETURN 0;
-    END IF;
-    v_text := v_abs::pg_catalog.text;  -- numeric output is plain decimal, never exponent notation
-    IF v_abs OPERATOR(pg_catalog.>=) 1::pg_catalog.numeric THEN
-        v_exponent := pg_catalog.length(pg_catalog.split_part(v_text, '.', 1)) OPERATOR(pg_catalog.-) 1;
-    ELSE
-        v_exponent := OPERATOR(pg_catalog.-) (pg_catalog.length(pg_catalog.split_part(v_text, '.', 2))
-                      OPERATOR(pg_catalog.-) pg_catalog.length(pg_catalog.ltrim(pg_catalog.split_part(v_text, '.', 2), '0'))
-                      OPERATOR(pg_catalog.+) 1);
-    END IF;
-    RETURN pg_catalog.trim_scale(pg_catalog.round(p_value, p_digits OPERATOR(pg_catalog.-) 1 OPERATOR(pg_catalog.-) v_exponent));
-END
+    /* Round to p_digits significant decimal digits, half away from zero, then strip trailing zeros.
+       Works on the exact decimal the caller sent: a JSON number is parsed by PostgreSQL as numeric, so
+       Python's 0.1+0.2 arrives as its shortest text 0.30000000000000004 and rounds to 0.3 at 12 digits.
+       The decimal exponent is counted from the digits (_decimal_exponent, no log10), so powers of ten
+       are exact. -0 is 0; NULL gives NULL. Hot path (every float field of every normalisation): one
+       SQL expression with no SET clause, so the planner inlines it into the caller's expression (no
+       call at all); every function, operator and type is named with its schema. */
+    SELECT CASE WHEN p_value OPERATOR(pg_catalog.=) 0::pg_catalog.numeric THEN 0::pg_catalog.numeric
+                ELSE pg_catalog.trim_scale(pg_catalog.round(p_value, p_digits OPERATOR(pg_catalog.-) 1
+                         OPERATOR(pg_catalog.-) pgtrack._decimal_exponent(pg_catalog.abs(p_value)::pg_catalog.text)))
+           END
 $$;
 
 CREATE OR REPLACE FUNCTION pgtrack._normalize_value(p_field text, p_type text, p_value jsonb, p_precision integer)
@@ -81,15 +83,20 @@ AS $$
    experiment's registry lock in shared mode (FOR KEY SHARE on its row), so it cannot interleave with
    a concurrent declare_identifying/drop_identifying/_set_float_precision, which take it exclusively;
    VOLATILE on purpose: after waiting for that lock, the fields must be read with a new snapshot.
-   Reads (normalize_identity, find_run) take no lock, so they also work on a read-only replica. */
+   Reads (normalize_identity, find_run) take no lock, so they also work on a read-only replica.
+   Hot path of register and of the identity trigger: one query (the experiment's precision and its
+   fields as arrays), then per field assignments PL/pgSQL evaluates as simple expressions, without
+   starting the executor. (Starting the executor for a query of joins and aggregates dominated the
+   earlier single-statement version: docs/design.md, "A registration, fourth pass".) */
 DECLARE
     v_precision integer;
-    v_result    jsonb;
-    v_ok        boolean;  -- every declared field has a value of its type
-    v_given     integer;  -- keys of p_identifying that are declared fields
-    v_keys      integer;  -- keys of p_identifying
+    v_names     text[];
+    v_types     text[];
+    v_defaults  jsonb[];
+    v_result    jsonb := '{}';
+    v_value     jsonb;  -- as given, or the field's default
+    v_canonical jsonb;  -- NULL when v_value is missing, null or of another type
     v_unknown   text[];
-    v_field     record;
 BEGIN
     IF $2 IS NULL OR jsonb_typeof($2) <> 'object' THEN
         PERFORM pgtrack._raise('PT003', format('identifying must be a JSON object, got %s', coalesce(left($2::text, 200), 'NULL')),
@@ -107,59 +114,48 @@ BEGIN
         END IF;
     END IF;
 
-    -- One statement for the usual, valid key (the hot path of register and of the identity trigger;
-    -- each statement of a PL/pgSQL function costs a few microseconds, so there is one). A value it
-    -- cannot take (missing, null, of another type) leaves v_ok false, and the loop below finds the
-    -- first such field and says what is wrong with it (_normalize_value). OFFSET 0 keeps the CASE in
-    -- the subquery, evaluated once per field (flattened, each aggregate would evaluate it again).
-    SELECT e.float_precision, coalesce(n.result, '{}'), n.ok, n.given, (SELECT count(*) FROM jsonb_object_keys($2))
-      INTO v_precision, v_result, v_ok, v_given, v_keys
+    SELECT e.float_precision, f.names, f.types, f.defaults INTO v_precision, v_names, v_types, v_defaults
       FROM pgtrack.experiments e
-      CROSS JOIN LATERAL (
-          SELECT jsonb_object_agg(x.name, x.value) AS result, bool_and(x.value IS NOT NULL) AS ok,
-                 count(*) FILTER (WHERE x.given) AS given
-            FROM (SELECT f.name, $2 ? f.name AS given,
-                         CASE WHEN v.number IS NULL THEN
-                                  CASE WHEN f.type = 'bool' AND jsonb_typeof(v.value) = 'boolean'
-                                         OR f.type = 'string' AND jsonb_typeof(v.value) = 'string' THEN v.value END
-                              WHEN f.type = 'float' THEN to_jsonb(pgtrack._round_significant(v.number, e.float_precision))
-                              WHEN f.type = 'int' AND scale(v.number) = 0
-                                   AND v.number BETWEEN -9223372036854775808 AND 9223372036854775807 THEN v.value
-                         END AS value
-                    FROM pgtrack.identifying_fields f
-                   CROSS JOIN LATERAL (SELECT coalesce($2 -> f.name, f.default_value) AS value) d
-                   CROSS JOIN LATERAL (SELECT d.value,
-                                              CASE WHEN jsonb_typeof(d.value) = 'number' THEN d.value::numeric END AS number) v
-                   WHERE f.experiment_id = e.id
-                  OFFSET 0) x) n
+     CROSS JOIN LATERAL (SELECT array_agg(i.name ORDER BY i.name), array_agg(i.type ORDER BY i.name),
+                                array_agg(i.default_value ORDER BY i.name)
+                           FROM pgtrack.identifying_fields i WHERE i.experiment_id = e.id) f (names, types, defaults)
      WHERE e.id = $1;
     IF v_precision IS NULL THEN
         PERFORM pgtrack._not_found('experiment', $1);
     END IF;
-    IF NOT v_ok THEN
-        FOR v_field IN
-            SELECT f.name, f.type, coalesce($2 -> f.name, f.default_value) AS value
-              FROM pgtrack.identifying_fields f WHERE f.experiment_id = $1
-        LOOP
-            IF v_field.value IS NULL THEN
-                PERFORM pgtrack._raise('PT003', format('missing identifying field %I for experiment %s', v_field.name, $1),
-                    format('pass %I, or declare it with a default', v_field.name));
+    FOR i IN 1 .. coalesce(cardinality(v_names), 0) LOOP
+        v_value := coalesce($2 -> v_names[i], v_defaults[i]);
+        v_canonical := CASE WHEN jsonb_typeof(v_value) = 'number' THEN
+                                 CASE v_types[i]
+                                     WHEN 'float' THEN to_jsonb(pgtrack._round_significant(v_value::numeric, v_precision))
+                                     WHEN 'int' THEN CASE WHEN scale(v_value::numeric) = 0
+                                                           AND v_value::numeric BETWEEN -9223372036854775808 AND 9223372036854775807
+                                                          THEN v_value END
+                                 END
+                            WHEN v_types[i] = 'bool' AND jsonb_typeof(v_value) = 'boolean'
+                              OR v_types[i] = 'string' AND jsonb_typeof(v_value) = 'string' THEN v_value
+                       END;
+        IF v_canonical IS NULL THEN  -- say what is wrong with it (_normalize_value raises)
+            IF v_value IS NULL THEN
+                PERFORM pgtrack._raise('PT003', format('missing identifying field %I for experiment %s', v_names[i], $1),
+                    format('pass %I, or declare it with a default', v_names[i]));
             END IF;
-            PERFORM pgtrack._normalize_value(v_field.name, v_field.type, v_field.value, v_precision);
-        END LOOP;
-    END IF;
+            PERFORM pgtrack._normalize_value(v_names[i], v_types[i], v_value, v_precision);
+        END IF;
+        v_result := v_result || jsonb_build_object(v_names[i], v_canonical);
+    END LOOP;
 
     IF octet_length(v_result::text) > 2000 THEN  -- the unique index on (experiment_id, identity) takes ~2.7 kB
         PERFORM pgtrack._raise('PT003', format('identity of %s bytes is too large (at most 2000), starting %s',
                                                octet_length(v_result::text), left(v_result::text, 80)),
             'identifying values must be short keys; store large values as annotating fields or args');
     END IF;
-    IF v_given < v_keys THEN
-        v_unknown := ARRAY(SELECT k FROM jsonb_object_keys($2) k WHERE NOT v_result ? k ORDER BY k);
+    IF ($2 - coalesce(v_names, '{}')) <> '{}' THEN
+        v_unknown := ARRAY(SELECT k FROM jsonb_object_keys($2 - coalesce(v_names, '{}')) k ORDER BY k);
         PERFORM pgtrack._raise('PT003', format('unknown identifying field%s %s for experiment %s',
                 CASE WHEN cardinality(v_unknown) > 1 THEN 's' ELSE '' END, array_to_string(v_unknown, ', '), $1),
             format('declared fields: %s; declare more with pgtrack.declare_identifying()',
-                   coalesce((SELECT string_agg(k, ', ' ORDER BY k) FROM jsonb_object_keys(v_result) k), '(none)')));
+                   coalesce(array_to_string(v_names, ', '), '(none)')));
     END IF;
     RETURN v_result;
 END
