@@ -1,7 +1,7 @@
 -- run_add_metrics (merge-upsert, special floats, unknown names) and run_add_metrics_batch.
 \set ON_ERROR_STOP 1
 BEGIN;
-SELECT plan(26);
+SELECT plan(28);
 SELECT pgtrack.add_metric('train_loss'), pgtrack.add_metric('val_loss'), pgtrack.add_metric('acc', 'real'),
        pgtrack.add_metric('epochs', 'integer'), pgtrack.add_metric('note', 'text'), pgtrack.add_metric('extra', 'jsonb');
 SELECT pgtrack.create_run(pgtrack.experiment('metrics-test')) AS r \gset
@@ -43,6 +43,13 @@ SELECT is(pgtrack.run_add_metrics_batch(:r, '[{"step": 20, "val_loss": 7}, {"ste
           2, 'a step repeated in a batch over stored rows: merged first, then upserted');
 SELECT results_eq(format('SELECT step, train_loss, val_loss FROM pgtrack.metrics WHERE run_id = %s AND step IN (20, 30) ORDER BY step', :r),
     $$VALUES (20::bigint, 8::float8, 5::float8), (30, 3, 6)$$, 'later rows win, stored columns kept');
+-- The step range of a batch comes from its first and last rows; rows out of step order may miss a
+-- stored step (50 here: the range is 48..49), and the batch must still merge into it.
+SELECT pgtrack.run_add_metrics(:r, 50, 0, '{"train_loss": 1, "val_loss": 2}');
+SELECT is(pgtrack.run_add_metrics_batch(:r, '[{"step": 48}, {"step": 50, "val_loss": 3}, {"step": 49, "train_loss": 4}]'),
+    3, 'rows out of step order, one on a stored step outside the first/last range: three rows');
+SELECT results_eq(format('SELECT step, train_loss, val_loss FROM pgtrack.metrics WHERE run_id = %s AND step BETWEEN 48 AND 50 ORDER BY step', :r),
+    $$VALUES (48::bigint, NULL::float8, NULL::float8), (49, 4, NULL), (50, 1, 3)$$, 'the stored row merged, the new ones inserted');
 SELECT throws_ok(format('SELECT pgtrack.run_add_metrics_batch(%s, %L)', :r, '[{"step": 40, "train_loss": 1}, {"step": 41, "bogus": 1}]'),
     'PT003', 'unknown metric bogus', 'batch with an unknown name: PT003 and nothing written');
 SELECT is((SELECT count(*)::int FROM pgtrack.metrics WHERE run_id = :r AND step IN (40, 41)), 0, 'all or nothing');
