@@ -7,7 +7,8 @@ the same PostgreSQL server, and into pgtrack through run_add_metrics_batch. `mlf
 MLflow's UI on the loopback; `pgtrack ui` serves pgtrack's. Headless Chromium (Playwright, Debian's
 chromium) opens each experiment's chart view and measures the milliseconds from navigation until
 every metric's chart is drawn (MLflow: a chart container per metric holding a drawn SVG or canvas;
-pgtrack: a polyline per chart), median of 5 loads, alternating. Run with the mlflow virtualenv
+pgtrack: a polyline per chart), median of 5 loads (3 in the quick run), alternating, each in a fresh
+browser context of one Chromium. Run with the mlflow virtualenv
 (tools/bench.sh makes it): it needs `mlflow` (the full package, for its UI) and playwright.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ import time
 
 SCALE = float(os.environ.get("PGTRACK_BENCH_SCALE", "1"))
 RUNS, STEPS, METRICS = max(5, int(100 * SCALE)), max(20, int(1000 * SCALE)), 10
+LOADS = 5 if SCALE >= 1 else 3  # alternating loads of each dashboard (the quick run: 3)
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 NAMES = [f"m{i}" for i in range(METRICS)]
@@ -74,21 +76,16 @@ def load_pgtrack(client) -> int:
     return exp.id
 
 
-def browse(url: str, ready: str, rounds: int, page_setup=None) -> list:
-    from playwright.sync_api import sync_playwright
-
-    times = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
-        for _ in range(rounds):
-            page = browser.new_page(viewport={"width": 1600, "height": 3000}, bypass_csp=True)  # every chart on screen
-            start = time.perf_counter()
-            page.goto(url)
-            page.wait_for_function(ready, timeout=180_000, polling=50)
-            times.append((time.perf_counter() - start) * 1000)
-            page.close()
-        browser.close()
-    return times
+def load_time(browser, url: str, ready: str) -> float:
+    """Milliseconds from navigation until `ready` holds, in a fresh browser context (a cold cache)."""
+    context = browser.new_context(viewport={"width": 1600, "height": 3000}, bypass_csp=True)  # every chart on screen
+    page = context.new_page()
+    start = time.perf_counter()
+    page.goto(url)
+    page.wait_for_function(ready, timeout=180_000, polling=50)
+    elapsed = (time.perf_counter() - start) * 1000
+    context.close()
+    return elapsed
 
 
 MLFLOW_READY = f"""() => {{
@@ -109,7 +106,6 @@ def main() -> None:
     host, port = os.environ["PGHOST"], os.environ["PGPORT"]
     uri = f"postgresql+psycopg2://{os.environ.get('PGUSER', 'postgres')}@/mlflow?host={host}&port={port}"
     mlflow_exp = load_mlflow(uri)
-    pg_exp = load_pgtrack(admin)
     art = tempfile.mkdtemp(prefix="mlflow-artifacts-")
     mport = free_port()
     server = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "mlflow"), "server", "--backend-store-uri", uri,
@@ -118,6 +114,7 @@ def main() -> None:
     ui = make_server(admin, "127.0.0.1", 0)
     threading.Thread(target=ui.serve_forever, daemon=True).start()
     try:
+        pg_exp = load_pgtrack(admin)  # while MLflow's server starts
         deadline = time.time() + 120
         while time.time() < deadline:
             try:
@@ -129,12 +126,17 @@ def main() -> None:
                       "&workflowType=machine_learning")
         pg_url = url_of(ui, f"/experiments/{pg_exp}").split("?")[0] + "#tab=charts"
         ours, theirs = [], []
-        for r in range(5):
-            for name in (("pgtrack", "mlflow") if r % 2 == 0 else ("mlflow", "pgtrack")):
-                if name == "pgtrack":
-                    ours += browse(pg_url, PGTRACK_READY, 1)
-                else:
-                    theirs += browse(mlflow_url, MLFLOW_READY, 1)
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+            for r in range(LOADS):
+                for name in (("pgtrack", "mlflow") if r % 2 == 0 else ("mlflow", "pgtrack")):
+                    if name == "pgtrack":
+                        ours.append(load_time(browser, pg_url, PGTRACK_READY))
+                    else:
+                        theirs.append(load_time(browser, mlflow_url, MLFLOW_READY))
+            browser.close()
         a, b = statistics.median(ours), statistics.median(theirs)
         ratio = b / a
         lines = [
@@ -143,7 +145,7 @@ def main() -> None:
             "",
             f"{RUNS} runs x {STEPS:,} steps x {METRICS} metrics ({RUNS * STEPS * METRICS:,} values), both on one PostgreSQL "
             f"server (MLflow {__import__('mlflow').__version__}, SQLAlchemy store, `mlflow server`); headless Chromium, "
-            f"from navigation until every metric's chart is drawn, median of 5 alternating loads:",
+            f"from navigation until every metric's chart is drawn, median of {LOADS} alternating loads (one browser, a fresh context per load):",
             "",
             "| dashboard | ms | |",
             "|---|---|---|",
@@ -157,7 +159,9 @@ def main() -> None:
             f.write(text)
     finally:
         server.terminate()
+        server.wait()
         ui.shutdown()
+        shutil.rmtree(art, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -33,11 +33,13 @@ export CLUSTER_DURABLE=1
 ensure_bench_venv
 ensure_mlflow_venv
 exec bash "$ROOT_DIR/tools/with-cluster.sh" bash -c '
-    for script in bench/metrics_bench.py bench/registry_bench.py bench/python_bench.py bench/report_bench.py; do
-        echo "== $script"; (cd bench && ../.venv/bin/python "$(basename "$script")"); echo
+    section() { local name=$1 start=$SECONDS; shift; echo "== $name"; "$@"; echo "-- $name: $((SECONDS - start)) s"; echo; }
+    for script in metrics_bench.py registry_bench.py python_bench.py report_bench.py; do
+        section "bench/$script" bash -c "cd bench && ../.venv/bin/python $script"
     done
-    echo "== bench/ui_bench.py (the dashboard)"; (cd bench && ../.venv/bin/python ui_bench.py); echo
-    echo "== bench/ui_vs_mlflow.py (the dashboard against MLflow'"'"'s UI)"; (cd bench && PYTHONPATH=../python ../.venv-mlflow/bin/python ui_vs_mlflow.py); echo
-    echo "== bench/memory_bench.py (client and embedded server memory)"; (cd bench && ../.venv/bin/python memory_bench.py); echo
-    echo "== bench/compare.py (peers)"; (cd bench && ../.venv-bench/bin/python compare.py); echo
-    echo "== bench/citus_bench.py (a Citus coordinator + 2 workers against this server)"; bash tools/citus-bench.sh'
+    section "bench/ui_bench.py (the dashboard)" bash -c "cd bench && ../.venv/bin/python ui_bench.py"
+    section "bench/ui_vs_mlflow.py (the dashboard against MLflow'"'"'s UI)" \
+        bash -c "cd bench && PYTHONPATH=../python ../.venv-mlflow/bin/python ui_vs_mlflow.py"
+    section "bench/memory_bench.py (client and embedded server memory)" bash -c "cd bench && ../.venv/bin/python memory_bench.py"
+    section "bench/compare.py (peers)" bash -c "cd bench && ../.venv-bench/bin/python compare.py"
+    section "bench/citus_bench.py (a Citus coordinator + 2 workers against this server)" bash tools/citus-bench.sh'
