@@ -2,7 +2,10 @@
 
 Variants that commit once per step run fewer steps per round (their cost per step is dominated by the
 commit, and 20,000 of them per variant and round would take minutes); batched variants run the full
-count. Every figure is microseconds per step, the median over interleaved rounds.
+count. Every figure is microseconds per step, the median over interleaved rounds. The three ratio
+targets (buffered and the SQL batch writer against COPY, an unbuffered step against the hand-written
+statement) are then measured again with each pair alone, interleaved over 11 rounds, and judged on
+the median of the rounds' ratios; the line shows both figures.
 """
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ from peers import ROUNDS, interleave, median, new_database, ratio, scaled, sqlal
 
 # The same statement, metrics and values as bench/metrics_bench.py.
 from metrics_bench import HAND_WRITTEN, METRICS, values  # noqa: E402
+
+PAIR_ROUNDS = max(ROUNDS, 11)  # a step committed at once varies by +-7% from round to round (the fsync)
 
 
 def pgtrack_variants(db: str, full: int, commit_steps: int) -> Dict[str, Tuple[int, Callable[[int], float]]]:
@@ -191,12 +196,23 @@ def run(results) -> dict:
     buffered = med["pgtrack Python add_metrics, buffered"]
     copy500 = med["COPY (500 rows: the buffer's flush)"]
     wandb_name = next(name for name in med if name.startswith("W&B"))
+    # The ratio targets again, each pair alone: interleaved among all the variants above, a pair also pays
+    # for whatever the others left behind (write-back, autovacuum of 20,000-row runs, W&B's service
+    # process), which moved the unbuffered ratio from 1.05x alone to 1.16x among them.
+    pairs = {"buffered": ("pgtrack Python add_metrics, buffered", "COPY (500 rows: the buffer's flush)"),
+             "batch": ("pgtrack SQL run_add_metrics_batch (1,000 rows)", "COPY (1,000 rows)"),
+             "unbuffered": ("pgtrack Python add_metrics, buffer=False", "hand-written statement, autocommit")}
+    alone = {}
+    for key, (ours, theirs) in pairs.items():  # the median of the rounds' ratios: a drift of the machine cancels
+        pair = interleave(PAIR_ROUNDS, {ours: variants[ours][1], theirs: variants[theirs][1]})
+        alone[key] = (median([a / b for a, b in zip(pair[ours], pair[theirs])]), pair)
     targets = [
-        ("buffered <= 1.2x COPY per row (COPY in the buffer's 500-row chunks)", buffered / copy500, 1.2),
-        ("SQL batch writer <= 1.3x COPY per row", med["pgtrack SQL run_add_metrics_batch (1,000 rows)"] / copy, 1.3),
-        ("unbuffered autocommit <= 1.1x the hand-written statement", med["pgtrack Python add_metrics, buffer=False"] / hand, 1.1),
-        (">= 10x faster than SQLTrack's default", med["SQLTrack add_metrics (its default)"] / buffered, 1 / 10),
-        (">= 10x faster than MLflow log_metric per value", med["MLflow log_metric per value"] / buffered, 1 / 10),
+        ("buffered <= 1.2x COPY per row (COPY in the buffer's 500-row chunks)", "buffered", buffered / copy500, 1.2),
+        ("SQL batch writer <= 1.3x COPY per row", "batch", med["pgtrack SQL run_add_metrics_batch (1,000 rows)"] / copy, 1.3),
+        ("unbuffered autocommit <= 1.1x the hand-written statement", "unbuffered",
+         med["pgtrack Python add_metrics, buffer=False"] / hand, 1.1),
+        (">= 10x faster than SQLTrack's default", None, med["SQLTrack add_metrics (its default)"] / buffered, 1 / 10),
+        (">= 10x faster than MLflow log_metric per value", None, med["MLflow log_metric per value"] / buffered, 1 / 10),
     ]
     lines = [f"- COPY is the text format, as a person writes it with psycopg, one COPY and commit per chunk; the "
              f"buffered client flushes (and commits) every 500 rows, so it is held to COPY in 500-row chunks. Binary "
@@ -206,13 +222,17 @@ def run(results) -> dict:
              f"- W&B offline costs {med[wandb_name] / buffered:.0f}x buffered pgtrack per step, "
              f"{med[wandb_name] / med['pgtrack Python add_metrics, buffer=False']:.2f}x unbuffered pgtrack "
              f"(which commits every step; W&B's run.log hands the step to its service process and returns)."]
-    for label, value, limit in targets:
-        met = value <= limit if limit >= 1 else value >= 1 / limit
-        shown = f"{value:.2f}x" if limit >= 1 else f"{value:.0f}x faster"
-        lines.append(f"- target {label}: {shown} -> {'met' if met else 'MISSED'}")
+    for label, pair, value, limit in targets:
+        if pair is None:
+            met = value >= 1 / limit
+            lines.append(f"- target {label}: {value:.0f}x faster -> {'met' if met else 'MISSED'}")
+        else:  # judged on the pair alone; the figure among all the variants beside it
+            met = alone[pair][0] <= limit
+            lines.append(f"- target {label}: {alone[pair][0]:.2f}x with the two alone ({PAIR_ROUNDS} interleaved rounds, median ratio) "
+                         f"({value:.2f}x among all the variants above) -> {'met' if met else 'MISSED'}")
     results.table("1. Per-step logging (one run, 4 metrics per step)",
                   ["variant", "steps per round", "us per step", "vs hand-written", "vs COPY"], rows,
-                  "\n".join(lines), raw={k: v for k, v in costs.items()})
+                  "\n".join(lines), raw={"all variants": costs, "pairs alone": {k: v[1] for k, v in alone.items()}})
     return med
 
 

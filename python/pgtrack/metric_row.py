@@ -31,6 +31,7 @@ from psycopg import sql as _sql
 from psycopg.types.numeric import Int8
 
 _NUMBERS = (float, int)
+_IDLE = pq.TransactionStatus.IDLE
 _statements: Dict[Tuple[str, ...], bytes] = {}  # metric names -> statement, shared by every connection
 _MAX_STATEMENTS = 256  # distinct name sets a process logs are few; past this, start over
 
@@ -67,7 +68,7 @@ def write(conn: psycopg.Connection, run_id: int, attempt: Optional[int], experim
     """True when the step was written; False when the caller must call run_add_metrics (the step does
     not qualify, no run matched, a column was retyped, the server refused the statement), which writes
     it or raises the right error. Connection trouble raises psycopg.OperationalError, as any call does."""
-    if conn.info.transaction_status != pq.TransactionStatus.IDLE or type(progress) not in _NUMBERS:
+    if conn.pgconn.transaction_status != _IDLE or type(progress) not in _NUMBERS:
         return False
     values = []
     for name, value in metrics.items():

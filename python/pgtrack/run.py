@@ -243,12 +243,21 @@ class Run:
     def add_metrics(self, step: int = 0, progress: float = 0.0, set_updated: Any = AUTO, **metrics: Any) -> None:
         """Log metrics at (step, progress); calls for one step merge. Buffered inside track()."""
         buffer = self._buffer
-        if (buffer is not None and set_updated is AUTO and type(step) is int and -BIGINT_LIMIT <= step < BIGINT_LIMIT
+        if (set_updated is AUTO and type(step) is int and -BIGINT_LIMIT <= step < BIGINT_LIMIT
                 and (type(progress) is float or type(progress) is int) and not self.lease_lost):
-            known = self.client._metric_names  # the common case, kept short: what follows checks it all
+            client = self.client
+            known = client._metric_names  # the common cases, kept short: what follows checks it all
             if known is not None and known.issuperset(metrics):
-                metrics["step"], metrics["progress"] = step, progress  # **metrics is this call's own dict
-                buffer.add(metrics)
+                if buffer is not None:
+                    metrics["step"], metrics["progress"] = step, progress  # **metrics is this call's own dict
+                    buffer.add(metrics)
+                    return
+                # Unbuffered: what the general path below does for these arguments, without its checks.
+                if client._depth == 0 and metric_row.write(client._connection(), self.id, self.attempt, self.experiment_id,
+                                                           step, progress, metrics, client._copyable_names):
+                    return
+                self._lease_call(client, sql.ADD_METRICS,
+                                 (self.id, step, progress, to_json(metrics), True, self.attempt, False, self.experiment_id))
                 return
         self._check_lease()
         touch = set_updated is not None and set_updated is not False
