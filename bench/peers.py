@@ -53,6 +53,20 @@ def interleave(rounds: int, variants: Dict[str, Callable[[int], float]]) -> Dict
     return costs
 
 
+# A committing variant varies by +-7% from round to round (the fsync); the quick run keeps to 5 minutes.
+PAIR_ROUNDS = max(ROUNDS, 11) if SCALE >= 1 else ROUNDS
+
+
+def pair_ratio(ours: Callable[[int], float], theirs: Callable[[int], float], first_round: int = 0):
+    """A ratio target measured on its two variants alone, interleaved over PAIR_ROUNDS rounds (numbered
+    from first_round, so variants that need fresh work per round get it): the median of the rounds'
+    ratios, in which a drift of the machine cancels, and the costs per round. Among all of a scenario's
+    variants a pair also pays for what the others leave behind (write-back, autovacuum, W&B's service
+    process): the unbuffered step's ratio swung from 1.02x to 1.16x between runs of the same code."""
+    pair = interleave(PAIR_ROUNDS, {"ours": lambda r: ours(first_round + r), "theirs": lambda r: theirs(first_round + r)})
+    return statistics.median([a / b for a, b in zip(pair["ours"], pair["theirs"])]), pair
+
+
 def timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()

@@ -4,7 +4,7 @@ Variants that commit once per step run fewer steps per round (their cost per ste
 commit, and 20,000 of them per variant and round would take minutes); batched variants run the full
 count. Every figure is microseconds per step, the median over interleaved rounds. The three ratio
 targets (buffered and the SQL batch writer against COPY, an unbuffered step against the hand-written
-statement) are then measured again with each pair alone, interleaved over 11 rounds, and judged on
+statement) are then measured again with each pair alone, interleaved (peers.pair_ratio), and judged on
 the median of the rounds' ratios; the line shows both figures.
 """
 from __future__ import annotations
@@ -18,12 +18,10 @@ from typing import Callable, Dict, List, Tuple
 import psycopg
 
 import pgtrack
-from peers import ROUNDS, interleave, median, new_database, ratio, scaled, sqlalchemy_url, us
+from peers import PAIR_ROUNDS, ROUNDS, interleave, median, new_database, pair_ratio, ratio, scaled, sqlalchemy_url, us
 
 # The same statement, metrics and values as bench/metrics_bench.py.
 from metrics_bench import HAND_WRITTEN, METRICS, values  # noqa: E402
-
-PAIR_ROUNDS = max(ROUNDS, 11)  # a step committed at once varies by +-7% from round to round (the fsync)
 
 
 def pgtrack_variants(db: str, full: int, commit_steps: int) -> Dict[str, Tuple[int, Callable[[int], float]]]:
@@ -196,16 +194,11 @@ def run(results) -> dict:
     buffered = med["pgtrack Python add_metrics, buffered"]
     copy500 = med["COPY (500 rows: the buffer's flush)"]
     wandb_name = next(name for name in med if name.startswith("W&B"))
-    # The ratio targets again, each pair alone: interleaved among all the variants above, a pair also pays
-    # for whatever the others left behind (write-back, autovacuum of 20,000-row runs, W&B's service
-    # process), which moved the unbuffered ratio from 1.05x alone to 1.16x among them.
+    # The ratio targets again, each pair alone (peers.pair_ratio).
     pairs = {"buffered": ("pgtrack Python add_metrics, buffered", "COPY (500 rows: the buffer's flush)"),
              "batch": ("pgtrack SQL run_add_metrics_batch (1,000 rows)", "COPY (1,000 rows)"),
              "unbuffered": ("pgtrack Python add_metrics, buffer=False", "hand-written statement, autocommit")}
-    alone = {}
-    for key, (ours, theirs) in pairs.items():  # the median of the rounds' ratios: a drift of the machine cancels
-        pair = interleave(PAIR_ROUNDS, {ours: variants[ours][1], theirs: variants[theirs][1]})
-        alone[key] = (median([a / b for a, b in zip(pair[ours], pair[theirs])]), pair)
+    alone = {key: pair_ratio(variants[ours][1], variants[theirs][1]) for key, (ours, theirs) in pairs.items()}
     targets = [
         ("buffered <= 1.2x COPY per row (COPY in the buffer's 500-row chunks)", "buffered", buffered / copy500, 1.2),
         ("SQL batch writer <= 1.3x COPY per row", "batch", med["pgtrack SQL run_add_metrics_batch (1,000 rows)"] / copy, 1.3),
