@@ -221,7 +221,7 @@ def run(results) -> dict:
             lines.append(f"- target {label}: {value:.0f}x faster -> {'met' if met else 'MISSED'}")
         else:  # judged on the pair alone; the figure among all the variants beside it
             met = alone[pair][0] <= limit
-            lines.append(f"- target {label}: {alone[pair][0]:.2f}x with the two alone ({PAIR_ROUNDS} interleaved rounds, median ratio) "
+            lines.append(f"- target {label}: {alone[pair][0]:.3f}x with the two alone ({PAIR_ROUNDS} interleaved rounds, median ratio) "
                          f"({value:.2f}x among all the variants above) -> {'met' if met else 'MISSED'}")
     results.table("1. Per-step logging (one run, 4 metrics per step)",
                   ["variant", "steps per round", "us per step", "vs hand-written", "vs COPY"], rows,

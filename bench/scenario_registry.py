@@ -116,7 +116,7 @@ def run(results) -> None:
 
     def pair_target(label: str, key: str, among: float) -> str:
         value = equal[key][0]
-        return (f"- target {label}: {value:.2f}x with the two alone ({PAIR_ROUNDS} interleaved rounds of new keys, median "
+        return (f"- target {label}: {value:.3f}x with the two alone ({PAIR_ROUNDS} interleaved rounds of new keys, median "
                 f"ratio) ({among:.2f}x among all the variants above) -> {'met' if value <= 1.0 else 'MISSED'} (<= 1.0x)")
 
     notes = "\n".join([
