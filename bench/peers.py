@@ -54,7 +54,7 @@ def interleave(rounds: int, variants: Dict[str, Callable[[int], float]]) -> Dict
 
 
 # A committing variant varies by +-7% from round to round (the fsync); the quick run keeps to 5 minutes.
-PAIR_ROUNDS = max(ROUNDS, 11) if SCALE >= 1 else ROUNDS
+PAIR_ROUNDS = max(ROUNDS, 11) if SCALE >= 1 else 3
 
 
 def pair_ratio(ours: Callable[[int], float], theirs: Callable[[int], float], first_round: int = 0):

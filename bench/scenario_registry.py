@@ -5,7 +5,7 @@ synchronous=NORMAL, which does not sync on commit. And at equal durability, the 
 synchronous_commit=off (no wait for the WAL flush at commit) against wallow's default, and pgtrack's
 default against wallow with synchronous=FULL (SQLite syncs the WAL at every commit). Enqueue shows the
 batched path. The two equal-durability targets are judged on each pair alone (peers.pair_ratio: 11
-interleaved rounds of new keys, 5 in the quick run; the median of the rounds' ratios); the line shows the figure among all
+interleaved rounds of new keys, 3 in the quick run; the median of the rounds' ratios); the line shows the figure among all
 the variants too.
 """
 from __future__ import annotations

@@ -26,7 +26,7 @@ from pgtrack.ui import make_server, url_of
 SCALE = float(os.environ.get("PGTRACK_BENCH_SCALE", "1"))
 RUNS, STEPS, METRICS = max(10, int(1000 * SCALE)), max(20, int(1000 * SCALE)), 10
 LONG_STEPS = max(1000, int(100_000 * SCALE))
-WRITERS, WRITE_SECONDS, ROUNDS = 16, max(2.0, 6 * SCALE), 4 if SCALE < 1 else 6
+WRITERS, WRITE_SECONDS, ROUNDS = 16, max(2.0, 6 * SCALE), 3 if SCALE < 1 else 6
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
