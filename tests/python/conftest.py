@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 import uuid
 from typing import Optional
 
@@ -92,11 +93,20 @@ def drop_roles(*names: str) -> None:
             admin.execute(f"DROP ROLE IF EXISTS {quoted}")
 
 
-def drop_database(name: str) -> None:
+def drop_database(name: str, attempts: int = 5) -> None:
+    """DROP DATABASE ... WITH (FORCE) on every node. FORCE waits 5 s for the sessions it terminates; on
+    Citus a node's maintenance daemon can connect again in that window (ObjectInUse), so try again."""
     ports = [port for _, port in citus_nodes()] if CITUS_DIR else [None]
     for port in ports:
         with psycopg.connect(dbname="postgres", autocommit=True, **({"port": port} if port else {})) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            for attempt in range(attempts):
+                try:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                    break
+                except psycopg.errors.ObjectInUse:
+                    if attempt == attempts - 1:
+                        raise
+                    time.sleep(0.5)
 
 
 @pytest.fixture
