@@ -67,6 +67,13 @@ def pair_ratio(ours: Callable[[int], float], theirs: Callable[[int], float], fir
     return statistics.median([a / b for a, b in zip(pair["ours"], pair["theirs"])]), pair
 
 
+def pair_target(label: str, alone: float, among: float, limit: float) -> str:
+    """The results line of a ratio target judged on its pair alone (pair_ratio), with the figure among
+    all of the scenario's variants beside it."""
+    return (f"- target {label}: {alone:.3f}x with the two alone ({PAIR_ROUNDS} interleaved rounds, median ratio) "
+            f"({among:.2f}x among all the variants above) -> {'met' if alone <= limit else 'MISSED'} (<= {limit}x)")
+
+
 def timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
