@@ -63,11 +63,13 @@ def statement(conn: psycopg.Connection, names: Tuple[str, ...]) -> bytes:
     return query
 
 
-def write(conn: psycopg.Connection, run_id: int, attempt: Optional[int], experiment_id: Optional[int], step: int,
+def write(cur: psycopg.Cursor, run_id: int, attempt: Optional[int], experiment_id: Optional[int], step: int,
           progress: Any, metrics: Dict[str, Any], float_columns: Set[str]) -> bool:
     """True when the step was written; False when the caller must call run_add_metrics (the step does
     not qualify, no run matched, a column was retyped, the server refused the statement), which writes
-    it or raises the right error. Connection trouble raises psycopg.OperationalError, as any call does."""
+    it or raises the right error. Connection trouble raises psycopg.OperationalError, as any call does.
+    ``cur`` is the client's reused cursor (Client._reused_cursor)."""
+    conn = cur.connection
     if conn.pgconn.transaction_status != _IDLE or type(progress) not in _NUMBERS:
         return False
     values = []
@@ -84,7 +86,7 @@ def write(conn: psycopg.Connection, run_id: int, attempt: Optional[int], experim
         values.append(value)
     params = [Int8(run_id), attempt, None if experiment_id is None else Int8(experiment_id), Int8(step), float(progress), *values]
     try:
-        cur = conn.execute(statement(conn, tuple(metrics)), params)
+        cur.execute(statement(conn, tuple(metrics)), params)
     except psycopg.OperationalError:
         raise
     except psycopg.Error:

@@ -15,7 +15,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Set, Union
 
 import psycopg
 from psycopg.rows import dict_row
@@ -253,8 +253,7 @@ class Run:
                     buffer.add(metrics)
                     return
                 # Unbuffered: what the general path below does for these arguments, without its checks.
-                if client._depth == 0 and metric_row.write(client._connection(), self.id, self.attempt, self.experiment_id,
-                                                           step, progress, metrics, client._copyable_names):
+                if self._write_row(step, progress, metrics, client._copyable_names):
                     return
                 self._lease_call(client, sql.ADD_METRICS,
                                  (self.id, step, progress, to_json(metrics), True, self.attempt, False, self.experiment_id))
@@ -282,14 +281,28 @@ class Run:
         if isinstance(set_updated, _dt.datetime):
             self.set_updated(set_updated)
 
-    def _write_row(self, step: int, progress: Any, metrics: Dict[str, Any]) -> bool:
+    def _write_row(self, step: int, progress: Any, metrics: Dict[str, Any], float_columns: Optional[Set[str]] = None) -> bool:
         """An unbuffered step as one typed statement when it qualifies (pgtrack.metric_row); False
-        when run_add_metrics must write it (or say why it cannot)."""
+        when run_add_metrics must write it (or say why it cannot).
+
+        The open connection is used as it is, without the check for a connection the server closed
+        that every other call makes (``Client._connection``: a select() that costs an unbuffered step
+        about 4%, measured in docs/design.md). The step is idempotent (an upsert that merges), so when
+        the server did close it (a restart, ``idle_session_timeout``, ``pg_terminate_backend``) the
+        statement fails before it runs and run_add_metrics writes the step on a new connection."""
         client = self.client
-        if client.in_transaction_block:  # inside client.connect() the generated writers touch once per transaction
+        if client._depth:  # inside client.connect() the generated writers touch once per transaction
             return False
-        return metric_row.write(client._connection(), self.id, self.attempt, self.experiment_id, step, progress, metrics,
-                                client._copyable_metric_names())
+        conn = client._conn
+        if conn is None or conn.closed:
+            conn = client._connection()
+        try:
+            return metric_row.write(client._reused_cursor(conn), self.id, self.attempt, self.experiment_id, step, progress, metrics,
+                                    client._copyable_metric_names() if float_columns is None else float_columns)
+        except psycopg.OperationalError:
+            if not conn.closed:  # a timeout, a cancel: the connection is fine, the caller hears of it
+                raise
+            return False
 
     def _known_metrics(self, metrics: Dict[str, Any]) -> bool:
         """True if every name is a metric column (cached per client, reloaded once on a miss). A row

@@ -123,3 +123,35 @@ def test_inside_a_transaction_block_run_add_metrics_is_used(client, row_paths):
     with client.connect():
         run.add_metrics(step=1, loss=1.0)
     assert row_paths == [] and metrics(client, run.id, "step, loss") == [(1, 1.0)]
+
+
+def test_a_connection_the_server_closed_is_replaced_and_the_step_written_once(dbname, client, row_paths):
+    """The statement uses the open connection without checking it first: when the server has closed
+    it, the statement fails before it runs, and run_add_metrics writes the step on a new connection."""
+    run = pgtrack.Experiment(client, name="m").get_run(buffer=False)
+    run.add_metrics(step=1, loss=1.0)
+    before = client.value("SELECT pg_backend_pid()")
+    with psycopg.connect(dbname=dbname, autocommit=True) as admin:
+        admin.execute("SELECT pg_catalog.pg_terminate_backend(%s::int, 10000::bigint)", (before,))  # waits until it has exited
+    run.add_metrics(step=2, loss=2.0)  # no error: written on a new connection
+    run.add_metrics(step=3, loss=3.0)
+    assert row_paths == [True, True]  # step 2 raised inside the statement's call, then went to run_add_metrics
+    assert client.value("SELECT pg_backend_pid()") != before
+    assert metrics(client, run.id, "step, loss") == [(1, 1.0), (2, 2.0), (3, 3.0)]
+
+
+def test_a_timeout_of_the_statement_reaches_the_caller(dbname, client, row_paths):
+    """An OperationalError on a connection that is still open (here statement_timeout while another
+    session holds the run's row) is the caller's: nothing is retried behind its back."""
+    run = pgtrack.Experiment(client, name="m").get_run(buffer=False)
+    client.execute("SET statement_timeout = '200ms'")
+    locker = psycopg.connect(dbname=dbname)
+    locker.execute("SELECT 1 FROM pgtrack.runs WHERE id = %s FOR UPDATE", (run.id,))
+    try:
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            run.add_metrics(step=1, loss=1.0)
+    finally:
+        locker.rollback()
+        locker.close()
+        client.execute("RESET statement_timeout")
+    assert row_paths == [] and metrics(client, run.id, "step, loss") == []
