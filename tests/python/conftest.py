@@ -145,6 +145,15 @@ def without_settings(env, home, embedded_dir=None) -> dict:
     return dict(clean, HOME=str(home), PGTRACK_EMBEDDED_DIR=str(embedded_dir or Path(home) / "embedded"))
 
 
+def _default_sigint() -> None:
+    """In the child before exec: SIGINT as a terminal starts a program. A shell that starts the test
+    run in the background (``make test &``, ``nohup``) ignores SIGINT, every child inherits that, and a
+    Python started with SIGINT ignored never raises KeyboardInterrupt."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_python(code: str, dbname: str, *args: str, signal_after: Optional[str] = None, signum: int = 15,
                timeout: float = 60, env: Optional[dict] = None):
     """Run ``code`` in a real child interpreter (argv: dbname, *args). With ``signal_after``, wait
@@ -155,7 +164,7 @@ def run_python(code: str, dbname: str, *args: str, signal_after: Optional[str] =
 
     full_env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
     proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), dbname, *args], env=full_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
     out_lines = []
     if signal_after is not None:
         for line in proc.stdout:
