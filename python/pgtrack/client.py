@@ -110,7 +110,7 @@ class Client:
         """Close the connection, and the replica's (the next call opens a new one)."""
         if self._conn is not None:
             self._conn.close()
-            self._conn = None
+            self._conn = self._reused = None
         if self._reader is not None:
             self._reader.close()
 
