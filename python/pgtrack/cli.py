@@ -339,8 +339,22 @@ def cmd_ui(client: Client, opts: argparse.Namespace) -> int:
     from .ui import serve
 
     experiment = _experiment_id(client, opts.experiment) if opts.experiment else None
-    serve(client, experiment, opts.bind, opts.ui_port, open_browser=not opts.no_browser, token=opts.token)
+    if opts.token_file:  # a file or the environment: a command line is visible to every user in ps
+        token = Path(opts.token_file).read_text(encoding="utf-8").strip()
+        if not token:
+            raise CliError(f"the token file {opts.token_file} is empty", EXIT_USAGE)
+    else:
+        token = os.environ.get("PGTRACK_UI_TOKEN") or None  # None: a random one
+    serve(client, experiment, opts.bind, opts.ui_port, open_browser=not opts.no_browser, token=token)
     return EXIT_OK
+
+
+class _RefusedToken(argparse.Action):
+    """``ui --token VALUE``, refused: every local account reads a command line in ps."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        parser.error("--token on the command line is visible to every user (ps): put the token in a file "
+                     "and pass --token-file PATH, or set PGTRACK_UI_TOKEN")
 
 
 def _json_argument(text: str, what: str) -> Any:
@@ -511,13 +525,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--direction", choices=("min", "max"), help="is the primary metric minimised or maximised")
     p.add_argument("--buckets", type=int, default=100, help="points per curve (default 100)")
     p.set_defaults(handler=cmd_report)
-    p = commands.add("ui", own=("--host", "--port"), help="a live dashboard in the browser (read-only; binds 127.0.0.1)")
+    p = commands.add("ui", own=("--host", "--port"), help="a live dashboard in the browser (read-only; binds 127.0.0.1)",
+                     epilog="every request needs the access token: open the URL printed on stdout (it carries "
+                            "?token=...; the first visit sets a cookie). The token is random unless --token-file "
+                            "or PGTRACK_UI_TOKEN gives it.")
     p.add_argument("experiment", nargs="?", metavar="EXPERIMENT", help="open this experiment's page")
-    p.add_argument("--host", dest="bind", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1; any other needs the token in the printed URL)")
+    p.add_argument("--host", dest="bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", dest="ui_port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     p.add_argument("--no-browser", action="store_true", help="print the URL (stdout) instead of opening a browser")
-    p.add_argument("--token", help="the access token off the loopback (default: a random one)")
+    p.add_argument("--token-file", metavar="PATH",
+                   help="read the access token from this file (else PGTRACK_UI_TOKEN, else a random one)")
+    p.add_argument("--token", action=_RefusedToken, help=argparse.SUPPRESS)  # refused, with the way that works
     p.set_defaults(handler=cmd_ui)
     p = commands.add("sweep", help="run a command once per configuration, in worker processes, resumable")
     p.add_argument("experiment", metavar="EXPERIMENT", help="experiment name (made if missing) or id")

@@ -10,24 +10,27 @@ JSON:
   /api/experiments/<id>/version, /api/runs/<id>
 
 Safe by default: every query runs in a read-only transaction (``default_transaction_read_only``), as
-``pgtrack_reader`` when that role exists and the login may use it; the server binds 127.0.0.1 and
-answers only requests whose Host names the address it serves (no DNS rebinding); bound to any other
-address it requires a token, carried by the printed URL and then by a cookie. Responses carry a
-Content-Security-Policy that allows only this server's own script and style.
+``pgtrack_reader`` when that role exists and the login may use it; the server binds 127.0.0.1. Every
+request needs the access token (random unless given), carried by the printed URL and then by a cookie
+named for the port: on a shared machine any local account can reach 127.0.0.1, so the loopback alone
+guards nothing. It also answers only requests whose Host names the address it serves (no DNS
+rebinding). Responses carry a Content-Security-Policy that allows only this server's own script and
+style.
 """
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
+import re
 import secrets
 import threading
 import traceback
 from http import HTTPStatus
-from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from typing import Any, Callable, Dict, Optional, Tuple
-from urllib.parse import parse_qs, urlsplit
+from typing import Any, Callable, Dict, Optional
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import psycopg
 
@@ -36,6 +39,12 @@ from . import data
 from .filters import FilterError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+WILDCARD = ("", "0.0.0.0", "::")
+# A Host header is a name or a bracketed IPv6 address, then an optional numeric port; nothing else
+# (no userinfo "localhost:1@evil.com", no fragment, no trailing text), so the name checked is the name
+# the browser resolved.
+HOST_HEADER = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._-]+))(?::(?P<port>[0-9]{1,5}))?")
+FORBIDDEN = b"forbidden: open the URL that pgtrack ui printed (it carries the access token)\n"
 STATIC = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
 SHELL = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -49,7 +58,7 @@ SHELL = """<!DOCTYPE html>
 class Dashboard:
     """What the handler needs: how to make a read-only Client per thread, and the access token."""
 
-    def __init__(self, client: Any, token: Optional[str], host: str):
+    def __init__(self, client: Any, token: str, host: str):
         self.base = client.for_reading()
         self.token = token
         self.host = host
@@ -80,6 +89,7 @@ class Dashboard:
 class Handler(BaseHTTPRequestHandler):
     server_version = "pgtrack-ui"
     dashboard: Dashboard  # set on the subclass made by make_server
+    cookie: Optional[str] = None  # Set-Cookie for a reply to a request that brought ?token=
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: the terminal is the user's
         pass
@@ -98,6 +108,8 @@ class Handler(BaseHTTPRequestHandler):
                          "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
         for key, value in (extra or {}).items():
             self.send_header(key, value)
+        if self.cookie:
+            self.send_header("Set-Cookie", self.cookie)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -105,20 +117,20 @@ class Handler(BaseHTTPRequestHandler):
     def _json(self, status: int, payload: Any) -> None:
         self._send(status, json.dumps(payload, allow_nan=False).encode(), "application/json; charset=utf-8")
 
-    def _allowed(self, query: Dict[str, str]) -> Tuple[bool, Optional[str]]:
-        """(allowed, cookie to set). Loopback: the Host must name the loopback (DNS rebinding).
-        Elsewhere: the token, from ?token= or the cookie."""
+    def _allowed(self, query: Dict[str, str]) -> bool:
+        """The Host names the address served (DNS rebinding) and the token comes with the request, in
+        ?token= (then the reply sets the cookie, so the page's own requests carry it) or the cookie."""
         board = self.dashboard
-        host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]")
-        if board.token is None:
-            return host in LOOPBACK, None
-        given = query.get("token")
-        if given is None:
-            cookie = SimpleCookie(self.headers.get("Cookie", ""))
-            given = cookie["pgtrack_token"].value if "pgtrack_token" in cookie else None
-        if given is None or not hmac.compare_digest(given, board.token):
-            return False, None
-        return True, f"pgtrack_token={board.token}; HttpOnly; SameSite=Strict; Path=/" if "token" in query else None
+        port = self.server.server_address[1]
+        self.cookie = None
+        if not host_allowed(self.headers.get("Host") or "", board.host, port):
+            return False
+        name = cookie_name(port)
+        if "token" in query and same_token(query["token"], board.token):
+            self.cookie = f"{name}={quote(board.token, safe='')}; HttpOnly; SameSite=Strict; Path=/"
+            return True
+        given = cookie_value(self.headers.get("Cookie") or "", name)
+        return given is not None and same_token(given, board.token)
 
     def do_HEAD(self) -> None:
         self.do_GET()
@@ -126,10 +138,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        allowed, cookie = self._allowed(query)
-        if not allowed:
-            self._send(HTTPStatus.FORBIDDEN, b"forbidden: open the URL pgtrack ui printed (it carries the token)\n",
-                       "text/plain; charset=utf-8")
+        if not self._allowed(query):
+            self._send(HTTPStatus.FORBIDDEN, FORBIDDEN, "text/plain; charset=utf-8")
             return
         path = parts.path.rstrip("/") or "/"
         if path == "/favicon.ico":
@@ -145,8 +155,7 @@ class Handler(BaseHTTPRequestHandler):
                 body = resources.files("pgtrack.ui").joinpath("static", name).read_bytes()
                 self._send(HTTPStatus.OK, body, STATIC[name])
             elif path == "/" or path.split("/")[1] in ("experiments", "runs", "compare"):
-                self._send(HTTPStatus.OK, SHELL.encode(), "text/html; charset=utf-8",
-                           {"Set-Cookie": cookie} if cookie else None)
+                self._send(HTTPStatus.OK, SHELL.encode(), "text/html; charset=utf-8")
             else:
                 raise LookupError(f"no page {path}")
         except LookupError as exc:
@@ -220,11 +229,64 @@ ENDPOINTS: Dict[str, Callable[[Any, int, Dict[str, str]], Any]] = {
 }
 
 
+def host_allowed(header: str, bound: str, port: int) -> bool:
+    """Whether a Host header names this server: parsed strictly (HOST_HEADER), its port (if any) the
+    one served; bound to the loopback, a loopback name; bound to a wildcard (0.0.0.0, ::), any name
+    (the token is the guard); bound to a name or address, that one."""
+    match = HOST_HEADER.fullmatch(header)
+    if match is None or (match["port"] is not None and int(match["port"]) != port):
+        return False
+    name = _canonical(match["v6"]) if match["v6"] else match["name"].lower()
+    if bound in LOOPBACK:
+        return name in LOOPBACK
+    return bound in WILDCARD or name == _canonical(bound)
+
+
+def _canonical(host: str) -> Optional[str]:
+    """An IPv6 address in its one spelling (0::1 is ::1), anything else in lower case; None for text
+    with a colon that is no IPv6 address."""
+    if ":" not in host:
+        return host.lower()
+    try:
+        return str(ipaddress.IPv6Address(host))
+    except ValueError:
+        return None
+
+
+def same_token(given: str, token: str) -> bool:
+    """Constant-time comparison of UTF-8 bytes: hmac.compare_digest raises TypeError on a str with a
+    non-ASCII character, and a client chooses what it sends."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), token.encode("utf-8", "surrogatepass"))
+
+
+def cookie_name(port: int) -> str:
+    """Browsers share cookies between the ports of a host: one name per port keeps two dashboards on
+    one machine from overwriting each other's token."""
+    return f"pgtrack_token_{port}"
+
+
+def cookie_value(header: str, name: str) -> Optional[str]:
+    """The (percent-decoded) value of cookie ``name``. Parsed here, not by SimpleCookie, which drops the
+    whole header at a value it does not like (``other={"a":1}``), and the browser sends this dashboard
+    the cookies of every other server of the host."""
+    for part in header.split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep and key == name:
+            return unquote(value)
+    return None
+
+
 def make_server(client: Any, host: str = "127.0.0.1", port: int = 8765, token: Optional[str] = None) -> ThreadingHTTPServer:
-    """A server bound to (host, port), not yet serving. Off the loopback a token is required (one is
-    made when none is given)."""
-    if host not in LOOPBACK and token is None:
+    """A server bound to (host, port), not yet serving. It requires ``token``, or a random one when
+    none is given (url_of gives the URL that carries it), whatever the address."""
+    if token is None:
         token = secrets.token_urlsafe(24)
+    if not isinstance(token, str) or not token.strip():
+        raise ValueError("the dashboard's access token must be a non-empty text")
+    try:
+        token.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("the dashboard's access token must be valid UTF-8 text") from None
     board = Dashboard(client, token, host)
     handler = type("BoundHandler", (Handler,), {"dashboard": board})
     server = ThreadingHTTPServer((host, port), handler)
@@ -234,7 +296,8 @@ def make_server(client: Any, host: str = "127.0.0.1", port: int = 8765, token: O
 
 
 def url_of(server: ThreadingHTTPServer, path: str = "/") -> str:
+    """The URL of ``path`` with the access token; the first request with it sets the cookie."""
     host, port = server.server_address[:2]
     shown = f"[{host}]" if ":" in host else host
     token = server.dashboard.token  # type: ignore[attr-defined]
-    return f"http://{shown}:{port}{path}" + (f"?token={token}" if token else "")
+    return f"http://{shown}:{port}{path}?token={quote(token, safe='')}"
