@@ -54,6 +54,41 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION pgtrack._migration_shadows(p_path name[])
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    /* Objects in a schema of p_path, the session's effective search_path (pg_catalog aside), named like a table, view,
+       sequence, type or function of schema pgtrack; NULL when there are none. migrate() appends
+       pgtrack to the session's path so that SQLTrack's unqualified names (ALTER TABLE metrics ...)
+       reach pgtrack's objects: an object of the same name earlier on the path would win instead (a
+       writer's public.metrics altered, a writer's public.add_metric run with the migrator's rights),
+       so migrate() refuses while one exists. */
+    WITH path AS (
+        SELECT n.oid, n.nspname FROM unnest(p_path) s(name)
+          JOIN pg_namespace n ON n.nspname = s.name
+         WHERE n.nspname NOT IN ('pg_catalog', 'pgtrack')),
+    ours AS (
+        SELECT c.relname::text AS name FROM pg_class c WHERE c.relnamespace = 'pgtrack'::regnamespace
+        UNION SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'pgtrack'::regnamespace
+        UNION SELECT t.typname::text FROM pg_type t WHERE t.typnamespace = 'pgtrack'::regnamespace),
+    theirs AS (
+        SELECT format('%s %I.%I (owner %I)', CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 'view'
+                      WHEN 'S' THEN 'sequence' WHEN 'i' THEN 'index' ELSE 'relation' END,
+                      path.nspname, c.relname, c.relowner::regrole) AS what
+          FROM pg_class c JOIN path ON path.oid = c.relnamespace WHERE c.relname::text IN (SELECT name FROM ours)
+        UNION ALL
+        SELECT format('function %I.%I (owner %I)', path.nspname, p.proname, p.proowner::regrole)
+          FROM pg_proc p JOIN path ON path.oid = p.pronamespace WHERE p.proname::text IN (SELECT name FROM ours)
+        UNION ALL
+        SELECT format('type %I.%I (owner %I)', path.nspname, t.typname, t.typowner::regrole)
+          FROM pg_type t JOIN path ON path.oid = t.typnamespace
+         WHERE t.typname::text IN (SELECT name FROM ours) AND t.typrelid = 0 AND t.typcategory <> 'A')  -- a table's row type is its table; arrays follow their element
+    SELECT string_agg(DISTINCT what, ', ') FROM theirs
+$$;
+
 CREATE OR REPLACE FUNCTION pgtrack.migrate(name text, script text)
 RETURNS boolean
 LANGUAGE plpgsql
@@ -62,7 +97,8 @@ AS $$
    may do. The script and its record in applied_migrations commit or roll back together, so a failing
    script leaves no trace and can be fixed and retried. A BEGIN; ... END; around the whole script is
    dropped (SQLTrack's scripts have one); other transaction commands are refused. The script sees
-   pgtrack's tables by their plain names too (the session's search_path, then pgtrack).
+   pgtrack's tables by their plain names too (the session's search_path, then pgtrack), and is refused
+   (PT005) while an object on the session's path is named like one of pgtrack's (_migration_shadows).
    No SET search_path here on purpose: the script runs with the session's search_path. So this body
    qualifies every function and operator it uses itself (pg_catalog.x, OPERATOR(pg_catalog.=)); the
    helpers it calls pin search_path. */
@@ -74,6 +110,7 @@ DECLARE
     v_applied  text;
     v_path     text;
     v_views    bigint[];
+    v_shadows  text;
 BEGIN
     PERFORM pgtrack._validate_label(p_name, 'migration name');
     PERFORM pgtrack._validate_label(p_script, 'migration script', NULL);
@@ -94,6 +131,13 @@ BEGIN
     -- after the session's own path (so what the script creates goes where it did before); restored
     -- below, so nothing leaks out of the call.
     PERFORM pg_catalog.set_config('search_path', v_path OPERATOR(pg_catalog.||) ', pgtrack', false);
+    v_shadows := pgtrack._migration_shadows(pg_catalog.current_schemas(true));
+    IF v_shadows IS NOT NULL THEN
+        PERFORM pg_catalog.set_config('search_path', v_path, false);
+        PERFORM pgtrack._raise('PT005', pg_catalog.format('migration %L refused: %s on the search_path would take the place of pgtrack''s object of that name for the script''s plain names',
+                                                          p_name, v_shadows),
+            'drop or rename that object, or run the migration with a search_path that leaves its schema out (SET search_path = myschema, where the script''s new objects should go)');
+    END IF;
     BEGIN
         EXECUTE pgtrack._migration_body(p_script);
     EXCEPTION WHEN invalid_transaction_termination OR feature_not_supported OR active_sql_transaction THEN

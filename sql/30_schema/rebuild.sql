@@ -17,6 +17,21 @@ AS $$
       FROM pg_class c WHERE c.oid = to_regclass('pgtrack.metrics')
 $$;
 
+CREATE OR REPLACE FUNCTION pgtrack._view_dependents(p_view oid)
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    /* Views and rules built on view p_view, described (owner, temporary or not); NULL when none. */
+    SELECT string_agg(DISTINCT format('%s %s (owner %I%s)', CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' ELSE 'rule of' END,
+                                      c.oid::regclass, c.relowner::regrole,
+                                      CASE WHEN c.relpersistence = 't' THEN ', temporary: it goes when its session ends' ELSE '' END), ', ')
+      FROM pg_depend d JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+      JOIN pg_class c ON c.oid = r.ev_class
+     WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = p_view AND r.ev_class <> p_view
+$$;
+
 CREATE OR REPLACE FUNCTION pgtrack._describe_view(p_view oid)
 RETURNS text
 LANGUAGE sql
@@ -24,10 +39,13 @@ STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     /* "view s.v (owner alice)", and for a temporary view whose session it belongs to: a reader's
-       temporary view on pgtrack.metrics blocks an admin's maintenance until it is dropped. */
-    SELECT format('%s %s (owner %I%s)', CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' ELSE 'rule of' END,
+       temporary view on pgtrack.metrics blocks an admin's maintenance until it is dropped. A view
+       that others are built on (pgtrack's own typed views, kept while a reader's view uses them)
+       names those too: they are what has to go. */
+    SELECT format('%s %s (owner %I%s)%s', CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' ELSE 'rule of' END,
                   c.oid::regclass, c.relowner::regrole,
-                  CASE WHEN c.relpersistence = 't' THEN ', temporary: it goes when its session ends' ELSE '' END)
+                  CASE WHEN c.relpersistence = 't' THEN ', temporary: it goes when its session ends' ELSE '' END,
+                  ' used by ' || pgtrack._view_dependents(c.oid))
       FROM pg_class c WHERE c.oid = p_view
 $$;
 

@@ -28,20 +28,65 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 /* Drop every experiment view pgtrack made (so a schema change can go ahead); returns their
-   experiments, for _create_experiment_views afterwards. Views of other roles are never touched. */
+   experiments, for _create_experiment_views afterwards. Views of other roles are never touched.
+   A view that something else depends on (a reader's view, temporary or not, built on it) is left as
+   it is, and its experiment is not returned: it goes stale until that dependent is gone and the next
+   schema change refreshes it, rather than failing the schema change for everyone. A schema change
+   the stale view does block (dropping a metric it reads) says so with PT005 (_describe_view names
+   the dependent and its owner). */
 DECLARE
-    v_ids  bigint[] := pgtrack._view_ids();
+    v_ids  bigint[] := '{}';
     v_view regclass;
+    v_id   bigint;
 BEGIN
-    FOR v_view IN
-        SELECT c.oid::regclass FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    FOR v_view, v_id IN
+        SELECT c.oid::regclass, substring(d.description FROM '^pgtrack experiment (\d+)$')::bigint
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
           JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
          WHERE n.nspname = 'pgtrack_views' AND c.relkind = 'v' AND d.description ~ '^pgtrack experiment \d+$'
            AND c.relowner = (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user)
     LOOP
-        EXECUTE format('DROP VIEW %s', v_view);
+        IF pgtrack._view_dependents(v_view) IS NULL THEN
+            EXECUTE format('DROP VIEW %s', v_view);
+            v_ids := v_ids || v_id;
+        END IF;
     END LOOP;
     RETURN v_ids;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pgtrack._unique_names(p_names text[])
+RETURNS text[]
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* p_names made unique in order: a name that an earlier one already took (an identifying field
+   final_lr and the metric lr's final_lr, say) becomes name_2, name_3, ... cut to 63 bytes so that
+   PostgreSQL keeps it whole. Column names of generated views come through here, so no caller's name
+   can make CREATE VIEW fail with a duplicate column. */
+DECLARE
+    v_out  text[] := '{}';
+    v_name text;
+    v_try  text;
+    v_base text;
+    v_n    integer;
+BEGIN
+    FOREACH v_name IN ARRAY p_names LOOP
+        v_try := v_name;
+        v_n := 1;
+        WHILE v_try = ANY (v_out) LOOP
+            v_n := v_n + 1;
+            v_base := v_name;
+            LOOP
+                v_try := v_base || '_' || v_n;
+                EXIT WHEN octet_length(v_try) <= 63;
+                v_base := left(v_base, -1);
+            END LOOP;
+        END LOOP;
+        v_out := v_out || v_try;
+    END LOOP;
+    RETURN v_out;
 END
 $$;
 
@@ -58,9 +103,10 @@ DECLARE
     v_id      bigint;
     v_name    text;
     v_view    text;
-    v_fields  text;
+    v_n       integer;
+    v_exprs   text[];
+    v_names   text[];
     v_columns text;
-    v_metrics text;
     v_aggs    text;
 BEGIN
     IF p_ids IS NULL OR cardinality(p_ids) = 0 THEN
@@ -70,32 +116,46 @@ BEGIN
     FOREACH v_id IN ARRAY p_ids LOOP
         SELECT e.name INTO v_name FROM pgtrack.experiments e WHERE e.id = v_id;
         CONTINUE WHEN NOT FOUND;
+        -- The view's name: the experiment's, else experiment_<id>, else experiment_<id>_<n>: names are
+        -- tried until one is free, so no name (which a writer can set on any experiment) blocks this.
         v_view := CASE WHEN octet_length(v_name) <= 63 AND v_name !~ '[[:cntrl:]]' THEN v_name ELSE 'experiment_' || v_id END;
-        IF to_regclass(format('pgtrack_views.%I', v_view)) IS NOT NULL THEN
-            v_view := 'experiment_' || v_id;  -- a name another experiment's view (or someone) has
-        END IF;
-        -- run columns (built-in and annotating), then the identifying fields not named like one
-        SELECT string_agg(format('r.%I', a.attname), ', ' ORDER BY a.attnum) INTO v_columns
+        v_n := 1;
+        WHILE to_regclass(format('pgtrack_views.%I', v_view)) IS NOT NULL LOOP
+            v_view := 'experiment_' || v_id || CASE WHEN v_n = 1 THEN '' ELSE '_' || v_n END;
+            v_n := v_n + 1;
+        END LOOP;
+        -- Output columns as (expression, name): the run columns (built-in and annotating), the
+        -- identifying fields not named like one, then best_ and final_ of each numeric metric (best is
+        -- the minimum, or the maximum for names like a score). Names are made unique (_unique_names):
+        -- an identifying field final_lr beside the metric lr gets final_lr, the metric final_lr_2.
+        SELECT array_agg(format('r.%I', a.attname) ORDER BY a.attnum), array_agg(a.attname::text ORDER BY a.attnum)
+          INTO v_exprs, v_names
           FROM pg_attribute a WHERE a.attrelid = 'pgtrack.runs'::regclass AND a.attnum > 0 AND NOT a.attisdropped
            AND a.attname NOT IN ('identity', 'experiment_id');
-        SELECT string_agg(format('(r.identity ->> %L)::%s AS %I', f.name,
-                                 CASE f.type WHEN 'int' THEN 'bigint' WHEN 'float' THEN 'double precision'
-                                             WHEN 'bool' THEN 'boolean' ELSE 'text' END, f.name), ', ' ORDER BY f.name)
-          INTO v_fields
+        SELECT v_exprs || coalesce(array_agg(format('(r.identity ->> %L)::%s', f.name,
+                                   CASE f.type WHEN 'int' THEN 'bigint' WHEN 'float' THEN 'double precision'
+                                               WHEN 'bool' THEN 'boolean' ELSE 'text' END) ORDER BY f.name), '{}'),
+               v_names || coalesce(array_agg(f.name::text ORDER BY f.name), '{}')
+          INTO v_exprs, v_names
           FROM pgtrack.identifying_fields f
          WHERE f.experiment_id = v_id
            AND f.name NOT IN (SELECT a.attname FROM pg_attribute a WHERE a.attrelid = 'pgtrack.runs'::regclass AND a.attnum > 0);
-        -- best (min, or max for names like a score) and final value of each numeric metric
-        SELECT string_agg(format('%s(m.%I) FILTER (WHERE m.%I <> ''NaN'') AS %I, '
-                                 '(array_agg(m.%I ORDER BY m.step DESC, m.progress DESC) FILTER (WHERE m.%I IS NOT NULL))[1] AS %I',
+        SELECT string_agg(format('%s(m.%I) FILTER (WHERE m.%I <> ''NaN'') AS b%s, '
+                                 '(array_agg(m.%I ORDER BY m.step DESC, m.progress DESC) FILTER (WHERE m.%I IS NOT NULL))[1] AS f%s',
                                  CASE WHEN c.name ~* 'acc|auc|f1|precision|recall|score|reward|iou|bleu|map' THEN 'max' ELSE 'min' END,
-                                 c.name, c.name, 'best_' || c.name, c.name, c.name, 'final_' || c.name), ', ' ORDER BY c.name),
-               string_agg(format('m.%I, m.%I', 'best_' || c.name, 'final_' || c.name), ', ' ORDER BY c.name)
-          INTO v_aggs, v_metrics
-          FROM pgtrack.metric_columns() c JOIN pg_type t ON t.oid = c.type
-         WHERE t.typcategory = 'N' AND octet_length(c.name) <= 57;  -- best_/final_ + name within 63 bytes
-        EXECUTE format('CREATE VIEW pgtrack_views.%I WITH (security_invoker = true) AS SELECT %s%s%s FROM pgtrack.runs r%s WHERE r.experiment_id = %s',
-                       v_view, v_columns, coalesce(', ' || v_fields, ''), coalesce(', ' || v_metrics, ''),
+                                 c.name, c.name, c.i, c.name, c.name, c.i), ', ' ORDER BY c.i) FILTER (WHERE e.k = 1),
+               v_exprs || coalesce(array_agg(e.expr ORDER BY c.i, e.k), '{}'),
+               v_names || coalesce(array_agg(e.prefix || c.name ORDER BY c.i, e.k), '{}')
+          INTO v_aggs, v_exprs, v_names
+          FROM (SELECT mc.name, row_number() OVER (ORDER BY mc.name) AS i
+                  FROM pgtrack.metric_columns() mc JOIN pg_type t ON t.oid = mc.type
+                 WHERE t.typcategory = 'N' AND octet_length(mc.name) <= 57) c  -- best_/final_ + name within 63 bytes
+          CROSS JOIN LATERAL (VALUES (1, 'best_', 'm.b' || c.i), (2, 'final_', 'm.f' || c.i)) e(k, prefix, expr);
+        v_names := pgtrack._unique_names(v_names);
+        SELECT string_agg(format('%s AS %I', x.expr, x.name), ', ' ORDER BY x.k) INTO v_columns
+          FROM unnest(v_exprs, v_names) WITH ORDINALITY x(expr, name, k);
+        EXECUTE format('CREATE VIEW pgtrack_views.%I WITH (security_invoker = true) AS SELECT %s FROM pgtrack.runs r%s WHERE r.experiment_id = %s',
+                       v_view, v_columns,
                        CASE WHEN v_aggs IS NULL THEN ''
                             ELSE format(' LEFT JOIN LATERAL (SELECT %s FROM pgtrack.metrics m WHERE m.run_id = r.id AND m.experiment_id = r.experiment_id) m ON true', v_aggs) END,
                        v_id);
