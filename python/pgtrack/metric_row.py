@@ -30,6 +30,8 @@ from psycopg import pq
 from psycopg import sql as _sql
 from psycopg.types.numeric import Int8
 
+from ._sqlparts import ident
+
 _NUMBERS = (float, int)
 _IDLE = pq.TransactionStatus.IDLE
 _statements: Dict[Tuple[str, ...], bytes] = {}  # metric names -> statement, shared by every connection
@@ -40,12 +42,12 @@ def statement(conn: psycopg.Connection, names: Tuple[str, ...]) -> bytes:
     """The upsert for these metric columns (identifiers quoted by psycopg), built once per name set."""
     query = _statements.get(names)
     if query is None:
-        columns = _sql.SQL("").join(_sql.SQL(", {}").format(_sql.Identifier(n)) for n in names)
+        columns = _sql.SQL("").join(_sql.SQL(", {}").format(ident(n)) for n in names)
         values = _sql.SQL("").join(_sql.SQL(", %b") for _ in names)
-        merge = _sql.SQL(", ").join(_sql.SQL("{0} = coalesce(EXCLUDED.{0}, m.{0})").format(_sql.Identifier(n)) for n in names)
+        merge = _sql.SQL(", ").join(_sql.SQL("{0} = coalesce(EXCLUDED.{0}, m.{0})").format(ident(n)) for n in names)
         typed = _sql.SQL("").join(
             _sql.SQL(" AND pg_catalog.pg_typeof((NULL::pgtrack.metrics).{}) OPERATOR(pg_catalog.=) 'pg_catalog.float8'::pg_catalog.regtype").format(
-                _sql.Identifier(n)) for n in names)
+                ident(n)) for n in names)
         query = _sql.SQL(
             "WITH t AS (UPDATE pgtrack.runs r SET time_updated = pg_catalog.clock_timestamp()"
             " WHERE r.id OPERATOR(pg_catalog.=) %b"

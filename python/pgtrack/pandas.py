@@ -9,6 +9,7 @@ from typing import Any, Iterable, Optional, Sequence, Tuple
 from psycopg import sql as _sql
 
 from ._extras import require
+from ._sqlparts import ident, literal
 from .client import for_reading
 
 def query_dataframe(cursor_or_client: Any, query: Any, params: Optional[Sequence[Any]] = ()) -> Any:
@@ -103,7 +104,7 @@ def history(runs: Any, metrics: Any = None, client: Any = None) -> Any:
     columns = ["run_id", "step", "progress", "metric", "value"]
     if not metrics or not ids:
         return pd.DataFrame(columns=columns)
-    pairs = _sql.SQL(", ").join(_sql.SQL("({}, m.{}::float8)").format(_sql.Literal(m), _sql.Identifier(m)) for m in metrics)
+    pairs = _sql.SQL(", ").join(_sql.SQL("({}, m.{}::float8)").format(literal(m), ident(m)) for m in metrics)
     query = _sql.SQL("SELECT m.run_id, m.step, m.progress, v.metric, v.value FROM pgtrack.metrics m "
                      "CROSS JOIN LATERAL (VALUES {pairs}) v(metric, value) "
                      "WHERE m.run_id = ANY (%s) AND v.value IS NOT NULL "

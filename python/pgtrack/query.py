@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional,
 
 from psycopg import sql as _sql
 
+from ._sqlparts import ident
 from .errors import SchemaValidationError
 from .status import status_name
 
@@ -201,7 +202,7 @@ class Field:
         if where == "identifying":
             text = _sql.SQL("(r.identity ->> {})").format(schema.param(stored))
             return _sql.SQL("({}::{})").format(text, _sql.SQL(_IDENTIFYING_CASTS[kind])) if kind in _IDENTIFYING_CASTS else text
-        column = _sql.SQL("r.{}").format(_sql.Identifier(stored))
+        column = _sql.SQL("r.{}").format(ident(stored))
         if kind == "jsonpath":
             if cast == "numeric":  # a JSON number as float8, anything else NULL
                 return _sql.SQL("(CASE WHEN jsonb_typeof({} #> {}) = 'number' THEN ({} #>> {})::float8 END)").format(

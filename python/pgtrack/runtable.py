@@ -15,6 +15,7 @@ from typing import Any, Dict, Iterable, List, Sequence
 
 from psycopg import sql as _sql
 
+from ._sqlparts import ident
 from .statements import RUN_STATUS_JOIN
 
 MAXIMISED = re.compile(r"acc|auc|f1|precision|recall|score|reward|iou|bleu|map", re.I)
@@ -46,10 +47,10 @@ def run_table(client: Any, experiment_id: int, maximize: Sequence[str] = ()) -> 
     # best: one scan of the run's rows for every metric at once; final: per metric one backward probe
     # of the primary key (run_id, step, progress), stopping at the first value
     best = [_sql.SQL("{best}({c}::float8) FILTER (WHERE {c}::float8 <> 'NaN') AS {alias}").format(
-        best=_sql.SQL(directions[name]), c=_sql.SQL("m.{}").format(_sql.Identifier(name)), alias=_sql.Identifier(f"b{i}"))
+        best=_sql.SQL(directions[name]), c=_sql.SQL("m.{}").format(ident(name)), alias=_sql.Identifier(f"b{i}"))
         for i, name in enumerate(numeric)]
     final = [_sql.SQL("(SELECT f.{c}::float8 FROM pgtrack.metrics f WHERE f.run_id = r.id AND f.experiment_id = r.experiment_id AND f.{c} IS NOT NULL "
-                      "ORDER BY f.step DESC, f.progress DESC LIMIT 1)").format(c=_sql.Identifier(name)) for name in numeric]
+                      "ORDER BY f.step DESC, f.progress DESC LIMIT 1)").format(c=ident(name)) for name in numeric]
     pairs = [_sql.SQL("agg.{}, {}").format(_sql.Identifier(f"b{i}"), final[i]) for i in range(len(numeric))]
     aggregates = _sql.SQL(", ").join(best) if best else _sql.SQL("NULL AS none")
     selected = _sql.SQL(", ").join(pairs) if pairs else _sql.SQL("NULL")
