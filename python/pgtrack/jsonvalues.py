@@ -13,7 +13,7 @@ import json
 import math
 import uuid
 from pathlib import PurePath
-from typing import Any, Mapping
+from typing import Any, Iterator, List, Mapping
 
 from .errors import SchemaValidationError
 
@@ -60,6 +60,32 @@ def to_json(value: Any) -> str:
         return json.dumps(json_safe(json.loads(json.dumps(value, default=_default))), allow_nan=False)
     except TypeError as exc:  # a value JSON cannot hold (an object, a function): the caller's to fix
         raise SchemaValidationError(str(exc), hint="log numbers, strings, booleans, None, and lists or dicts of them") from None
+
+
+# run_add_metrics_batch takes at most this many rows and 4 MiB of jsonb a call; the client keeps each
+# call's JSON text under 2 MiB (jsonb of float-heavy rows can be larger than its text).
+BATCH_MAX_ROWS = 10_000
+BATCH_MAX_BYTES = 2 * 1024 * 1024
+
+
+def json_batches(rows: List[Any], max_rows: int = BATCH_MAX_ROWS, max_bytes: int = BATCH_MAX_BYTES) -> Iterator[str]:
+    """JSON arrays of consecutive ``rows``, in order, each within run_add_metrics_batch's limits: a
+    large flush is split rather than refused (rows sharing a step still merge across calls, later
+    rows winning, since the calls run in order)."""
+    for start in range(0, len(rows), max_rows):
+        yield from _within_bytes(rows[start:start + max_rows], max_bytes)
+
+
+def _within_bytes(rows: List[Any], max_bytes: int) -> Iterator[str]:
+    """``rows`` as JSON, halved until each part fits ``max_bytes`` (json.dumps writes ASCII, so its
+    length is its size). A single row over the limit goes alone: the server says why it cannot take it."""
+    text = to_json(rows)
+    if len(text) <= max_bytes or len(rows) == 1:
+        yield text
+        return
+    half = len(rows) // 2
+    yield from _within_bytes(rows[:half], max_bytes)
+    yield from _within_bytes(rows[half:], max_bytes)
 
 
 def identifying_json(identifying: Mapping[str, Any]) -> str:

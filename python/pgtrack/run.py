@@ -27,7 +27,7 @@ from .buffer import DEFAULT_MAX_ROWS, DEFAULT_MAX_SECONDS, DEFAULT_SPILL_AFTER, 
 from .client import Client
 from .environment import capture_env
 from .errors import LeaseLostError, NotFoundError, SchemaValidationError
-from .jsonvalues import to_json
+from .jsonvalues import json_batches, to_json
 from .paths import artefacts_path
 from .status import Status
 from .metric_names import BIGINT, check_step
@@ -322,7 +322,8 @@ class Run:
                 raise
             if written is not None:
                 return written
-        return self._lease_call(client, sql.ADD_METRICS_BATCH, (self.id, to_json(rows), True, self.attempt, self.experiment_id))
+        return sum(self._lease_call(client, sql.ADD_METRICS_BATCH, (self.id, batch, True, self.attempt, self.experiment_id))
+                   for batch in json_batches(rows))
 
     def flush(self, final: bool = False) -> int:
         """Write buffered metric rows now; returns how many were sent. Rows this process had to spill
@@ -347,8 +348,12 @@ class Run:
                                         spill=self._spill, spill_after=spill_after or DEFAULT_SPILL_AFTER, warn=self._warn)
 
     def _spill(self, rows: List[Dict[str, Any]], stop: Optional[Dict[str, Any]] = None) -> Path:
-        uuid = self._known.get("uuid") or (self._row or {}).get("uuid")
-        return spill.write(self.id, None if uuid is None else str(uuid), self.attempt, rows, stop)
+        known = {**(self._row or {}), **self._known}  # track() loaded the row: no database call here
+        uuid = known.get("uuid")
+        # pgtrack recover requires the attempt (it fences the rows): a run holding no claim records the
+        # attempt its row had, so a claim made since refuses the file (PT004) as it would a live write.
+        attempt = self.attempt if self.attempt is not None else known.get("attempt")
+        return spill.write(self.id, None if uuid is None else str(uuid), attempt, rows, stop)
 
     def _warn(self, message: str) -> None:
         warnings.warn(f"pgtrack: run {self.id}: {message}", RuntimeWarning, stacklevel=4)

@@ -129,6 +129,20 @@ $$;
 COMMENT ON FUNCTION pgtrack.run_add_metrics(bigint, bigint, double precision, jsonb, boolean, integer, boolean, bigint) IS
 $$Log metrics for a run at (step, progress): an upsert that writes only the given keys, so calls for the same step merge. Unknown metric names: PT003 listing them and how to add them. Float columns accept "NaN", "Infinity", "-Infinity". An empty object still records the row. set_updated also sets runs.time_updated. With attempt (as returned by register/claim_next), PT004 lease lost and nothing written unless it is still the run's current attempt. With add_missing => true, a metric name that has no column gets one (double precision) first, when the caller may add metrics (the owner, pgtrack_admin); otherwise PT005 naming the add_metric call an admin must make. experiment_id (optional, the run's experiment): checked, PT003 if the run belongs to another; on Citus it keeps the call on one shard (docs/scale.md).$$;
 
+CREATE OR REPLACE FUNCTION pgtrack._batch_limit(p_rows jsonb)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* PT003 for a run_add_metrics_batch call over its limits (10,000 rows, 4 MiB of jsonb). */
+BEGIN
+    PERFORM pgtrack._raise('PT003',
+        format('a metrics batch holds at most 10000 rows and 4 MiB, got %s rows and %s bytes',
+               jsonb_array_length(p_rows), pg_column_size(p_rows)),
+        'split the rows into several run_add_metrics_batch calls (the Python client does this itself)');
+END
+$$;
+
 CREATE OR REPLACE FUNCTION pgtrack.run_add_metrics_batch(run_id bigint, rows jsonb, set_updated boolean DEFAULT true,
                                                          attempt integer DEFAULT NULL, add_missing boolean DEFAULT false,
                                                          experiment_id bigint DEFAULT NULL)
@@ -136,10 +150,16 @@ RETURNS integer
 LANGUAGE plpgsql
 AS $$
 /* Many rows in one INSERT statement, all or nothing. Each element of rows is an object with optional
-   step, progress and metric keys; rows sharing (step, progress) are merged, later rows winning. */
+   step, progress and metric keys; rows sharing (step, progress) are merged, later rows winning.
+   At most 10,000 rows and 4 MiB of jsonb a call (_batch_limit): the backend needs about 28 times
+   the batch's size while it works, so an unbounded batch (100 MB: 2.9 GB) could take the server's
+   memory; clients split larger batches (the Python client does). Both checks are O(1) on jsonb. */
 BEGIN
     IF $1 IS NULL OR $2 IS NULL OR pg_catalog.jsonb_typeof($2) OPERATOR(pg_catalog.<>) 'array' THEN
         PERFORM pgtrack._check_metric_call($1, $2, 'array');
+    END IF;
+    IF pg_catalog.jsonb_array_length($2) OPERATOR(pg_catalog.>) 10000 OR pg_catalog.pg_column_size($2) OPERATOR(pg_catalog.>) 4194304 THEN
+        PERFORM pgtrack._batch_limit($2);
     END IF;
     IF $5 THEN
         PERFORM pgtrack._add_missing_metrics(pgtrack._batch_keys($2));
@@ -171,4 +191,4 @@ END
 $$;
 
 COMMENT ON FUNCTION pgtrack.run_add_metrics_batch(bigint, jsonb, boolean, integer, boolean, bigint) IS
-$$Log many metric rows for a run in one statement (all or nothing): rows is a JSON array of objects with optional step, progress and metric keys. Same rules as run_add_metrics, attempt, add_missing and experiment_id included. Returns the number of (step, progress) rows written.$$;
+$$Log many metric rows for a run in one statement (all or nothing): rows is a JSON array of objects with optional step, progress and metric keys, at most 10,000 rows and 4 MiB a call (PT003 beyond). Same rules as run_add_metrics, attempt, add_missing and experiment_id included. Returns the number of (step, progress) rows written.$$;

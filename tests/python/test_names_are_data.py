@@ -278,3 +278,32 @@ def test_migrate_refuses_a_writers_shadow_on_the_search_path(dbname, conn, roles
     conn.execute("DROP TABLE IF EXISTS public.metrics; DROP FUNCTION IF EXISTS public.add_metric(text)")
     assert conn.execute("SELECT pgtrack.migrate('m1', %s)", (script,)).fetchone()[0] is True
     assert conn.execute("SELECT count(*) FROM pgtrack.metric_columns() WHERE name = 'zz'").fetchone()[0] == 1
+
+
+def test_a_batch_over_the_limits_is_refused_and_changes_nothing(conn):
+    conn.execute("SELECT pgtrack.add_metric('loss')")
+    exp = conn.execute("SELECT pgtrack.experiment('big')").fetchone()[0]
+    run = conn.execute("SELECT pgtrack.create_run(%s)", (exp,)).fetchone()[0]
+    for rows in ("(SELECT jsonb_agg(jsonb_build_object('step', i, 'loss', 1)) FROM generate_series(1, 10001) i)",
+                 "jsonb_build_array(jsonb_build_object('step', 1, 'loss', 1, 'pad', repeat('x', 5000000)))"):
+        with pytest.raises(psycopg.Error) as info:
+            conn.execute(f"SELECT pgtrack.run_add_metrics_batch(%s, {rows})", (run,))
+        assert info.value.sqlstate == "PT003" and "at most 10000 rows and 4 MiB" in info.value.diag.message_primary
+    assert conn.execute("SELECT count(*) FROM pgtrack.metrics").fetchone()[0] == 0
+    conn.execute("SELECT pgtrack.run_add_metrics_batch(%s, (SELECT jsonb_agg(jsonb_build_object('step', i, 'loss', 1)) "
+                 "FROM generate_series(1, 10000) i))", (run,))
+    assert conn.execute("SELECT count(*) FROM pgtrack.metrics").fetchone()[0] == 10000
+
+
+def test_the_client_splits_a_large_flush(client):
+    import pgtrack
+    from pgtrack.jsonvalues import json_batches
+
+    client.execute("SELECT pgtrack.add_metric('note', 'text')")  # a text column: the batch path, not COPY
+    run = pgtrack.Experiment(client, name="big").get_run()
+    with run.track(heartbeat=None, max_rows=25_000, max_seconds=3600):
+        for step in range(25_000):
+            run.add_metrics(step=step, loss=float(step), note="x" * 100)
+    assert client.value("SELECT count(*) FROM pgtrack.metrics WHERE run_id = %s AND note IS NOT NULL", (run.id,)) == 25_000
+    parts = list(json_batches([{"step": i, "note": "x" * 100} for i in range(25_000)]))
+    assert len(parts) >= 3 and all(len(p) <= 2 * 1024 * 1024 for p in parts)
