@@ -114,6 +114,10 @@ BEGIN
         PERFORM pgtrack._raise('PT005', 'pgtrack.metrics is distributed by Citus: it cannot be rebuilt, compacted or partitioned by pgtrack',
             'Citus already splits it into shards by experiment; on Citus, keep the number of metric columns added and dropped in check (docs/scale.md)');
     END IF;
+    -- Locks in the order the writers take them: a metric write updates its run (runs), then inserts
+    -- (metrics). The rebuild's foreign keys need SHARE ROW EXCLUSIVE on runs and experiments; taken
+    -- after metrics, a writer holding its run's row and waiting for metrics made a deadlock (40P01).
+    PERFORM pgtrack._execute_guarded('LOCK TABLE pgtrack.experiments, pgtrack.runs IN SHARE ROW EXCLUSIVE MODE');
     PERFORM pgtrack._execute_guarded('LOCK TABLE pgtrack.metrics IN ACCESS EXCLUSIVE MODE');
     v_views := pgtrack._drop_experiment_views();  -- pgtrack's own views, made again at the end
     v_blockers := pgtrack._metrics_blockers();

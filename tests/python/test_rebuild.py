@@ -2,6 +2,7 @@
 columns count), add_metric compacting by itself near it, the live-column limit, and hash partitions
 (partition_metrics, setup(metrics_partitions => n)) under every metric function, dump and restore."""
 import subprocess
+import time
 
 import psycopg
 import pytest
@@ -165,3 +166,38 @@ def test_deleting_a_big_experiment_does_not_block_other_runs_logging(conn, dbnam
         logger.execute("SELECT pgtrack.run_add_metrics(%s, 1, metrics => '{\"keep\": 1}')", (live,))
         deleter.commit()
     assert conn.execute("SELECT count(*) FROM pgtrack.metrics WHERE run_id = ANY(%s)", (runs,)).fetchone()[0] == 0
+
+
+
+def test_partitioning_takes_the_writers_lock_order(conn, dbname):
+    """A writer touches its run (runs) and then inserts (metrics); partition_metrics must take its locks
+    in that order. Interleaved for certain: the writer has touched its run when the rebuild starts,
+    then writes its row. Locking metrics first made both wait for each other (40P01)."""
+    import threading
+
+    conn.execute("SELECT pgtrack.add_metric('loss')")
+    exp = conn.execute("SELECT pgtrack.experiment('busy')").fetchone()[0]
+    run = conn.execute("SELECT pgtrack.create_run(%s)", (exp,)).fetchone()[0]
+    outcome = {}
+
+    def partition():
+        try:
+            with psycopg.connect(dbname=dbname, autocommit=True) as admin:
+                outcome["rebuild"] = admin.execute("SELECT pgtrack.partition_metrics(4)").fetchone()[0]
+        except psycopg.Error as error:
+            outcome["rebuild"] = error.sqlstate
+
+    with psycopg.connect(dbname=dbname) as writer:  # one transaction, as a buffered flush's
+        writer.execute("UPDATE pgtrack.runs SET time_updated = clock_timestamp() WHERE id = %s", (run,))
+        rebuild = threading.Thread(target=partition)
+        rebuild.start()
+        time.sleep(1.0)  # the rebuild is waiting now (for runs, or holding metrics and waiting later)
+        try:
+            writer.execute("SELECT pgtrack.run_add_metrics(%s, 1, 0, '{\"loss\": 1}')", (run,))
+            writer.commit()
+            outcome["writer"] = "ok"
+        except psycopg.Error as error:
+            outcome["writer"] = error.sqlstate
+        rebuild.join(timeout=60)
+    assert outcome == {"writer": "ok", "rebuild": 4}
+    assert conn.execute("SELECT count(*) FROM pgtrack.metrics").fetchone()[0] == 1
