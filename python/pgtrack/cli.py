@@ -323,15 +323,22 @@ def cmd_experiments_delete(client: Client, opts: argparse.Namespace) -> int:
 
 
 def cmd_recover(client: Client, opts: argparse.Namespace) -> int:
+    import warnings
+
     from . import spill
 
-    done = spill.recover(client, opts.run)
+    with warnings.catch_warnings(record=True) as refusals:  # each file left in place says why, on one line
+        warnings.simplefilter("always")
+        done = spill.recover(client, opts.run)
+    for refusal in refusals:
+        print(f"{refusal.message}", file=sys.stderr)
     if opts.json:
         print(json.dumps(dict(done, directory=str(spill.directory()))))
     else:
         print(f"loaded {done['files']} spill files from {spill.directory()}: {done['rows']} metric rows, "
               f"{done['stopped']} final statuses; {done['skipped']} belong to another database, "
-              f"{done['rejected']} were refused (the run was taken over; kept as .rejected)")
+              f"{done['rejected']} were refused (the run was taken over; kept as .rejected), "
+              f"{done['refused']} were not loaded (see the warnings above; left in place)")
     return EXIT_OK
 
 

@@ -7,6 +7,13 @@ keywords (``host``, ``port``, ``dbname``, ``user``, ...); ``#`` and ``;`` start 
 ``[section]`` header is ignored, so SQLTrack's files work. A ``dsn`` (a conninfo string or a
 ``postgresql://`` URL) may come from any of the three sources; the other parameters override it.
 Anything not given falls to libpq's own defaults (``PGHOST``, ``PGPORT``, ``PGUSER``, ...).
+
+A config file decides where the connection goes, and with it where ``PGPASSWORD`` is sent, so it is
+read only when it is yours: owned by the current user, writable by no one else, a regular file (not a
+symbolic link); see :mod:`pgtrack.paths`. The default ``./pgtrack.conf`` and ``./sqltrack.conf``
+may have been planted by another user in a shared working directory (``/tmp``): one that fails the
+rule is ignored with a ``UserWarning`` that names it, its owner and why. A file you name fails with
+:class:`pgtrack.paths.UntrustedFile` (a ``PermissionError``) instead: you asked for that file.
 """
 from __future__ import annotations
 
@@ -17,6 +24,9 @@ from typing import Any, Dict, Mapping, Optional
 
 from psycopg.conninfo import make_conninfo
 
+from .errors import PgtrackError
+from .paths import UntrustedFile, read_private_text
+
 ENV_PREFIX = "PGTRACK_DSN_"
 SQLTRACK_ENV_PREFIX = "SQLTRACK_DSN_"  # SQLTrack's names, read too (below pgtrack's own)
 DEFAULT_CONFIG = "pgtrack.conf"
@@ -25,38 +35,58 @@ SQLTRACK_CONFIG = "sqltrack.conf"
 _ALIASES = {"database": "dbname"}
 
 
+class ConfigError(PgtrackError, ValueError):
+    """A config file that is not ``key=value`` lines of UTF-8 text."""
+
+
 def read_config_file(path: Path) -> Dict[str, str]:
-    """``key=value`` lines of a config file as a dict (keys lower-cased)."""
+    """``key=value`` lines of a config file as a dict (keys lower-cased); UntrustedFile unless the
+    file is the current user's own (see the module docstring), ConfigError if it is malformed."""
+    try:
+        text = read_private_text(path)
+    except ValueError as exc:  # not UTF-8 (an untrusted file is a PermissionError: raised as it is)
+        raise ConfigError(str(exc)) from None
+    return _parse(path, text)
+
+
+def _parse(path: Path, text: str) -> Dict[str, str]:
     params: Dict[str, str] = {}
-    for number, raw in enumerate(path.read_text().splitlines(), 1):
+    for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line[0] in "#;" or (line.startswith("[") and line.endswith("]")):
             continue
         key, sep, value = line.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"{path}:{number}: expected key=value, got {raw!r}")
+            raise ConfigError(f"{path}:{number}: expected key=value, got {raw!r}")
         params[key.strip().lower()] = value.strip()
     return params
 
 
-def _config_path(config_path: Optional[os.PathLike], environ: Mapping[str, str]) -> Optional[Path]:
+def _read_config(config_path: Optional[os.PathLike], environ: Mapping[str, str]) -> Dict[str, str]:
+    """The parameters of the config file in use (see the module docstring), or none."""
     named = config_path or environ.get("PGTRACK_CONFIG_PATH") or environ.get("SQLTRACK_CONFIG_PATH")
     if named:
         path = Path(named)
         if not path.is_file():
             raise FileNotFoundError(f"pgtrack config file {path} does not exist")
-        return path
-    return next((Path(name) for name in (DEFAULT_CONFIG, SQLTRACK_CONFIG) if Path(name).is_file()), None)
+        return read_config_file(path.resolve())  # you named it: a link you name is followed, its target checked
+    for path in (Path(DEFAULT_CONFIG), Path(SQLTRACK_CONFIG)):
+        try:
+            return read_config_file(path)
+        except FileNotFoundError:
+            continue
+        except UntrustedFile as exc:
+            warnings.warn(f"pgtrack: ignoring the config file {os.path.abspath(path)}: {exc.reason}; only a file "
+                          "of yours that no one else may write is read (name it with PGTRACK_CONFIG_PATH if "
+                          "you trust it, after fixing its owner or mode)", UserWarning, stacklevel=4)
+    return {}
 
 
 def resolve_params(config_path: Optional[os.PathLike] = None, kwargs: Optional[Mapping[str, Any]] = None,
                    environ: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
     """Merge the three sources, highest priority last."""
     environ = os.environ if environ is None else environ
-    params: Dict[str, str] = {}
-    path = _config_path(config_path, environ)
-    if path is not None:
-        params.update(read_config_file(path))
+    params = _read_config(config_path, environ)
     for prefix in (SQLTRACK_ENV_PREFIX, ENV_PREFIX):  # pgtrack's own names win
         params.update({k[len(prefix):].lower(): v for k, v in environ.items() if k.startswith(prefix)})
     params.update({k: str(v) for k, v in (kwargs or {}).items() if v is not None})

@@ -6,14 +6,23 @@ nothing is an error. The layout's literal text may hold ``/`` separators but no 
 segment, no absolute path, no backslash and no NUL. Finally the resolved path (symlinks followed) is
 checked to lie inside the resolved root. Sanitising is lossy (``a b`` and ``a/b`` both give ``a_b``), so
 keep ``{uuid}`` in layouts where distinct runs must get distinct directories.
+
+Also the rule for local files pgtrack trusts (a config file, the spill directory and its files), like
+git's ``safe.directory``: a file or directory is used only when the current user (``os.geteuid()``)
+owns it, no one else may write it, and it is what it claims to be (a regular file, a real directory,
+never a symbolic link). Anything else may have been planted by another local user in a shared
+directory such as ``/tmp``. Files are opened with ``O_NOFOLLOW`` and checked on the open descriptor,
+so swapping the path between the check and the read gains nothing.
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 import unicodedata
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Union
+from typing import Any, Iterable, Mapping, Optional, Union
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -65,3 +74,63 @@ def artefacts_path(root: Union[str, os.PathLike], layout: str, values: Mapping[s
     if mkdir:
         resolved.mkdir(parents=True, exist_ok=True)
     return resolved
+
+
+class UntrustedFile(PermissionError):
+    """A local file or directory pgtrack refuses to trust (see the module docstring)."""
+
+    def __init__(self, path: Union[str, os.PathLike], reason: str):
+        super().__init__(f"refusing {path}: {reason}")
+        self.path, self.reason = str(path), reason  # not .filename: OSError's str() would show it oddly
+
+
+def _user(uid: int) -> str:
+    import pwd
+
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
+
+
+def why_untrusted(info: os.stat_result, directory: bool = False) -> Optional[str]:
+    """None when ``info`` (from lstat or fstat) is a regular file (a directory: a real one) of the
+    current user that neither group nor others may write; else the reason, in words."""
+    if stat.S_ISLNK(info.st_mode):
+        return "it is a symbolic link"
+    if not (stat.S_ISDIR if directory else stat.S_ISREG)(info.st_mode):
+        return "it is not a directory" if directory else "it is not a regular file"
+    if info.st_uid != os.geteuid():
+        return f"it belongs to {_user(info.st_uid)}, not to you, {_user(os.geteuid())}"
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"others may write it (mode {stat.filemode(info.st_mode)})"
+    return None
+
+
+def check_private_directory(path: Union[str, os.PathLike]) -> None:
+    """UntrustedFile unless ``path`` (not followed if it is a link) passes :func:`why_untrusted`."""
+    reason = why_untrusted(os.lstat(path), directory=True)
+    if reason:
+        raise UntrustedFile(path, reason)
+
+
+def read_private_text(path: Union[str, os.PathLike]) -> str:
+    """The UTF-8 text of ``path``: opened without following a symbolic link (and without blocking on
+    a FIFO), checked on the open descriptor with :func:`why_untrusted`, then read from it.
+    FileNotFoundError if missing, UntrustedFile if refused, ValueError if not UTF-8."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EMLINK):  # O_NOFOLLOW met a link (EMLINK on FreeBSD)
+            raise UntrustedFile(path, "it is a symbolic link") from None
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        reason = why_untrusted(os.fstat(handle.fileno()))
+        if reason:
+            raise UntrustedFile(path, reason)
+        data = handle.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not UTF-8 text (byte {exc.start})") from None

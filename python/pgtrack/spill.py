@@ -13,6 +13,15 @@ logged under (idempotent upserts on (run_id, step, progress), so loading twice i
 taken over by a newer attempt refuses them with PT004 and the file is set aside as ``.rejected``),
 then the final status. A file whose run id does not exist or has another uuid (another database) is
 left alone.
+
+Spill files are loaded into the database with the loader's rights, so they are trusted only when they
+are the user's own (the rule of :mod:`pgtrack.paths`): the spill directory is created 0700 and must be
+a real directory of the current user that no one else may write, or nothing is written there (an
+UntrustedFile error) and nothing is read from it (a warning); each file must be a regular file of the
+user's, not writable by others, opened without following links. Every file must name its run
+exactly, with the run's uuid and the attempt its rows were logged under: a file without them (or with
+malformed lines, or whose rows or status the server refuses) is refused with a warning and left in
+place, never loaded unfenced.
 """
 from __future__ import annotations
 
@@ -20,10 +29,19 @@ import itertools
 import json
 import os
 import tempfile
+import uuid as _uuid
+import warnings
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
+from .paths import UntrustedFile, check_private_directory, read_private_text
+
 _counter = itertools.count()
+_BIGINT, _INTEGER = 2 ** 63, 2 ** 31
+
+
+class SpillRefused(ValueError):
+    """A spill file pgtrack will not load (untrusted, malformed, or not naming its run exactly)."""
 
 
 def directory() -> Path:
@@ -39,7 +57,12 @@ def write(run_id: int, uuid: Optional[str], attempt: Optional[int], rows: List[D
     from .jsonvalues import to_json
 
     folder = directory()
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.mkdir(folder, 0o700)
+    except FileExistsError:
+        pass
+    check_private_directory(folder)  # not one planted by someone else, nor one others may write
     name = f"run-{run_id}-{uuid or 'unknown'}-{os.getpid()}-{next(_counter)}.jsonl"
     lines = [json.dumps({"run_id": run_id, "uuid": uuid, "attempt": attempt})]
     lines += [to_json(row) for row in rows]
@@ -59,35 +82,75 @@ def write(run_id: int, uuid: Optional[str], attempt: Optional[int], rows: List[D
 
 
 def read(path: Path) -> Tuple[Dict[str, Any], List[Dict[str, Any]], Optional[Dict[str, Any]]]:
-    """(header, rows, stop) of a spill file."""
-    header, rows, stop = None, [], None
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        record = json.loads(line)
-        if header is None:
-            header = record
-        elif "stop" in record and len(record) == 1:
+    """(header, rows, stop) of a spill file; SpillRefused unless it is the user's own (see the module
+    docstring) and well formed, its first line naming the run's id, uuid and attempt."""
+    try:
+        text = read_private_text(path)
+        records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except (UntrustedFile, ValueError) as exc:  # json.JSONDecodeError and non-UTF-8 text are ValueErrors
+        raise SpillRefused(str(exc)) from None
+    header, rows, stop = (records or [None])[0], [], None
+    _check_header(header)
+    for number, record in enumerate(records[1:], 2):
+        if not isinstance(record, dict):
+            raise SpillRefused(f"line {number} is not a JSON object")
+        if "stop" in record and len(record) == 1:
             stop = record["stop"]
+            if not (isinstance(stop, dict) and isinstance(stop.get("status", ""), str)
+                    and isinstance(stop.get("error"), (str, type(None)))):
+                raise SpillRefused(f"line {number}: the final status is not {{\"status\": text, \"error\": text or null}}")
         else:
             rows.append(record)
-    return header or {}, rows, stop
+    return header, rows, stop
+
+
+def _check_header(header: Any) -> None:
+    """The first line must name the run exactly: its id, its uuid (the database it belongs to) and the
+    attempt the rows were logged under (what fences them, as every live write is fenced)."""
+    if not isinstance(header, dict):
+        raise SpillRefused("its first line is not a JSON object naming the run")
+    if not _is_int(header.get("run_id"), 1, _BIGINT):
+        raise SpillRefused(f"its first line has no valid run_id ({header.get('run_id')!r})")
+    try:
+        _uuid.UUID(header.get("uuid"))
+    except (TypeError, ValueError, AttributeError):
+        raise SpillRefused(f"its first line has no valid run uuid ({header.get('uuid')!r}), so the database it "
+                           "belongs to is unknown") from None
+    if not _is_int(header.get("attempt"), 0, _INTEGER):
+        raise SpillRefused(f"its first line has no valid attempt ({header.get('attempt')!r}): its rows cannot be "
+                           "fenced against a run claimed since; if you are sure no one else took the run over, "
+                           "set it to the run's attempt (SELECT attempt FROM pgtrack.runs WHERE id = "
+                           f"{header['run_id']})")
+
+
+def _is_int(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value < high
+
+
+def _trusted_folder() -> Optional[Path]:
+    """The spill directory if it exists and is the user's own; else None (with a warning when it exists)."""
+    folder = directory()
+    try:
+        check_private_directory(folder)
+    except FileNotFoundError:
+        return None
+    except UntrustedFile as exc:
+        warnings.warn(f"pgtrack: not reading spill files: {exc}", UserWarning, stacklevel=3)
+        return None
+    return folder
 
 
 def files(run_id: Optional[int] = None) -> Iterator[Path]:
-    folder = directory()
-    if folder.is_dir():
+    folder = _trusted_folder()
+    if folder is not None:
         yield from sorted(folder.glob(f"run-{run_id if run_id is not None else '*'}-*.jsonl"))
 
 
 def recover(client: Any, run_id: Optional[int] = None) -> Dict[str, int]:
     """Load spill files (of one run, or all) into the database ``client`` points at; returns counts:
-    files loaded, rows written, runs stopped, files skipped (another database) and rejected (lease lost)."""
-    from . import statements as sql
-    from .errors import LeaseLostError
-    from .jsonvalues import to_json
-
-    done = {"files": 0, "rows": 0, "stopped": 0, "skipped": 0, "rejected": 0}
+    files loaded, rows written, runs stopped, files skipped (another database), rejected (lease lost)
+    and refused (see the module docstring; each refusal is warned about, the file left in place)."""
+    done = {"files": 0, "rows": 0, "stopped": 0, "skipped": 0, "rejected": 0, "refused": 0}
     for path in files(run_id):
         claimed = path.with_suffix(f".loading-{os.getpid()}")
         try:
@@ -95,30 +158,52 @@ def recover(client: Any, run_id: Optional[int] = None) -> Dict[str, int]:
         except OSError:
             continue
         try:
-            header, rows, stop = read(claimed)
-            stored, experiment_id = client.one("SELECT uuid::text, experiment_id FROM pgtrack.runs WHERE id = %s",
-                                               (header.get("run_id"),)) or (None, None)
-            if stored is None or (header.get("uuid") not in (None, "unknown") and stored != header["uuid"]):
-                os.rename(claimed, path)
-                done["skipped"] += 1
-                continue
-            attempt = header.get("attempt")
-            try:
-                with client.connect():
-                    if rows:
-                        done["rows"] += client.value(sql.ADD_METRICS_BATCH, (header["run_id"], to_json(rows), True, attempt, experiment_id))
-                    if stop:
-                        client.value(sql.RUN_STOP, (header["run_id"], stop.get("status", "COMPLETED"), stop.get("error"), attempt,
-                                                    experiment_id))
-                        done["stopped"] += 1
-            except LeaseLostError:
-                os.rename(claimed, path.with_suffix(".rejected"))
-                done["rejected"] += 1
-                continue
-            claimed.unlink()
-            done["files"] += 1
+            outcome = _load(client, path, claimed, done)
         except BaseException:
-            if claimed.exists():
+            if os.path.lexists(claimed):
                 os.rename(claimed, path)
             raise
+        if outcome == "files":
+            claimed.unlink()
+        else:  # a rejected file is set aside, any other stays where it was
+            os.rename(claimed, path.with_suffix(".rejected") if outcome == "rejected" else path)
+        done[outcome] += 1
     return done
+
+
+def _load(client: Any, path: Path, claimed: Path, done: Dict[str, int]) -> str:
+    """Load one claimed file; returns which count it adds to."""
+    import psycopg
+
+    from . import statements as sql
+    from .errors import LeaseLostError, PgtrackError
+    from .jsonvalues import json_batches
+
+    try:
+        header, rows, stop = read(claimed)
+    except SpillRefused as exc:
+        return _refused(path, exc)
+    run_id, attempt = header["run_id"], header["attempt"]
+    stored, experiment_id = client.one("SELECT uuid::text, experiment_id FROM pgtrack.runs WHERE id = %s",
+                                       (run_id,)) or (None, None)
+    if stored != str(_uuid.UUID(header["uuid"])):
+        return "skipped"  # no such run here, or another database's run of the same id
+    try:
+        with client.connect():  # one transaction: the rows and the status, or nothing
+            written = sum(client.value(sql.ADD_METRICS_BATCH, (run_id, batch, True, attempt, experiment_id))
+                          for batch in json_batches(rows))  # within the writer's limits, as a live flush
+            if stop:
+                client.value(sql.RUN_STOP, (run_id, stop.get("status", "COMPLETED"), stop.get("error"), attempt, experiment_id))
+    except LeaseLostError:
+        return "rejected"
+    # Its rows or status refused by the server (PT003, a NUL), or before it (ValueError: not encodable as UTF-8).
+    except (PgtrackError, psycopg.DataError, ValueError) as exc:
+        return _refused(path, exc)
+    done["rows"] += written
+    done["stopped"] += bool(stop)
+    return "files"
+
+
+def _refused(path: Path, reason: Exception) -> str:
+    warnings.warn(f"pgtrack: left the spill file {path} in place, not loaded: {reason}", UserWarning, stacklevel=5)
+    return "refused"
