@@ -22,8 +22,16 @@ process that started it exits, so the next process (or the other workers of a sw
 an exclusive file lock, so several processes starting together on a fresh machine make one server.
 
 As root, the server runs as the unprivileged OS user ``pgtrack`` (created with useradd if missing;
-PostgreSQL refuses to run as root), which owns ``data/``; the directories above it get o+x (traverse,
-not list) so that user can reach it. POSIX only: on Windows, point pgtrack at a server.
+PostgreSQL refuses to run as root), which owns ``data/`` and must be able to pass through every
+directory above it. pgtrack never changes the mode of a directory it did not create (older versions
+added o+x to every parent, ``/root`` among them), so root's default directory is
+``/var/lib/pgtrack/embedded``, made by pgtrack 0711 (others may traverse it, not list it) below the
+system's 0755 ``/var/lib`` (a cluster an older pgtrack made in the platform directory stays in use). A
+``PGTRACK_EMBEDDED_DIR`` that root names must be reachable: the directories pgtrack creates for it are
+0711, and if an existing one above it does not let others through (o+x), EmbeddedUnavailable names it
+and says what to do. Likewise the wheel's binaries are run in place only when the server's user can
+reach and read them, else from a copy (see :func:`server_binaries`). POSIX only: on Windows, point
+pgtrack at a server.
 """
 from __future__ import annotations
 
@@ -68,8 +76,12 @@ def wanted(params: Mapping[str, str], environ: Optional[Mapping[str, str]] = Non
     return not params and not any(environ.get(name) for name in SERVER_ENV)
 
 
+ROOT_DIRECTORY = Path("/var/lib/pgtrack/embedded")  # root's default: reachable by the server's user
+
+
 def directory(environ: Optional[Mapping[str, str]] = None) -> Path:
-    """``PGTRACK_EMBEDDED_DIR``, else the platform's user data directory for pgtrack."""
+    """``PGTRACK_EMBEDDED_DIR``, else the platform's user data directory for pgtrack; as root,
+    ROOT_DIRECTORY unless an older pgtrack already made a cluster in the platform directory."""
     environ = os.environ if environ is None else environ
     if environ.get(DIR_ENV):
         return Path(environ[DIR_ENV]).expanduser().resolve()
@@ -77,7 +89,10 @@ def directory(environ: Optional[Mapping[str, str]] = None) -> Path:
         import platformdirs
     except ImportError:
         raise EmbeddedUnavailable("the embedded server needs platformdirs", hint=INSTALL_HINT) from None
-    return Path(platformdirs.user_data_dir("pgtrack", appauthor=False))
+    platform = Path(platformdirs.user_data_dir("pgtrack", appauthor=False))
+    if os.name == "posix" and os.geteuid() == 0 and not (platform / "data" / "PG_VERSION").is_file():
+        return ROOT_DIRECTORY
+    return platform
 
 
 def binaries(major: int = MAJOR) -> Path:
@@ -101,25 +116,41 @@ def binaries(major: int = MAJOR) -> Path:
 SHARED_BINARIES = Path("/var/cache/pgtrack")  # as root: copies of the server binaries the server user can reach
 
 
+def _closed_to_others(path: Path) -> Optional[Path]:
+    """The first directory from / down to ``path`` that does not let other users through (o+x), or None."""
+    return next((p for p in [*reversed(path.parents), path] if not p.stat().st_mode & stat.S_IXOTH), None)
+
+
 def _reachable_by_others(path: Path) -> bool:
     """True if every directory from / down to ``path`` lets other users through (o+x)."""
-    return all(p.stat().st_mode & stat.S_IXOTH for p in [path, *path.parents])
+    return _closed_to_others(path) is None
+
+
+def _readable_by_others(root: Path) -> bool:
+    """True if every file under ``root`` is o+r and every directory o+rx."""
+    def open_to_others(path: Path) -> bool:
+        needed = stat.S_IROTH | (stat.S_IXOTH if path.is_dir() else 0)
+        return path.stat().st_mode & needed == needed
+
+    return all(open_to_others(path) for path in [root, *root.rglob("*")])
 
 
 def server_binaries(major: int = MAJOR) -> Path:
     """The bin directory the server's OS user runs. As an ordinary user, the wheel's own. As root,
-    the server runs as another user, who must reach the binaries: when the wheel lies below a
-    directory others cannot traverse (a virtualenv in a 0700 checkout, or under /root), its
-    PostgreSQL is copied once into /var/cache/pgtrack/<name>-<digest> (root's, 0755), keyed by the
-    install's path and the postgres binary's size and time, and that copy is used."""
+    the server runs as another user, who must reach and read the binaries: when the wheel lies below
+    a directory others cannot traverse (a virtualenv in a 0700 checkout, or under /root), or its files
+    are not readable by others (installed with umask 077), its PostgreSQL is copied once into
+    /var/cache/pgtrack/<name>-<digest> (root's, 0755), keyed by the install's path and the postgres
+    binary's size and time, and that copy is used. The wheel's own modes are never changed."""
     bin_dir = binaries(major)
-    if os.geteuid() != 0 or _reachable_by_others(bin_dir):
-        return bin_dir
     # The wheel's binaries find their shared libraries through RPATH $ORIGIN/../../../<package>.libs,
     # so the copy keeps that layout: <copy>/<package>/<install>/bin and <copy>/<package>.libs.
     install = bin_dir.parent
     package = install.parent
     libs = package.parent / f"{package.name}.libs"
+    if os.geteuid() != 0 or (_reachable_by_others(bin_dir) and _readable_by_others(install)
+                             and (not libs.is_dir() or _readable_by_others(libs))):
+        return bin_dir
     postgres = (bin_dir / "postgres").stat()
     key = f"{install}:{postgres.st_size}:{postgres.st_mtime_ns}".encode()
     target = SHARED_BINARIES / f"{install.name}-{hashlib.sha256(key).hexdigest()[:12]}"
@@ -197,7 +228,10 @@ class EmbeddedServer:
         """Create, start and set up what is missing; returns libpq parameters for database pgtrack."""
         import fasteners
 
-        self.root.mkdir(parents=True, exist_ok=True)
+        if self.runas:
+            self._make_reachable_root()
+        else:
+            self.root.mkdir(parents=True, exist_ok=True)
         self.started = False
         with fasteners.InterProcessLock(str(self.root / "lock")):
             self._init()
@@ -315,7 +349,6 @@ class EmbeddedServer:
         self.data.mkdir(mode=0o700, exist_ok=True)
         if self.runas:
             self._hand_over(self.data)
-            self._open_the_way()
         self.run("initdb", "-D", str(self.data), "-U", SUPERUSER, "-E", "UTF8", "--locale=C",
                  "--auth-local=trust", "--auth-host=scram-sha-256")
         conf = self.data / "postgresql.conf"
@@ -343,15 +376,25 @@ class EmbeddedServer:
                                       hint=f"remove {path}; pgtrack makes it anew")
         os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
 
-    def _open_the_way(self) -> None:
-        """As root: the server's OS user can traverse every directory above ours (o+x, not o+r) and
-        read the binaries and the extension files."""
-        for parent in self.root.parents:
-            mode = parent.stat().st_mode
-            if not mode & stat.S_IXOTH:
-                parent.chmod(mode | stat.S_IXOTH)
-        self.root.chmod(self.root.stat().st_mode | stat.S_IXOTH)
-        _make_readable(self.bin.parent)
+    def _make_reachable_root(self) -> None:
+        """As root: the server's OS user must pass through every directory down to ours. The missing
+        ones are created 0711 (traverse, not list); an existing one is never changed (it may be /root,
+        or someone's home): if it does not let others through, EmbeddedUnavailable says which."""
+        missing = [path for path in [self.root, *self.root.parents] if not path.exists()]
+        closed = _closed_to_others(missing[-1].parent if missing else self.root)
+        if closed is not None:
+            raise EmbeddedUnavailable(
+                f"as root, the embedded server runs as the OS user {SERVER_OS_USER!r}, which cannot pass through "
+                f"{closed} (mode {stat.filemode(closed.stat().st_mode)}) to reach {self.root}; pgtrack does not change "
+                "the mode of a directory it did not create",
+                hint=f"unset {DIR_ENV} (root's default, {ROOT_DIRECTORY}, is reachable), set it to a directory below "
+                     f"directories others may traverse, or allow traversal yourself: chmod o+x {closed}")
+        for path in reversed(missing):
+            try:
+                os.mkdir(path, 0o711)
+            except FileExistsError:  # another process made it meanwhile
+                continue
+            os.chmod(path, 0o711)  # ours: the mode we chose, whatever the umask took away
 
     def _install_extension_files(self) -> None:
         """Copy this package's extension files into share/extension when they differ."""

