@@ -54,7 +54,8 @@ def load(client) -> tuple:
     return exp, long
 
 
-def browse(base: str, exp_id: int, long_id: int) -> dict:
+def browse(url, exp_id: int, long_id: int) -> dict:
+    """url(path): the dashboard's URL of path, with its access token."""
     from playwright.sync_api import sync_playwright
 
     out = {"table": [], "charts": [], "sort": [], "filter": [], "long": []}
@@ -64,7 +65,7 @@ def browse(base: str, exp_id: int, long_id: int) -> dict:
         for _ in range(5):
             page = browser.new_page(viewport={"width": 1400, "height": 1000}, bypass_csp=True)
             start = time.perf_counter()
-            page.goto(f"{base}/experiments/{exp_id}")
+            page.goto(url(f"/experiments/{exp_id}"))
             page.wait_for_selector("#runs tr[data-run-id]", timeout=60000)
             out["table"].append(time.perf_counter() - start)
             cold = out["table"][0] if cold is None else cold  # the first load computes the runs table
@@ -86,7 +87,7 @@ def browse(base: str, exp_id: int, long_id: int) -> dict:
             page.close()
             page = browser.new_page(viewport={"width": 1400, "height": 1000}, bypass_csp=True)
             start = time.perf_counter()
-            page.goto(f"{base}/experiments/{long_id}#tab=charts")
+            page.goto(url(f"/experiments/{long_id}") + "#tab=charts")
             page.wait_for_function("document.querySelectorAll('.chart polyline').length >= 10", timeout=60000)
             out["long"].append(time.perf_counter() - start)
             page.close()
@@ -149,9 +150,8 @@ def main() -> None:
     exp, long = load(client)
     server = make_server(client, "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = url_of(server).rstrip("/")
-    times = browse(base, exp.id, long.id)
-    live = live_cost(dbname, f"{base}/api/experiments/{exp.id}/version")
+    times = browse(lambda path: url_of(server, path), exp.id, long.id)
+    live = live_cost(dbname, url_of(server, f"/api/experiments/{exp.id}/version"))
     server.shutdown()
     lines = [
         "## 6. The dashboard (`pgtrack ui`) in headless Chromium (bench/ui_bench.py)",

@@ -52,6 +52,19 @@ def _script(text: str) -> str:
     return text.replace("</", "<\\/")
 
 
+# Characters of JSON text embedded in a <script> element, as JSON escapes (they only occur inside
+# strings): without "<", no "</script>" ends the element and no "<!--<script>" turns on the HTML
+# parser's double-escaped state, which swallows the page's scripts up to the next "</script>"; ">"
+# and "&" for good measure; U+2028/U+2029, line terminators in older JavaScript.
+_JSON_IN_SCRIPT = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+                                 "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def _json_script(value: Any) -> str:
+    """JSON for a <script type="application/json"> element: no character of it is markup."""
+    return json.dumps(value, allow_nan=False).translate(_JSON_IN_SCRIPT)
+
+
 def build_report(client: Any, experiment: Any, metric: Optional[str] = None, direction: Optional[str] = None,
                  buckets: int = 100, curve_runs: int = CURVE_RUNS) -> Tuple[str, int, int]:
     """(html, number of runs, number of charts)."""
@@ -85,7 +98,7 @@ def build_report(client: Any, experiment: Any, metric: Optional[str] = None, dir
     curves = {m: data.curves(client, exp_id, m, chart_ids, buckets) for m in info["metrics"]} if chart_ids else {}
     payload = {"experiment": info, "runs": runs, "sweep": data.sweep(client, exp_id), "curves": curves}
     page = PAGE.format(title=html.escape(info["name"]), css=_asset("app.css"),
-                       data=_script(json.dumps(payload, allow_nan=False)),
+                       data=_json_script(payload),
                        offline=_script(_asset("offline.js")), app=_script(_asset("app.js")))
     return page, len(runs["rows"]), len(curves)
 

@@ -2,7 +2,9 @@
 driving Debian's chromium (executable_path; no browser download). No console errors, one row per run,
 the best row and the lost marker, sort and filter, charts drawn, a run written by another process
 appearing without reload, the compare view, hostile strings shown as text; and the server's own
-guards (read-only, Host check, token off the loopback, errors as pages)."""
+guards (read-only, Host check, the token, errors as pages). The browser opens the URL the command
+printed (it carries the access token), as a person does; tests/python/test_ui_access.py tests the
+token and Host rules themselves."""
 import json
 import os
 import shutil
@@ -12,6 +14,7 @@ import textwrap
 import time
 import urllib.error
 import urllib.request
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -59,8 +62,8 @@ def served(client, dbname):
     proc = subprocess.Popen([*PGTRACK, "ui", "--no-browser", "--port", "0", "-d", dbname], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=dict(os.environ, PGDATABASE=dbname))
     url = proc.stdout.readline().strip()
-    assert url.startswith("http://127.0.0.1:"), proc.stderr.read()
-    yield url.rstrip("/"), exp, dead
+    assert url.startswith("http://127.0.0.1:") and "?token=" in url, proc.stderr.read()
+    yield url, exp, dead
     proc.terminate()
     proc.wait(timeout=30)
 
@@ -75,20 +78,30 @@ def browser():
         instance.close()
 
 
-def _page(browser, bypass_csp=False):
-    """A page collecting console errors. bypass_csp lets the test's own wait_for_function expressions
-    run (our Content-Security-Policy forbids eval, which Playwright uses for them); the other tests
-    browse under the policy as served."""
+def _origin(url):
+    """http://host:port of a printed URL."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _page(browser, url, bypass_csp=False):
+    """A page collecting console errors, that has opened the printed ``url`` first (its cookie then
+    carries the token to every page of the origin). bypass_csp lets the test's own wait_for_function
+    expressions run (our Content-Security-Policy forbids eval, which Playwright uses for them); the
+    other tests browse under the policy as served."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000}, bypass_csp=bypass_csp)
     errors = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    page.wait_for_selector("#experiments tr[data-experiment-id]")  # fetched with the cookie alone
     return page, errors
 
 
 def test_the_experiment_page(served, browser, client, dbname):
-    base, exp, dead = served
-    page, errors = _page(browser, bypass_csp=True)
+    url, exp, dead = served
+    base = _origin(url)
+    page, errors = _page(browser, url, bypass_csp=True)
     page.goto(f"{base}/experiments/{exp.id}")
     page.wait_for_selector("#runs tr[data-run-id]")
     total = client.value("SELECT count(*) FROM pgtrack.runs WHERE experiment_id = %s", (exp.id,))
@@ -140,8 +153,9 @@ def test_the_experiment_page(served, browser, client, dbname):
 
 
 def test_compare_and_run_pages(served, browser):
-    base, exp, dead = served
-    page, errors = _page(browser)
+    url, exp, dead = served
+    base = _origin(url)
+    page, errors = _page(browser, url)
     page.goto(f"{base}/experiments/{exp.id}")
     page.wait_for_selector("#runs tr[data-run-id]")
     ids = [page.locator("#runs tbody tr").nth(i).get_attribute("data-run-id") for i in (0, 1)]
@@ -172,19 +186,24 @@ def _get(url, headers=None):
 
 
 def test_the_server_guards(served, client):
-    base, exp, _ = served
-    status, body, headers = _get(f"{base}/api/experiments/{exp.id}/runs?limit=2&sort=id&desc=1")
+    url, exp, _ = served
+    base = _origin(url)
+    status, _, headers = _get(url)  # the printed URL: its reply sets the cookie
+    assert status == 200
+    cookie = {"Cookie": headers["Set-Cookie"].split(";")[0]}
+    assert _get(f"{base}/api/experiments")[0] == 403  # without it
+    status, body, headers = _get(f"{base}/api/experiments/{exp.id}/runs?limit=2&sort=id&desc=1", cookie)
     assert status == 200 and len(json.loads(body)["rows"]) == 2
     assert "script-src 'self'" in headers["Content-Security-Policy"]
-    assert _get(f"{base}/api/experiments", {"Host": "evil.example:8765"})[0] == 403  # DNS rebinding
-    status, body, _ = _get(f"{base}/api/experiments/{exp.id}/runs?filter=%29%28")
+    assert _get(f"{base}/api/experiments", {"Host": "evil.example:8765", **cookie})[0] == 403  # DNS rebinding
+    status, body, _ = _get(f"{base}/api/experiments/{exp.id}/runs?filter=%29%28", cookie)
     assert status == 400 and "error" in json.loads(body)
-    status, body, _ = _get(f"{base}/api/experiments/{exp.id}/curves?metric=nope")
+    status, body, _ = _get(f"{base}/api/experiments/{exp.id}/curves?metric=nope", cookie)
     assert status == 400 and "unknown metric" in json.loads(body)["error"]
-    assert _get(f"{base}/static/../../etc/passwd")[0] == 404
+    assert _get(f"{base}/static/../../etc/passwd", cookie)[0] == 404
 
 
-def test_off_the_loopback_a_token_is_required_and_queries_are_read_only(client):
+def test_a_given_token_is_required_and_queries_are_read_only(client):
     import threading
 
     from pgtrack.ui import make_server, url_of
@@ -201,7 +220,8 @@ def test_off_the_loopback_a_token_is_required_and_queries_are_read_only(client):
         assert _get(f"{base}/api/experiments?token=wrong")[0] == 403
         status, _, headers = _get(f"{base}/?token=s3cret-token")
         assert status == 200 and "HttpOnly" in headers["Set-Cookie"]
-        assert _get(f"{base}/api/experiments", {"Cookie": "pgtrack_token=s3cret-token"})[0] == 200
+        port = server.server_address[1]
+        assert _get(f"{base}/api/experiments", {"Cookie": f"pgtrack_token_{port}=s3cret-token"})[0] == 200
         board = server.dashboard
         assert board.client().value("SHOW default_transaction_read_only") == "on"
         import psycopg

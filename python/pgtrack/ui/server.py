@@ -236,19 +236,18 @@ def host_allowed(header: str, bound: str, port: int) -> bool:
     match = HOST_HEADER.fullmatch(header)
     if match is None or (match["port"] is not None and int(match["port"]) != port):
         return False
-    name = _canonical(match["v6"]) if match["v6"] else match["name"].lower()
+    name = _ipv6(match["v6"]) if match["v6"] else match["name"].lower()
+    if name is None:
+        return False
     if bound in LOOPBACK:
         return name in LOOPBACK
-    return bound in WILDCARD or name == _canonical(bound)
+    return bound in WILDCARD or name == (_ipv6(bound) if ":" in bound else bound.lower())
 
 
-def _canonical(host: str) -> Optional[str]:
-    """An IPv6 address in its one spelling (0::1 is ::1), anything else in lower case; None for text
-    with a colon that is no IPv6 address."""
-    if ":" not in host:
-        return host.lower()
+def _ipv6(text: str) -> Optional[str]:
+    """An IPv6 address in its one spelling (0:0::1 is ::1); None for anything else ([127.0.0.1])."""
     try:
-        return str(ipaddress.IPv6Address(host))
+        return str(ipaddress.IPv6Address(text))
     except ValueError:
         return None
 
