@@ -45,6 +45,7 @@ BEGIN
          WHERE a.attrelid = 'pgtrack.runs'::regclass AND a.attnum > 0 AND NOT a.attisdropped
            AND a.attname <> ALL ('{id,experiment_id,uuid,identity}'::name[]);
         EXECUTE format('GRANT INSERT, UPDATE (%s) ON pgtrack.runs TO pgtrack_writer', v_user_columns);
+        PERFORM pgtrack._runs_insert_without_id('pgtrack_writer');
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s, pgtrack._lock_experiment_shared(bigint), pgtrack._reserve_run_id(bigint),
                         pgtrack._insert_experiment(text, text, text[], integer),
                         pgtrack._refresh_experiment_views() TO pgtrack_writer',
@@ -57,6 +58,7 @@ BEGIN
               pgtrack.experiment_relationships, pgtrack.identifying_fields TO pgtrack_admin;
         GRANT SELECT, INSERT ON pgtrack.applied_migrations TO pgtrack_admin;
         GRANT SELECT ON pgtrack.meta TO pgtrack_admin;
+        PERFORM pgtrack._runs_insert_without_id('pgtrack_admin');
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s, pgtrack._lock_experiment_shared(bigint), pgtrack._reserve_run_id(bigint),
                         pgtrack._insert_experiment(text, text, text[], integer),
                         pgtrack._lock_experiment_exclusive(bigint), pgtrack._lock_schema(), pgtrack._regenerate_writers(),
@@ -84,6 +86,38 @@ BEGIN
             END IF;
         END LOOP;
     END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pgtrack._runs_insert_without_id(p_role name)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* Citus: p_role may INSERT into runs every column but id, and create runs with an explicit id only
+   through _create_run_with_id, which checks that no other experiment has it (a raw INSERT of another
+   experiment's id made two runs with one id, and every call naming it without its experiment failed).
+   On one server the primary key on id does that, and nothing changes. Runs as the owner.
+   The coordinator checks a statement's privileges against the columns it names, so the limit is set
+   on the coordinator's table only (DDL propagation off): the shards keep the table-wide INSERT granted
+   just before, since the coordinator sends them every column, id included (filled from the sequence).
+   After Citus moves or adds shards, SELECT pgtrack.grant_roles() makes this so again (docs/scale.md). */
+DECLARE
+    v_columns   text;
+    v_propagate text := pg_catalog.current_setting('citus.enable_ddl_propagation', true);
+BEGIN
+    IF NOT pgtrack._is_distributed() THEN
+        RETURN;
+    END IF;
+    SELECT string_agg(format('%I', a.attname), ', ') INTO v_columns
+      FROM pg_attribute a
+     WHERE a.attrelid = 'pgtrack.runs'::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> 'id';
+    PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
+    EXECUTE format('REVOKE INSERT ON pgtrack.runs FROM %I', p_role);
+    EXECUTE format('GRANT INSERT (%s) ON pgtrack.runs TO %I', v_columns, p_role);
+    PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', v_propagate, true);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION pgtrack._create_run_with_id(bigint, bigint, pgtrack.runstatus, text, jsonb, jsonb, jsonb) TO %I',
+                   p_role);
 END
 $$;
 

@@ -36,6 +36,38 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION pgtrack._create_run_with_id(p_id bigint, p_experiment_id bigint, p_status pgtrack.runstatus,
+                                                       p_comment text, p_tags jsonb, p_args jsonb, p_env jsonb)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* Citus: create_run with an explicit id. runs is distributed by experiment_id, so no index can keep
+   ids unique across experiments; writers and admins may not INSERT an id of their own there (their
+   INSERT privilege leaves out column id, _role_grants), and this function, run as the owner and
+   granted to pgtrack_writer and pgtrack_admin only, inserts one under a transaction lock on the id,
+   after checking that no experiment has it: two calls for one id are serialised, and an id of another
+   experiment is PT003 as on one server. Only data goes in (the caller's values as parameters). */
+DECLARE
+    v_exp bigint;
+BEGIN
+    PERFORM pg_advisory_xact_lock(pg_catalog.hashtext('pgtrack.run_id'), pg_catalog.hashint8(p_id));
+    SELECT r.experiment_id INTO v_exp FROM pgtrack.runs r WHERE r.id = p_id;
+    IF FOUND THEN
+        IF v_exp <> p_experiment_id THEN
+            PERFORM pgtrack._raise('PT003', format('run %s belongs to experiment %s, not %s', p_id, v_exp, p_experiment_id),
+                'pass the run''s own experiment id, or another run_id');
+        END IF;
+        RETURN p_id;
+    END IF;
+    INSERT INTO pgtrack.runs AS r (id, experiment_id, status, comment, tags, args, env)
+    VALUES (p_id, p_experiment_id, p_status, p_comment, p_tags, p_args, p_env);
+    PERFORM pgtrack._reserve_run_id(p_id);
+    RETURN p_id;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION pgtrack.create_run(experiment_id bigint, run_id bigint DEFAULT NULL,
                                    status pgtrack.runstatus DEFAULT 'PENDING', comment text DEFAULT NULL,
                                    tags text[] DEFAULT NULL, args jsonb DEFAULT NULL, env jsonb DEFAULT NULL)
@@ -68,6 +100,9 @@ BEGIN
     IF $2 <= 0 OR $2 > pgtrack._max_explicit_run_id() THEN
         PERFORM pgtrack._raise('PT003', format('run_id must be between 1 and %s, got %s', pgtrack._max_explicit_run_id(), $2),
             'pass a positive id such as a Slurm job id');
+    END IF;
+    IF pgtrack._is_distributed() THEN  -- no index keeps ids unique across shards: pgtrack does (below)
+        RETURN pgtrack._create_run_with_id($2, $1, $3, $4, pgtrack._tags_object($5), $6, $7);
     END IF;
     LOOP
         SELECT r.experiment_id INTO v_exp FROM pgtrack.runs r WHERE r.id = $2;

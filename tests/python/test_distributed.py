@@ -252,3 +252,33 @@ def test_roles_on_a_cluster_writer_logs_and_registers_but_changes_no_schema(dbna
         assert conn.execute("SELECT loss FROM pgtrack.metrics WHERE run_id = %s", (run,)).fetchone()[0] == 0.5
     finally:
         drop_roles(writer, admin)
+
+
+@citus_only
+def test_a_run_id_stays_unique_across_experiments_on_a_cluster(dbname, conn):
+    """runs is distributed by experiment, so no index keeps ids unique: a writer's raw INSERT of another
+    experiment's run id is refused (no INSERT on column id), and create_run with an explicit id checks
+    every experiment under a lock on the id."""
+    from conftest import drop_roles
+    import uuid
+    writer = f"writer_{uuid.uuid4().hex[:8]}"
+    conn.execute("SELECT pgtrack.grant_roles()")
+    conn.execute(f'CREATE ROLE "{writer}" LOGIN IN ROLE pgtrack_writer')
+    try:
+        victim_exp = conn.execute("SELECT pgtrack.experiment('victim')").fetchone()[0]
+        victim = conn.execute("SELECT pgtrack.create_run(%s)", (victim_exp,)).fetchone()[0]
+        with psycopg.connect(dbname=dbname, user=writer, autocommit=True) as w:
+            mine = w.execute("SELECT pgtrack.experiment('mine')").fetchone()[0]
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                w.execute("INSERT INTO pgtrack.runs (id, experiment_id) VALUES (%s, %s)", (victim, mine))
+            with pytest.raises(psycopg.Error) as info:
+                w.execute("SELECT pgtrack.create_run(%s, run_id => %s)", (mine, victim))
+            assert info.value.sqlstate == "PT003" and "belongs to experiment" in info.value.diag.message_primary
+            assert w.execute("SELECT pgtrack.create_run(%s, run_id => 424242)", (mine,)).fetchone()[0] == 424242
+            assert w.execute("SELECT pgtrack.create_run(%s, run_id => 424242)", (mine,)).fetchone()[0] == 424242
+            w.execute("INSERT INTO pgtrack.runs (experiment_id) VALUES (%s)", (mine,))  # without an id: fine
+        assert conn.execute("SELECT count(*) FROM pgtrack.runs WHERE id = %s", (victim,)).fetchone()[0] == 1
+        conn.execute("SELECT pgtrack.run_add_metrics(%s, 1, metrics => '{}'), pgtrack.heartbeat(%s), pgtrack.run_stop(%s)",
+                     (victim, victim, victim))  # the victim's calls without experiment_id still work
+    finally:
+        drop_roles(writer)
