@@ -15,7 +15,13 @@ make -s all
 # Nothing may point at another server, or the Client would use it instead of the embedded default.
 unset PGHOST PGHOSTADDR PGPORT PGDATABASE PGSERVICE PGUSER PGTRACK_CONFIG_PATH
 while read -r name; do unset "$name"; done < <(env | sed -n 's/^\(PGTRACK_DSN_[A-Za-z_]*\)=.*/\1/p')
-export PGTRACK_EMBEDDED_DIR="$ROOT_DIR/.tmp/demo-embedded"
+# As root the server runs as another OS user, which must reach its directory: pgtrack makes root's
+# under /var/lib/pgtrack (0711) and changes no directory it did not make, such as a 0700 clone's.
+if [ "$(id -u)" -eq 0 ]; then
+    export PGTRACK_EMBEDDED_DIR="/var/lib/pgtrack/demo-embedded-$(printf %s "$ROOT_DIR" | sha256sum | cut -c1-8)"
+else
+    export PGTRACK_EMBEDDED_DIR="$ROOT_DIR/.tmp/demo-embedded"
+fi
 [ -d "$PGTRACK_EMBEDDED_DIR" ] && "$VENV/bin/pgtrack" embedded stop >/dev/null
 rm -rf "$PGTRACK_EMBEDDED_DIR"
 trap '"$VENV/bin/pgtrack" embedded stop >/dev/null' EXIT

@@ -46,13 +46,15 @@ AS $$
 /* Citus: create_run with an explicit id. runs is distributed by experiment_id, so no index can keep
    ids unique across experiments; writers and admins may not INSERT an id of their own there (their
    INSERT privilege leaves out column id, _role_grants), and this function, run as the owner and
-   granted to pgtrack_writer and pgtrack_admin only, inserts one under a transaction lock on the id,
-   after checking that no experiment has it: two calls for one id are serialised, and an id of another
+   granted to pgtrack_writer and pgtrack_admin only, inserts one under a self-conflicting table lock,
+   after checking that no experiment has it: two explicit-id creations are serialised, and an id of another
    experiment is PT003 as on one server. Only data goes in (the caller's values as parameters). */
 DECLARE
     v_exp bigint;
 BEGIN
-    PERFORM pg_advisory_xact_lock(pg_catalog.hashtext('pgtrack.run_id'), pg_catalog.hashint8(p_id));
+    -- SHARE UPDATE EXCLUSIVE: conflicts with itself (two explicit ids at once), not with the reads and
+    -- writes of runs; no advisory lock, which any role could take first and hold (docs/security.md, Locks).
+    PERFORM pgtrack._execute_guarded('LOCK TABLE pgtrack.runs IN SHARE UPDATE EXCLUSIVE MODE');
     SELECT r.experiment_id INTO v_exp FROM pgtrack.runs r WHERE r.id = p_id;
     IF FOUND THEN
         IF v_exp <> p_experiment_id THEN

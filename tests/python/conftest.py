@@ -136,13 +136,33 @@ def client(dbname):
     c.close()
 
 
-def without_settings(env, home, embedded_dir=None) -> dict:
-    """``env`` less every PG*/PGTRACK_* variable (so nothing names a server: the embedded default
-    applies), with HOME and PGTRACK_EMBEDDED_DIR (default HOME/embedded) set."""
+def let_the_server_user_through(path) -> None:
+    """As root, o+x on pytest's own 0700 directories down to ``path``, so the server's OS user can reach
+    an embedded directory below it: pgtrack never changes the mode of a directory it did not create
+    (test_as_root_the_embedded_server_changes_no_mode_of_a_directory_it_did_not_create)."""
+    import stat
+    import tempfile
     from pathlib import Path
 
+    path, temp = Path(path), Path(tempfile.gettempdir())
+    if os.geteuid() == 0:
+        for directory in [*reversed(path.parents), path]:
+            if directory != temp and temp in directory.parents and directory.exists():
+                directory.chmod(directory.stat().st_mode | stat.S_IXOTH)
+
+
+def without_settings(env, home, embedded_dir=None, reachable: bool = True) -> dict:
+    """``env`` less every PG*/PGTRACK_* variable (so nothing names a server: the embedded default
+    applies), with HOME and PGTRACK_EMBEDDED_DIR (default HOME/embedded) set; as root (unless
+    ``reachable`` is False), pytest's directories above the embedded directory let the server's OS
+    user through."""
+    from pathlib import Path
+
+    embedded = Path(embedded_dir or Path(home) / "embedded")
+    if reachable:
+        let_the_server_user_through(embedded.parent)
     clean = {k: v for k, v in env.items() if not k.startswith(("PG", "PGTRACK_"))}
-    return dict(clean, HOME=str(home), PGTRACK_EMBEDDED_DIR=str(embedded_dir or Path(home) / "embedded"))
+    return dict(clean, HOME=str(home), PGTRACK_EMBEDDED_DIR=str(embedded))
 
 
 def _default_sigint() -> None:

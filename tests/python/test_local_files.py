@@ -275,10 +275,14 @@ def test_spill_directory_is_made_0700_and_files_0600(run, spill_dir):
     assert oct(spill_dir.stat().st_mode & 0o777) == "0o700" and oct(path.stat().st_mode & 0o777) == "0o600"
 
 
-@pytest.mark.parametrize("how", ["other-user", "world-writable", "symlink"])
-def test_spill_writes_refuse_a_planted_directory(run, spill_dir, how):
+def _plant(spill_dir, how, fill=None):
+    """The spill directory as an attacker leaves it (``how``); ``fill(real)`` first puts files in it.
+    Returns the real directory (behind the link for "symlink")."""
     real = spill_dir.with_name("elsewhere") if how == "symlink" else spill_dir
-    real.mkdir(parents=True)
+    if fill is None:
+        real.mkdir(parents=True)
+    else:
+        fill(real)
     real.chmod(0o777 if how == "world-writable" else 0o700)
     if how == "symlink":
         spill_dir.symlink_to(real)
@@ -286,6 +290,12 @@ def test_spill_writes_refuse_a_planted_directory(run, spill_dir, how):
         if not ROOT:
             pytest.skip("needs root to make a directory another user owns")
         os.chown(real, NOBODY, -1)
+    return real
+
+
+@pytest.mark.parametrize("how", ["other-user", "world-writable", "symlink"])
+def test_spill_writes_refuse_a_planted_directory(run, spill_dir, how):
+    real = _plant(spill_dir, how)
     with pytest.raises(UntrustedFile, match=f"refusing {spill_dir}"):
         spill.write(run.id, run.uuid, 0, ROWS)
     assert list(real.iterdir()) == []
@@ -293,15 +303,8 @@ def test_spill_writes_refuse_a_planted_directory(run, spill_dir, how):
 
 @pytest.mark.parametrize("how", ["other-user", "world-writable", "symlink"])
 def test_recover_reads_nothing_from_a_planted_directory(client, run, spill_dir, how):
-    real = spill_dir.with_name("elsewhere") if how == "symlink" else spill_dir
-    _write_file(real, {"run_id": run.id, "uuid": run.uuid, "attempt": 0}, [json.dumps(row) for row in ROWS])
-    real.chmod(0o777 if how == "world-writable" else 0o700)
-    if how == "symlink":
-        spill_dir.symlink_to(real)
-    if how == "other-user":
-        if not ROOT:
-            pytest.skip("needs root to make a directory another user owns")
-        os.chown(real, NOBODY, -1)
+    _plant(spill_dir, how, lambda real: _write_file(real, {"run_id": run.id, "uuid": run.uuid, "attempt": 0},
+                                                    [json.dumps(row) for row in ROWS]))
     with pytest.warns(UserWarning, match=f"not reading spill files: refusing {spill_dir}"):
         done = spill.recover(client)
     assert done["files"] == 0 and _rows(client, run.id) == 0
