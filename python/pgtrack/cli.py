@@ -26,6 +26,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -648,7 +649,14 @@ def parse(argv: List[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+    """Warnings on the command line as one line each, like errors: no source file, no source line."""
+    text = str(message)
+    print(text if text.startswith("pgtrack: ") else f"pgtrack: warning: {text}", file=sys.stderr)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+    warnings.showwarning = _show_warning
     opts = parse(sys.argv[1:] if argv is None else list(argv))
     try:
         if not getattr(opts, "needs_client", True):

@@ -77,8 +77,8 @@ def _read_config(config_path: Optional[os.PathLike], environ: Mapping[str, str])
             continue
         except UntrustedFile as exc:
             warnings.warn(f"pgtrack: ignoring the config file {os.path.abspath(path)}: {exc.reason}; only a file "
-                          "of yours that no one else may write is read (name it with PGTRACK_CONFIG_PATH if "
-                          "you trust it, after fixing its owner or mode)", UserWarning, stacklevel=4)
+                          "of yours that no one else may write is read (if it is yours and you trust it: "
+                          f"chmod go-w {path})", UserWarning, stacklevel=4)
     return {}
 
 

@@ -2,7 +2,7 @@
 
 A variable is dropped when its name or its value says it may hold one:
 
-- names (any case) containing PASSWORD, PASSWD, SECRET, TOKEN, KEY, CREDENTIAL, AUTH, COOKIE,
+- names (any case) containing PASSWORD, PASSWD, SECRET, TOKEN, KEY, CRED (CREDENTIAL, CREDS), AUTH, COOKIE,
   SESSION, PRIVATE or CERT; ending in PASS or ``_PAT`` (a personal access token) or ``_DSN``;
   containing DATABASE_URL; every ``PGTRACK_DSN_*`` and SQLTrack's ``SQLTRACK_DSN_*`` (connection
   settings, a password among them), and ``PGPASSWORD``;
@@ -24,7 +24,7 @@ import os
 import re
 from typing import Dict, Iterable, Mapping, Optional
 
-SECRET_MARKERS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "KEY", "CREDENTIAL", "AUTH", "COOKIE", "SESSION",
+SECRET_MARKERS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "KEY", "CRED", "AUTH", "COOKIE", "SESSION",
                   "PRIVATE", "CERT", "DATABASE_URL")
 ALWAYS_DENIED = ("PGTRACK_DSN_*", "SQLTRACK_DSN_*", "PGPASSWORD", "*PASS", "*_PAT", "*_DSN")
 SECRET_VALUE = re.compile("|".join((

@@ -151,6 +151,11 @@ def translate(exc: psycopg.Error) -> BaseException:
     elif sqlstate in ("22P02", "22P05", "22021") and any(word in f"{primary} {diag.message_detail or ''}"
                                                         for word in ("surrogate", "Unicode", "UTF8")):
         sqlstate, hint = "PT003", "text must be valid Unicode: a lone surrogate such as '\\ud800' cannot be stored"
+    elif not sqlstate and isinstance(exc, psycopg.DataError) and "NUL" in str(exc):  # psycopg refused to send it
+        error = SchemaValidationError("text with a NUL character (\\x00) cannot be stored",
+                                      hint="PostgreSQL text holds no NUL character: remove it")
+        error.__cause__ = exc
+        return error
     cls = _BY_SQLSTATE.get(sqlstate)
     if cls is None:
         return exc

@@ -191,6 +191,8 @@ DROPPED = [
     ("ARGS", "--url=https://x.example/?password=hunter2"),
     ("GITHUB_PAT", "abc"),
     ("MYSQL_PASSWD", "x"),
+    ("CREDS", "pw8"),
+    ("AWS_CREDS_FILE_TEXT", "x"),
     ("DB_PASS", "x"),
     ("HTTP_AUTHORIZATION", "Bearer x"),
     ("BROWSER_COOKIE", "sid=1"),
@@ -275,7 +277,7 @@ def test_spill_directory_is_made_0700_and_files_0600(run, spill_dir):
     assert oct(spill_dir.stat().st_mode & 0o777) == "0o700" and oct(path.stat().st_mode & 0o777) == "0o600"
 
 
-def _plant(spill_dir, how, fill=None):
+def _plant_spill_dir(spill_dir, how, fill=None):
     """The spill directory as an attacker leaves it (``how``); ``fill(real)`` first puts files in it.
     Returns the real directory (behind the link for "symlink")."""
     real = spill_dir.with_name("elsewhere") if how == "symlink" else spill_dir
@@ -295,7 +297,7 @@ def _plant(spill_dir, how, fill=None):
 
 @pytest.mark.parametrize("how", ["other-user", "world-writable", "symlink"])
 def test_spill_writes_refuse_a_planted_directory(run, spill_dir, how):
-    real = _plant(spill_dir, how)
+    real = _plant_spill_dir(spill_dir, how)
     with pytest.raises(UntrustedFile, match=f"refusing {spill_dir}"):
         spill.write(run.id, run.uuid, 0, ROWS)
     assert list(real.iterdir()) == []
@@ -303,8 +305,8 @@ def test_spill_writes_refuse_a_planted_directory(run, spill_dir, how):
 
 @pytest.mark.parametrize("how", ["other-user", "world-writable", "symlink"])
 def test_recover_reads_nothing_from_a_planted_directory(client, run, spill_dir, how):
-    _plant(spill_dir, how, lambda real: _write_file(real, {"run_id": run.id, "uuid": run.uuid, "attempt": 0},
-                                                    [json.dumps(row) for row in ROWS]))
+    _plant_spill_dir(spill_dir, how, lambda real: _write_file(real, {"run_id": run.id, "uuid": run.uuid, "attempt": 0},
+                                                              [json.dumps(row) for row in ROWS]))
     with pytest.warns(UserWarning, match=f"not reading spill files: refusing {spill_dir}"):
         done = spill.recover(client)
     assert done["files"] == 0 and _rows(client, run.id) == 0

@@ -1,0 +1,122 @@
+"""The hostile corpus (hostile.py) through the entry points that take a name or a value but no metric
+column: experiment names, tags, comments, args, relationship kinds and identifying values, from SQL,
+from the Python API, from the command line and from the dashboard's JSON API. Each entry is stored and
+read back exactly, or refused with a pgtrack error that changes nothing; never a raw driver error, a
+traceback or a page that fails."""
+import json
+import subprocess
+import sys
+import threading
+import urllib.request
+
+import psycopg
+import pytest
+
+import hostile
+import pgtrack
+from pgtrack.errors import PgtrackError
+
+CORPUS = list(dict.fromkeys(hostile.CORPUS))
+
+
+def _refused_cleanly(call):
+    """Run call(); True if it worked, False if pgtrack refused it (a PgtrackError). Anything else fails."""
+    try:
+        call()
+    except PgtrackError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("text", CORPUS, ids=range(len(CORPUS)))
+def test_sql_labels_and_values_round_trip_or_pt003(conn, text):
+    def sql(statement, *params):
+        try:
+            return conn.execute(statement, params).fetchone()
+        except psycopg.DataError:  # a NUL or a lone surrogate: PostgreSQL holds no such text
+            assert not hostile.storable(text)
+            raise pytest.skip.Exception("not storable text") from None
+        except UnicodeEncodeError:
+            assert not hostile.storable(text)
+            raise pytest.skip.Exception("not storable text") from None
+
+    counts = conn.execute("SELECT (SELECT count(*) FROM pgtrack.experiments), (SELECT count(*) FROM pgtrack.runs)").fetchone()
+    try:
+        exp = sql("SELECT pgtrack.experiment(%s)", text)[0]
+    except psycopg.Error as error:
+        assert error.sqlstate == "PT003", (text, error.sqlstate, str(error))
+        assert conn.execute("SELECT (SELECT count(*) FROM pgtrack.experiments), (SELECT count(*) FROM pgtrack.runs)").fetchone() == counts
+        exp = sql("SELECT pgtrack.experiment('plain')")[0]
+    else:
+        assert sql("SELECT name FROM pgtrack.experiments WHERE id = %s", exp)[0] == text
+    conn.execute("SELECT pgtrack.declare_identifying(%s, 'opt', 'string')", (exp,))
+    run = sql("SELECT run_id FROM pgtrack.register(%s, jsonb_build_object('opt', %s::text), on_duplicate => 'return_existing')", exp, text)[0]
+    assert sql("SELECT identity ->> 'opt' FROM pgtrack.runs WHERE id = %s", run)[0] == text
+    assert sql("SELECT pgtrack.find_run(%s, jsonb_build_object('opt', %s::text))", exp, text)[0] == run
+    sql("SELECT pgtrack.run_add_args(%s, jsonb_build_object(%s::text, %s::text))", run, text, text)
+    sql("SELECT pgtrack.run_set_comment(%s, %s)", run, text)
+    try:
+        sql("SELECT pgtrack.run_add_tags(%s, %s)", run, text)
+        assert sql("SELECT tags ? %s FROM pgtrack.runs WHERE id = %s", text, run)[0]
+    except psycopg.Error as error:
+        assert error.sqlstate == "PT003", (text, error.sqlstate, str(error))
+    try:
+        sql("SELECT pgtrack.run_add_relationship(%s, %s, %s)", run, text, run)
+    except psycopg.Error as error:
+        assert error.sqlstate == "PT003", (text, error.sqlstate, str(error))
+    row = sql("SELECT args ->> %s, comment FROM pgtrack.runs WHERE id = %s", text, run)
+    assert row == (text, text)
+
+
+@pytest.mark.parametrize("text", CORPUS, ids=range(len(CORPUS)))
+def test_python_api_round_trips_or_raises_a_pgtrack_error(client, text):
+    created = []
+    if not _refused_cleanly(lambda: created.append(pgtrack.Experiment(client, name=text))):
+        assert not created
+        experiment = pgtrack.Experiment(client, name="plain")
+    else:
+        experiment = created[0]
+        assert pgtrack.Experiment(client, name=text).id == experiment.id
+    runs = client.value("SELECT count(*) FROM pgtrack.runs")
+    if not _refused_cleanly(lambda: experiment.get_run(args={text: text}, comment=text, tags=[text])):
+        assert client.value("SELECT count(*) FROM pgtrack.runs") == runs  # refused: nothing made
+        return
+    run = experiment.get_run(args={text: text}, comment=text, tags=[text])
+    row = run.refresh()
+    assert row.args[text] == text and row.comment == text and text in row.tags
+
+
+def test_the_cli_and_the_dashboard_show_every_name_as_text(dbname, client):
+    """Every storable corpus entry as an experiment name, a tag, a comment, an arg and an identifying
+    value: `pgtrack runs`/`experiments`/`inspect` exit 0 without a traceback, and every dashboard JSON
+    endpoint answers 200 with the text as it is."""
+    from pgtrack.ui import make_server, url_of
+
+    storable = [t for t in CORPUS if hostile.storable(t) and t.strip() and len(t.encode()) <= 255]
+    experiment = pgtrack.Experiment(client, name="corpus")
+    experiment.declare_identifying("opt", "string")
+    runs = []
+    for text in storable:
+        run = experiment.register({"opt": text}, on_duplicate="return_existing").run
+        run.add_args({text: text})
+        run.add_metrics(step=1, loss=0.5)
+        runs.append(run)
+    env = {"PGDATABASE": dbname}
+    for args in (["experiments"], ["runs", "corpus"], ["inspect", str(runs[0].id)]):
+        done = subprocess.run([sys.executable, "-m", "pgtrack", *args], capture_output=True, text=True, timeout=120,
+                              env={**__import__("os").environ, **env})
+        assert done.returncode == 0 and "Traceback" not in done.stderr, (args, done.stderr)
+    server = make_server(client, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        opener.open(url_of(server), timeout=30).read()  # the printed URL: the token, then the cookie
+        base = url_of(server).split("?")[0].rstrip("/")
+        payloads = [opener.open(f"{base}/api/experiments/{experiment.id}/runs?limit=500", timeout=60).read().decode()]
+        payloads += [opener.open(f"{base}/api/runs/{run.id}", timeout=30).read().decode() for run in runs[:10]]
+        text = json.dumps([json.loads(p) for p in payloads])
+        for name in storable:
+            assert json.dumps(name)[1:-1] in text, name
+    finally:
+        server.shutdown()
+        server.server_close()
