@@ -11,6 +11,8 @@ import urllib.request
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import hostile
 import pgtrack
@@ -120,3 +122,24 @@ def test_the_cli_and_the_dashboard_show_every_name_as_text(dbname, client):
     finally:
         server.shutdown()
         server.server_close()
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=hostile.names_strategy(), number=st.floats(allow_nan=True, allow_infinity=True))
+def test_generated_values_round_trip_or_raise_a_pgtrack_error(client, text, number):
+    """Hypothesis: text built from the corpus' pieces as an arg key and value, a comment and an
+    identifying value, and any float as a metric: stored exactly, or a PgtrackError that writes nothing."""
+    experiment = pgtrack.Experiment(client, name="values")
+    experiment.declare_identifying("opt", "string")
+    runs = client.value("SELECT count(*) FROM pgtrack.runs")
+    try:
+        run = experiment.register({"opt": text}, {"comment": text}, on_duplicate="return_existing").run
+    except PgtrackError:
+        assert client.value("SELECT count(*) FROM pgtrack.runs") == runs
+        return
+    assert run.refresh().identity["opt"] == text
+    if _refused_cleanly(lambda: run.add_args({text: text})):
+        assert run.refresh().args[text] == text
+    run.add_metrics(step=1, loss=number)
+    stored = client.value("SELECT loss FROM pgtrack.metrics WHERE run_id = %s AND step = 1", (run.id,))
+    assert stored == number or (stored != stored and number != number)
