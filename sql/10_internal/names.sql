@@ -29,27 +29,52 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION pgtrack._system_columns()
+RETURNS text[]
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    /* PostgreSQL's system column names: no table may have a column named so. */
+    SELECT '{tableoid,xmin,cmin,xmax,cmax,ctid}'::text[]
+$$;
+
+CREATE OR REPLACE FUNCTION pgtrack._reserved_metric(p_name text, p_reserved text[])
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* PT003 for a metric name that cannot be a column of pgtrack.metrics, with a name that can. */
+BEGIN
+    PERFORM pgtrack._raise('PT003',
+        format('metric name %L is reserved: %s', p_name,
+               CASE WHEN p_name = ANY (p_reserved) THEN 'it is one of pgtrack.metrics'' own columns (' || array_to_string(p_reserved, ', ') || ')'
+                    ELSE 'PostgreSQL keeps it for a system column' END),
+        format('log it under another name, e.g. %L', p_name || '_'));
+END
+$$;
+
 CREATE OR REPLACE FUNCTION pgtrack._validate_metric_name(p_name text, p_reserved text[])
 RETURNS text
 LANGUAGE plpgsql
 IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-/* Metric names are written the way frameworks write them (train/loss, val/acc@1, lr-AdamW, "Top 5"):
-   any name PostgreSQL accepts as a quoted identifier, so the column is "train/loss". 1 to 63 bytes,
-   no control characters, no leading or trailing white space; not one of p_reserved nor a system
-   column; not starting with _ (internal aliases of generated SQL) nor with p_, v_ or c_ (pgtrack's
-   PL/pgSQL variables). Every use goes through format('%I') / quote_ident. PT003 otherwise. */
+/* Metric names are written the way frameworks write them (train/loss, val/acc@1, lr-AdamW, "Top 5",
+   c_index, p_value, _step): any name PostgreSQL accepts as a quoted identifier, so the column is
+   "train/loss". 1 to 63 bytes, no control characters, no leading or trailing white space; not one of
+   p_reserved (the table's own columns) nor a system column (PostgreSQL refuses those as column names).
+   Names like pgtrack's PL/pgSQL variables (p_run_id) are fine: the code that reads pgtrack.metrics
+   resolves a clash to its variable (#variable_conflict use_variable) and qualifies every column.
+   Every use goes through format('%I') / quote_ident. PT003 otherwise. */
 BEGIN
     IF p_name IS NULL OR p_name = '' OR octet_length(p_name) > 63 OR p_name ~ '[[:cntrl:]]'
        OR p_name ~ '^[[:space:]]|[[:space:]]$' THEN
         PERFORM pgtrack._raise('PT003', format('invalid metric name %s', coalesce(quote_literal(p_name), 'NULL')),
             'a metric name has 1 to 63 bytes, no control characters and no leading or trailing spaces (e.g. val_loss or train/loss)');
     END IF;
-    IF p_name = ANY (p_reserved || '{tableoid,xmin,cmin,xmax,cmax,ctid}'::text[]) OR p_name ~ '^(_|[pvc]_)' THEN
-        PERFORM pgtrack._raise('PT003', format('metric name %L is reserved', p_name),
-            format('choose another name; reserved: %s, PostgreSQL''s system columns, and names starting with _, p_, v_ or c_',
-                   array_to_string(p_reserved, ', ')));
+    IF p_name = ANY (p_reserved || pgtrack._system_columns()) THEN
+        PERFORM pgtrack._reserved_metric(p_name, p_reserved);
     END IF;
     RETURN p_name;
 END

@@ -4,6 +4,7 @@ point, or is refused with PT003, and none of it reaches generated code except as
 or literal. Also the schema-change seams: typed views whose names no writer can block, migrate()
 refusing a shadow on the search_path, and identifiers with % in statements sent with parameters."""
 import re
+import time
 import uuid
 
 import psycopg
@@ -247,6 +248,10 @@ def test_a_readers_view_on_a_typed_view_blocks_no_schema_change(dbname, conn, ro
             conn.execute("SELECT pgtrack.drop_metric('loss', force => true)")  # the reader's view reads it
         assert info.value.sqlstate == "PT005" and "mine" in info.value.diag.message_primary
         assert "temporary" in info.value.diag.message_primary
+    for _ in range(100):  # the reader's backend drops its temporary objects as it exits, not before close() returns
+        if conn.execute("SELECT count(*) FROM pg_class WHERE relname = 'mine' AND relpersistence = 't'").fetchone()[0] == 0:
+            break
+        time.sleep(0.1)
     conn.execute("SELECT pgtrack.drop_metric('loss', force => true)")  # the session is gone
     conn.execute("SELECT pgtrack.add_metric('later')")
     assert conn.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = 'pgtrack_views.sweep'::regclass "
@@ -307,3 +312,32 @@ def test_the_client_splits_a_large_flush(client):
     assert client.value("SELECT count(*) FROM pgtrack.metrics WHERE run_id = %s AND note IS NOT NULL", (run.id,)) == 25_000
     parts = list(json_batches([{"step": i, "note": "x" * 100} for i in range(25_000)]))
     assert len(parts) >= 3 and all(len(p) <= 2 * 1024 * 1024 for p in parts)
+
+
+@pytest.mark.parametrize("name", ["c_index", "p_value", "v_measure", "_step", "oid", "p_run_id", "v_experiment", "_ord"])
+def test_library_metric_names_are_ordinary_columns(client, name):
+    """scikit-survival's c_index, scipy's p_value, sklearn's v_measure, a logger's _step: logged as they
+    are, buffered and unbuffered, through every writer (names like pgtrack's own variables included)."""
+    import pgtrack
+
+    run = pgtrack.Experiment(client, name="libs").get_run()
+    run.add_metrics(step=1, **{name: 0.7})
+    with run.track(heartbeat=None):
+        run.add_metrics(step=2, **{name: 0.8})
+        run.add_metrics(step=2, **{name: 0.9})  # the merging path
+    query = sql.SQL("SELECT array_agg({} ORDER BY step) FROM pgtrack.metrics WHERE run_id = {}").format(
+        sql.Identifier(name), sql.Literal(run.id))
+    assert client.value(query) == [0.7, 0.9]
+
+
+@pytest.mark.parametrize("name, why", [("run_id", "own columns"), ("xmin", "system column")])
+def test_a_name_that_cannot_be_a_column_is_refused_once_with_a_hint_that_works(client, name, why):
+    import pgtrack
+    from pgtrack.errors import SchemaValidationError
+
+    run = pgtrack.Experiment(client, name="reserved").get_run()
+    with pytest.raises(SchemaValidationError) as info:
+        run.add_metrics(step=1, **{name: 1.0})
+    assert why in info.value.message and f"'{name}_'" in str(info.value)
+    run.add_metrics(step=1, **{f"{name}_": 1.0})  # the hint's name works
+    assert client.value("SELECT count(*) FROM pgtrack.metric_columns() WHERE name = %s", (f"{name}_",)) == 1

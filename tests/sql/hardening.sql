@@ -8,7 +8,8 @@ SELECT pgtrack.create_run(:e) AS r \gset
 
 SELECT throws_ok(format('SELECT pgtrack.add_metric(%L)', n), 'PT003', NULL, 'system column name ' || n || ' is PT003')
   FROM unnest(ARRAY['xmin', 'tableoid', 'ctid']) n;
-SELECT throws_ok($$SELECT pgtrack.add_metric('v_loss')$$, 'PT003', NULL, 'prefix v_ reserved');
+SELECT lives_ok($$SELECT pgtrack.add_metric('v_loss'), pgtrack.add_metric('c_index'), pgtrack.add_metric('_step')$$,
+                'metric names like pgtrack''s variables (v_, c_, _) are ordinary columns');
 SELECT throws_ok($$SELECT pgtrack.add_run_column('p_run_id', 'text')$$, 'PT003', NULL, 'prefix p_ reserved');
 SELECT throws_ok(format('SELECT pgtrack.add_metric(%L)', repeat('a', 64)), 'PT003', NULL, 'a 64-byte name is PT003');
 SELECT throws_ok($$SELECT pgtrack.add_metric('arr', 'float8[]')$$, 'PT003', NULL, 'array metric refused: no JSON value could be written to it');
