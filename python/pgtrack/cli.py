@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import datetime as _dt
 import json
 import os
@@ -39,6 +40,7 @@ from .plain import installed
 from .errors import NotFoundError, PgtrackError
 from .jsonvalues import json_safe
 from .statements import RUN_STATUS_JOIN
+from .status import status_name
 
 EXIT_OK, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_UNREACHABLE, EXIT_DENIED, EXIT_REFUSED, EXIT_NOT_INSTALLED, EXIT_BUG = 0, 1, 2, 3, 4, 5, 6, 10
 
@@ -68,6 +70,18 @@ class Parser(argparse.ArgumentParser):
 
 # -- output ----------------------------------------------------------------------------------------
 
+# Characters a terminal acts on or draws misleadingly: C0 and C1 controls (an ESC sequence can move the
+# cursor, retitle the window, rewrite what was printed) and bidirectional overrides. Stored text is
+# anyone's (a run's error, comment or name), so the CLI shows these as escapes.
+_UNSAFE = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7f, 0xa0)]}
+_UNSAFE.update({c: f"\\u{c:04x}" for c in [*range(0x202a, 0x202f), *range(0x2066, 0x206a), 0x200e, 0x200f, 0x061c]})
+
+
+def _visible(text: str) -> str:
+    """``text`` with every control and bidi-override character shown as an escape."""
+    return text.translate(_UNSAFE)
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""
@@ -79,7 +93,7 @@ def _text(value: Any) -> str:
         return f"{value:.6g}"
     if isinstance(value, (dict, list)):
         return json.dumps(value, separators=(",", ":"))
-    return str(value).replace("\n", " ")
+    return _visible(str(value).replace("\n", " "))
 
 
 def emit(opts: argparse.Namespace, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -101,7 +115,12 @@ def emit_record(opts: argparse.Namespace, record: Dict[str, Any]) -> None:
         return
     width = max(len(k) for k in record)
     for key, value in record.items():
-        print(f"{key + ':':<{width + 1}} {_text(value)}")
+        if isinstance(value, str) and "\n" in value.strip():  # a traceback, a long comment: its own lines
+            print(f"{key + ':':<{width + 1}}")
+            for line in value.strip("\n").splitlines():
+                print(f"{'':<{width + 2}}{_visible(line)}")
+        else:
+            print(f"{key + ':':<{width + 1}} {_text(value)}")
 
 
 # -- commands --------------------------------------------------------------------------------------
@@ -186,6 +205,7 @@ def cmd_experiments(client: Client, opts: argparse.Namespace) -> int:
                count(r.id) FILTER (WHERE s.lost) AS lost,
                count(r.id) FILTER (WHERE r.status = 'COMPLETED') AS completed,
                count(r.id) FILTER (WHERE r.status IN ('FAILED', 'NODE_FAIL', 'OUT_OF_MEMORY', 'TIMEOUT', 'BOOT_FAIL', 'DEADLINE')) AS failed,
+               count(r.id) FILTER (WHERE r.status IN ('CANCELLED', 'PREEMPTED', 'REVOKED')) AS cancelled,
                e.time_created AS created, e.comment
           FROM pgtrack.experiments e LEFT JOIN pgtrack.runs r ON r.experiment_id = e.id
           LEFT """ + RUN_STATUS_JOIN + """
@@ -197,7 +217,7 @@ def cmd_experiments(client: Client, opts: argparse.Namespace) -> int:
 def cmd_runs(client: Client, opts: argparse.Namespace) -> int:
     client = client.for_reading()  # analysis: the read replica when --read-dsn names one
     experiment = _experiment_id(client, opts.experiment) if opts.experiment else None
-    status = opts.status.upper() if opts.status else None
+    status = status_name(opts.status) if opts.status else None  # wallow's spellings too: done, failed, running
     if status and status != "LOST" and status not in client.value("SELECT enum_range(NULL::pgtrack.runstatus)::text[]"):
         raise CliError(f"unknown status {opts.status!r}; statuses are the Slurm job states, e.g. RUNNING, COMPLETED, "
                        "FAILED, and LOST (a live run whose worker went silent)", EXIT_USAGE)
@@ -353,7 +373,13 @@ def cmd_ui(client: Client, opts: argparse.Namespace) -> int:
             raise CliError(f"the token file {opts.token_file} is empty", EXIT_USAGE)
     else:
         token = os.environ.get("PGTRACK_UI_TOKEN") or None  # None: a random one
-    serve(client, experiment, opts.bind, opts.ui_port, open_browser=not opts.no_browser, token=token)
+    try:
+        serve(client, experiment, opts.bind, opts.ui_port, open_browser=not opts.no_browser, token=token)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise CliError(f"port {opts.ui_port} on {opts.bind} is in use (another pgtrack ui, or another program); "
+                       "pass --port 0 for a free one, or another number", EXIT_USAGE) from None
     return EXIT_OK
 
 

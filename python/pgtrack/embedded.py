@@ -273,7 +273,8 @@ class EmbeddedServer:
                     "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() ORDER BY pid").fetchall()
         except psycopg.OperationalError:
             return []
-        return [f"{pid} {user}@{db}" + (f" ({app})" if app else "") for pid, user, db, app in rows]
+        # a session still logging in has no user or database yet: say so rather than None@None
+        return [f"{pid} {user or '(logging in)'}@{db or '?'}" + (f" ({app})" if app else "") for pid, user, db, app in rows]
 
     def params(self) -> Dict[str, str]:
         return {"host": str(self.socket_dir()), "port": PORT, "dbname": DATABASE, "user": SUPERUSER}

@@ -82,10 +82,10 @@ def test_a_metric_nobody_declared_is_created_on_first_use(client):
 
 def test_an_invalid_metric_name_fails_at_the_call_that_used_it(client):
     run = pgtrack.Experiment(client, name="b").get_run()
-    with pytest.raises(pgtrack.SchemaValidationError, match="_hidden"):
+    with pytest.raises(pgtrack.SchemaValidationError, match="xmin"):
         with run.track():
             run.add_metrics(step=1, loss=1.0)
-            run.add_metrics(step=2, _hidden=1.0)
+            run.add_metrics(step=2, xmin=1.0)
     assert stored(client, run.id) == [(1, 1.0, None)]  # the good row before it was flushed, not lost
     assert run.refresh().status == "FAILED"
 

@@ -99,7 +99,7 @@ def test_metrics_and_schema(dbname, tmp_path):
     (["inspect", "abc"], 1, "must be a run id"),
     (["bogus"], 1, "unknown command 'bogus'"),
     (["runz"], 1, "did you mean 'runs'"),
-    (["metrics", "add", "_hidden"], 5, "is reserved"),
+    (["metrics", "add", "run_id"], 5, "is reserved"),
     (["metrics", "add", "bad\tname"], 5, "invalid metric name"),
 ])
 def test_errors_are_one_line_with_meaningful_exit_codes(dbname, args, code, words):
@@ -190,3 +190,32 @@ def test_lost_runs_in_runs_status_and_inspect(client, dbname):
     assert json.loads(cli("runs", "--status", "lost", "--json", dbname=dbname, check=0).stdout)[0]["id"] == run.id
     assert json.loads(cli("status", "--json", dbname=dbname, check=0).stdout)["runs LOST"] == 1
     assert json.loads(cli("inspect", str(run.id), "--json", dbname=dbname, check=0).stdout)["status"].startswith("LOST")
+
+
+def test_small_things_a_user_meets(client, dbname):
+    """CANCELLED runs are counted; a traceback keeps its lines; stored text cannot drive the terminal;
+    wallow's status spellings work on the command line as in Python; a busy port says so."""
+    import socket
+
+    import pgtrack
+
+    exp = pgtrack.Experiment(client, name="small")
+    cancelled, failed = exp.get_run(), exp.get_run(comment="\x1b]0;owned\x07\x1b[2Jtext \u202eevil")
+    cancelled.set_status("CANCELLED")
+    failed.set_status("FAILED")
+    client.execute("UPDATE pgtrack.runs SET error = %s WHERE id = %s",
+                   ("Traceback (most recent call last):\n  File \"train.py\", line 3\nValueError: boom", failed.id))
+    rows = json.loads(cli("experiments", "--json", dbname=dbname, check=0).stdout)
+    assert [r["cancelled"] for r in rows if r["name"] == "small"] == [1]
+    shown = cli("inspect", str(failed.id), dbname=dbname, check=0).stdout
+    assert "\n    " in shown.split("error:")[1] and "  File \"train.py\", line 3" in shown  # one line each
+    assert "\x1b" not in shown and "\u202e" not in shown and "\\x1b]0;owned" in shown
+    done = json.loads(cli("runs", "small", "--status", "failed", "--json", dbname=dbname, check=0).stdout)
+    assert [r["id"] for r in done] == [failed.id]
+    cli("runs", "small", "--status", "done", dbname=dbname, check=0)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        refused = cli("ui", "small", "--no-browser", "--port", str(port), dbname=dbname)
+    assert refused.returncode == 1 and f"port {port} on 127.0.0.1 is in use" in refused.stderr and "--port 0" in refused.stderr
