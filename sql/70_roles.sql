@@ -45,7 +45,7 @@ BEGIN
          WHERE a.attrelid = 'pgtrack.runs'::regclass AND a.attnum > 0 AND NOT a.attisdropped
            AND a.attname <> ALL ('{id,experiment_id,uuid,identity}'::name[]);
         EXECUTE format('GRANT INSERT, UPDATE (%s) ON pgtrack.runs TO pgtrack_writer', v_user_columns);
-        PERFORM pgtrack._runs_insert_without_id('pgtrack_writer');
+        PERFORM pgtrack._runs_insert_without_id('pgtrack_writer', false);
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s, pgtrack._lock_experiment_shared(bigint), pgtrack._reserve_run_id(bigint),
                         pgtrack._insert_experiment(text, text, text[], integer),
                         pgtrack._refresh_experiment_views() TO pgtrack_writer',
@@ -58,7 +58,7 @@ BEGIN
               pgtrack.experiment_relationships, pgtrack.identifying_fields TO pgtrack_admin;
         GRANT SELECT, INSERT ON pgtrack.applied_migrations TO pgtrack_admin;
         GRANT SELECT ON pgtrack.meta TO pgtrack_admin;
-        PERFORM pgtrack._runs_insert_without_id('pgtrack_admin');
+        PERFORM pgtrack._runs_insert_without_id('pgtrack_admin', true);
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s, pgtrack._lock_experiment_shared(bigint), pgtrack._reserve_run_id(bigint),
                         pgtrack._insert_experiment(text, text, text[], integer),
                         pgtrack._lock_experiment_exclusive(bigint), pgtrack._lock_schema(), pgtrack._regenerate_writers(),
@@ -89,7 +89,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION pgtrack._runs_insert_without_id(p_role name)
+CREATE OR REPLACE FUNCTION pgtrack._runs_insert_without_id(p_role name, p_update boolean)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -101,6 +101,8 @@ AS $$
    The coordinator checks a statement's privileges against the columns it names, so the limit is set
    on the coordinator's table only (DDL propagation off): the shards keep the table-wide INSERT granted
    just before, since the coordinator sends them every column, id included (filled from the sequence).
+   With p_update (the admin, who may UPDATE every column of runs), UPDATE leaves out id the same way:
+   an UPDATE of id to another experiment's would make the same duplicate.
    After Citus moves or adds shards, SELECT pgtrack.grant_roles() makes this so again (docs/scale.md). */
 DECLARE
     v_columns   text;
@@ -115,6 +117,10 @@ BEGIN
     PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
     EXECUTE format('REVOKE INSERT ON pgtrack.runs FROM %I', p_role);
     EXECUTE format('GRANT INSERT (%s) ON pgtrack.runs TO %I', v_columns, p_role);
+    IF p_update THEN
+        EXECUTE format('REVOKE UPDATE ON pgtrack.runs FROM %I', p_role);
+        EXECUTE format('GRANT UPDATE (%s) ON pgtrack.runs TO %I', v_columns, p_role);
+    END IF;
     PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', v_propagate, true);
     EXECUTE format('GRANT EXECUTE ON FUNCTION pgtrack._create_run_with_id(bigint, bigint, pgtrack.runstatus, text, jsonb, jsonb, jsonb) TO %I',
                    p_role);

@@ -338,7 +338,7 @@ class EmbeddedServer:
 
     def _init(self) -> None:
         if (self.data / "PG_VERSION").is_file():
-            found = (self.data / "PG_VERSION").read_text().strip()
+            found = _read_in_data(self.data / "PG_VERSION").strip()
             if found != str(MAJOR):
                 raise EmbeddedUnavailable(
                     f"the embedded data directory {self.data} is PostgreSQL {found}, these binaries are {MAJOR}",
@@ -423,7 +423,7 @@ class EmbeddedServer:
             "log_error_verbosity": "terse",
         }
         text = "".join(f"{key} = {_conf_quote(value)}\n" for key, value in settings.items())
-        (self.data / "pgtrack.conf").write_text(text)  # root's, mode 0644: the server reads it
+        _write_in_data(self.data / "pgtrack.conf", text)  # mode 0644: the server reads it
         if not os.path.lexists(self.log):
             os.close(os.open(self.log, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         if not stat.S_ISREG(os.lstat(self.log).st_mode):
@@ -450,6 +450,39 @@ class EmbeddedServer:
                 conn.execute("ALTER EXTENSION pgtrack UPDATE")
             if installed != available or conn.execute("SELECT to_regclass('pgtrack.runs')").fetchone()[0] is None:
                 conn.execute("SELECT pgtrack.setup()")
+
+
+# data/ belongs to the server's OS user, who may have put anything there (a compromised server can run
+# programs as that user): root opens nothing in it that could be a link elsewhere. O_NOFOLLOW refuses a
+# symbolic link; a regular file with more than one name is refused too (a hard link to a file of
+# root's); what is read is cut short and shown only as text.
+def _open_in_data(path: Path, flags: int, mode: int = 0o644) -> int:
+    fd = os.open(path, flags | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), mode)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+        os.close(fd)
+        raise EmbeddedUnavailable(f"{path} is not a plain file (a link, or a file with another name too)",
+                                  hint=f"remove {path}; pgtrack makes it anew")
+    return fd
+
+
+def _write_in_data(path: Path, text: str) -> None:
+    try:
+        fd = _open_in_data(path, os.O_WRONLY | os.O_CREAT)
+    except OSError as exc:  # ELOOP: a symbolic link
+        raise EmbeddedUnavailable(f"cannot write {path}: {exc.strerror}", hint=f"remove {path}; pgtrack makes it anew") from None
+    with os.fdopen(fd, "w") as f:
+        f.truncate(0)
+        f.write(text)
+
+
+def _read_in_data(path: Path, limit: int = 64) -> str:
+    try:
+        fd = _open_in_data(path, os.O_RDONLY)
+    except OSError as exc:
+        raise EmbeddedUnavailable(f"cannot read {path}: {exc.strerror}", hint=f"check {path}") from None
+    with os.fdopen(fd, "rb") as f:
+        return f.read(limit).decode("ascii", "replace")
 
 
 def _conf_quote(value: str) -> str:

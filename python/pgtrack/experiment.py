@@ -13,6 +13,8 @@ from .jsonvalues import identifying_json, to_json
 from .run import Run
 from .suggest import suggest
 
+ENQUEUE_MAX = 10_000  # identities per pgtrack.enqueue call (its limit)
+
 
 @dataclass(frozen=True)
 class CollisionGroup:
@@ -167,9 +169,11 @@ class Experiment:
         return registry.find(self, **identifying)
 
     def enqueue(self, identities: Iterable[Mapping[str, Any]]) -> int:
-        """Register many identities as PENDING runs in one statement; returns how many were new."""
-        body = ",".join(identifying_json(identity) for identity in identities)
-        return self.client.value(sql.ENQUEUE, (self.id, f"[{body}]"))
+        """Register many identities as PENDING runs, 10,000 a statement (the server's limit); returns
+        how many were new."""
+        items = [identifying_json(identity) for identity in identities]
+        chunks = [items[i:i + ENQUEUE_MAX] for i in range(0, len(items), ENQUEUE_MAX)] or [[]]
+        return sum(self.client.value(sql.ENQUEUE, (self.id, f"[{','.join(chunk)}]")) for chunk in chunks)
 
     def claim_next(self, stale_after: _dt.timedelta, worker: Optional[str] = None, retry_failed: bool = True) -> Optional[Run]:
         """Claim one run to work on (stale live ones first, then PENDING, then failed ones unless

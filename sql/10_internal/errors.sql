@@ -55,11 +55,17 @@ LANGUAGE plpgsql
 IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-/* Return p_value if it is NULL or a JSON object, else raise PT003. */
+/* Return p_value if it is NULL or a JSON object of at most 4 MiB, else raise PT003 (args, env,
+   annotating: a backend needs tens of times a value's size to work on it, so one call must not
+   bring an unbounded one; PostgreSQL itself parses a parameter of up to 1 GB before pgtrack sees it). */
 BEGIN
     IF p_value IS NOT NULL AND jsonb_typeof(p_value) <> 'object' THEN
         PERFORM pgtrack._raise('PT003', format('%s must be a JSON object, got %s', p_what, left(p_value::text, 200)),
             format('pass %s as a JSON object such as ''{"lr": 0.1}''::jsonb', p_what));
+    END IF;
+    IF pg_column_size(p_value) > 4194304 THEN
+        PERFORM pgtrack._raise('PT003', format('%s holds %s bytes; at most 4 MiB', p_what, pg_column_size(p_value)),
+            format('keep %s to configuration-sized values; store large data as files and record their paths', p_what));
     END IF;
     RETURN p_value;
 END

@@ -139,6 +139,10 @@ BEGIN
     IF p_tags IS NULL THEN
         RETURN NULL;
     END IF;
+    IF cardinality(p_tags) > 10000 THEN  -- labels, not data: bounded, like every input a call works on
+        PERFORM pgtrack._raise('PT003', format('at most 10000 tags in one call, got %s', cardinality(p_tags)),
+            'tags label runs and experiments; keep data in args or metrics');
+    END IF;
     FOREACH v_tag IN ARRAY p_tags LOOP
         PERFORM pgtrack._validate_label(v_tag, 'tag');
     END LOOP;

@@ -89,6 +89,42 @@ AS $$
     SELECT string_agg(DISTINCT what, ', ') FROM theirs
 $$;
 
+CREATE OR REPLACE FUNCTION pgtrack._untrusted_path_schemas(p_path name[])
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    /* Schemas of p_path (the session's effective search_path; pg_catalog, pgtrack and this session's
+       own temporary schema aside) in which a role other than the caller, a superuser or pgtrack's
+       owner may create objects: its owner (pg_database_owner meaning the database's owner), or a
+       grantee of CREATE, PUBLIC included. NULL when there are none. A function or operator planted
+       there can win overload resolution over pg_catalog's (an exact-type =(float8, numeric)) inside
+       a migration script, at any moment while it runs, and would run with the migrator's rights, so
+       migrate() runs scripts only on a path of schemas nobody else can write. */
+    WITH trusted AS (
+        SELECT r.oid FROM pg_roles r
+         WHERE r.rolsuper OR r.rolname = current_user
+            OR r.oid = (SELECT n.nspowner FROM pg_namespace n WHERE n.nspname = 'pgtrack')),
+    path AS (
+        SELECT n.nspname, n.nspacl, n.nspowner AS owner
+          FROM unnest(p_path) s(name) JOIN pg_namespace n ON n.nspname = s.name
+         WHERE n.nspname NOT IN ('pg_catalog', 'pgtrack') AND n.oid <> pg_my_temp_schema()),
+    granted AS (
+        SELECT p.nspname, p.owner AS role FROM path p
+        UNION
+        SELECT p.nspname, a.grantee FROM path p, aclexplode(p.nspacl) a WHERE a.privilege_type = 'CREATE'),
+    creators AS (  -- pg_database_owner stands for the database's owner
+        SELECT g.nspname, CASE WHEN g.role = 'pg_database_owner'::regrole
+                               THEN (SELECT d.datdba FROM pg_database d WHERE d.datname = current_database())
+                               ELSE g.role END AS role
+          FROM granted g)
+    SELECT string_agg(DISTINCT format('%I (%s may create objects in it)', c.nspname,
+                                      CASE WHEN c.role = 0 THEN 'PUBLIC' ELSE format('%I', c.role::regrole) END), ', ')
+      FROM creators c
+     WHERE c.role = 0 OR c.role NOT IN (SELECT t.oid FROM trusted t)
+$$;
+
 CREATE OR REPLACE FUNCTION pgtrack.migrate(name text, script text)
 RETURNS boolean
 LANGUAGE plpgsql
@@ -97,8 +133,11 @@ AS $$
    may do. The script and its record in applied_migrations commit or roll back together, so a failing
    script leaves no trace and can be fixed and retried. A BEGIN; ... END; around the whole script is
    dropped (SQLTrack's scripts have one); other transaction commands are refused. The script sees
-   pgtrack's tables by their plain names too (the session's search_path, then pgtrack), and is refused
-   (PT005) while an object on the session's path is named like one of pgtrack's (_migration_shadows).
+   pgtrack's tables by their plain names too (the session's search_path, then pgtrack). Refused
+   (PT005) while a schema on the session's path is one that another role may create objects in
+   (_untrusted_path_schemas: a planted operator or function could run inside the script with the
+   caller's rights, even one created while the script runs), and while an object on the path is named
+   like one of pgtrack's (_migration_shadows).
    No SET search_path here on purpose: the script runs with the session's search_path. So this body
    qualifies every function and operator it uses itself (pg_catalog.x, OPERATOR(pg_catalog.=)); the
    helpers it calls pin search_path. */
@@ -131,6 +170,13 @@ BEGIN
     -- after the session's own path (so what the script creates goes where it did before); restored
     -- below, so nothing leaks out of the call.
     PERFORM pg_catalog.set_config('search_path', v_path OPERATOR(pg_catalog.||) ', pgtrack', false);
+    v_shadows := pgtrack._untrusted_path_schemas(pg_catalog.current_schemas(true));
+    IF v_shadows IS NOT NULL THEN
+        PERFORM pg_catalog.set_config('search_path', v_path, false);
+        PERFORM pgtrack._raise('PT005', pg_catalog.format('migration %L refused: schema %s on the search_path; a function or operator planted there could run inside the script with your rights',
+                                                          p_name, v_shadows),
+            'run the migration with a search_path of schemas nobody else can create in (SET search_path = myschema, a schema of your own), or revoke CREATE on that schema from the others');
+    END IF;
     v_shadows := pgtrack._migration_shadows(pg_catalog.current_schemas(true));
     IF v_shadows IS NOT NULL THEN
         PERFORM pg_catalog.set_config('search_path', v_path, false);

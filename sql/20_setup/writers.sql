@@ -326,10 +326,12 @@ BEGIN
         PERFORM pgtrack._reserved_metric(v_reserved, pgtrack._builtin_columns('metrics'));
     END IF;
     PERFORM pgtrack._raise('PT003',
-        format('unknown metric%s %s', CASE WHEN cardinality(v_unknown) > 1 THEN 's' ELSE '' END,
-               array_to_string(ARRAY(SELECT quote_ident(u) FROM unnest(v_unknown) u), ', ')),
+        format('unknown metric%s %s%s', CASE WHEN cardinality(v_unknown) > 1 THEN 's' ELSE '' END,
+               array_to_string(ARRAY(SELECT quote_ident(u) FROM unnest(v_unknown[1:20]) u), ', '),
+               CASE WHEN cardinality(v_unknown) > 20 THEN format(' and %s more', cardinality(v_unknown) - 20) ELSE '' END),
         format('known metrics: %s; add one with SELECT pgtrack.add_metric(%L)',
-               coalesce(nullif(array_to_string(p_known, ', '), ''), '(none)'), v_unknown[1]));
+               coalesce(nullif(array_to_string(p_known[1:50], ', '), ''), '(none)')
+               || CASE WHEN cardinality(p_known) > 50 THEN ', ...' ELSE '' END, v_unknown[1]));
 END
 $$;
 

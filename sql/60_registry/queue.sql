@@ -16,6 +16,11 @@ BEGIN
         PERFORM pgtrack._raise('PT003', format('identities must be a JSON array, got %s', coalesce(left($2::text, 200), 'NULL')),
             'pass identities like ''[{"lr": 0.1}, {"lr": 0.01}]''::jsonb');
     END IF;
+    IF jsonb_array_length($2) > 10000 OR pg_column_size($2) > 4194304 THEN  -- normalising takes ~180x the array
+        PERFORM pgtrack._raise('PT003', format('enqueue takes at most 10000 identities and 4 MiB a call, got %s and %s bytes',
+                                               jsonb_array_length($2), pg_column_size($2)),
+            'split the identities into several enqueue calls (the Python client does this itself)');
+    END IF;
     -- Normalised first, then inserted: on Citus the INSERT ... SELECT must not run a query of its own
     -- (the registry lock) while it writes.
     v_identities := ARRAY(SELECT pgtrack._normalize_identity($1, e.value, true)
@@ -31,7 +36,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrack.enqueue(bigint, jsonb) IS
-$$Register a JSON array of identities as PENDING runs in one statement, skipping existing ones; returns how many were new.$$;
+$$Register a JSON array of identities (at most 10,000 and 4 MiB a call) as PENDING runs in one statement, skipping existing ones; returns how many were new.$$;
 
 CREATE OR REPLACE FUNCTION pgtrack.claim_next(experiment_id bigint, stale_after interval, worker text DEFAULT NULL,
                                               retry_failed boolean DEFAULT true)

@@ -261,9 +261,10 @@ def test_a_run_id_stays_unique_across_experiments_on_a_cluster(dbname, conn):
     every experiment under a lock on the id."""
     from conftest import drop_roles
     import uuid
-    writer = f"writer_{uuid.uuid4().hex[:8]}"
+    writer, admin = f"writer_{uuid.uuid4().hex[:8]}", f"admin_{uuid.uuid4().hex[:8]}"
     conn.execute("SELECT pgtrack.grant_roles()")
     conn.execute(f'CREATE ROLE "{writer}" LOGIN IN ROLE pgtrack_writer')
+    conn.execute(f'CREATE ROLE "{admin}" LOGIN IN ROLE pgtrack_admin')
     try:
         victim_exp = conn.execute("SELECT pgtrack.experiment('victim')").fetchone()[0]
         victim = conn.execute("SELECT pgtrack.create_run(%s)", (victim_exp,)).fetchone()[0]
@@ -277,8 +278,12 @@ def test_a_run_id_stays_unique_across_experiments_on_a_cluster(dbname, conn):
             assert w.execute("SELECT pgtrack.create_run(%s, run_id => 424242)", (mine,)).fetchone()[0] == 424242
             assert w.execute("SELECT pgtrack.create_run(%s, run_id => 424242)", (mine,)).fetchone()[0] == 424242
             w.execute("INSERT INTO pgtrack.runs (experiment_id) VALUES (%s)", (mine,))  # without an id: fine
+        with psycopg.connect(dbname=dbname, user=admin, autocommit=True) as a:  # nor by an UPDATE of id
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                a.execute("UPDATE pgtrack.runs SET id = %s WHERE id = 424242", (victim,))
+            a.execute("UPDATE pgtrack.runs SET comment = 'fine' WHERE id = 424242")
         assert conn.execute("SELECT count(*) FROM pgtrack.runs WHERE id = %s", (victim,)).fetchone()[0] == 1
         conn.execute("SELECT pgtrack.run_add_metrics(%s, 1, metrics => '{}'), pgtrack.heartbeat(%s), pgtrack.run_stop(%s)",
                      (victim, victim, victim))  # the victim's calls without experiment_id still work
     finally:
-        drop_roles(writer)
+        drop_roles(writer, admin)

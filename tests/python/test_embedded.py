@@ -204,3 +204,27 @@ def test_as_root_the_embedded_server_changes_no_mode_of_a_directory_it_did_not_c
                            capture_output=True, timeout=120)
         shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_root_writes_and_reads_nothing_through_a_link_the_server_user_planted(tmp_path):
+    """data/ is the server's OS user's: a symbolic or hard link planted there as pgtrack.conf or
+    PG_VERSION must not make root overwrite (or show) a file of root's."""
+    target = tmp_path / "roots_file"
+    target.write_text("secret\n")
+    target.chmod(0o600)
+    data = tmp_path / "e" / "data"
+    data.mkdir(parents=True)
+    for name, kind in (("pgtrack.conf", "symlink"), ("pgtrack.conf", "hardlink"), ("PG_VERSION", "symlink")):
+        planted = data / name
+        if planted.exists() or planted.is_symlink():
+            planted.unlink()
+        (planted.symlink_to if kind == "symlink" else planted.hardlink_to)(target)
+        with pytest.raises(embedded.EmbeddedUnavailable):
+            if name == "pgtrack.conf":
+                embedded._write_in_data(planted, "port = 1\n")
+            else:
+                embedded._read_in_data(planted)
+        assert target.read_text() == "secret\n"
+    (data / "PG_VERSION").unlink()
+    embedded._write_in_data(data / "fresh.conf", "a = 1\n")  # a new file: written
+    assert (data / "fresh.conf").read_text() == "a = 1\n"

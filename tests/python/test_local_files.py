@@ -192,6 +192,20 @@ DROPPED = [
     ("GITHUB_PAT", "abc"),
     ("MYSQL_PASSWD", "x"),
     ("CREDS", "pw8"),
+    ("MYSQL_PWD", "x"),
+    ("LDAP_BINDPW", "x"),
+    ("BORG_PASSPHRASE", "x"),
+    ("AZURE_STORAGE_CONNECTION_STRING", "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=abc=="),
+    ("NOTIFY", "https://hooks.slack.com/services/T0/B0/x"),
+    ("CI_JOB_JWT", "eyJhbGciOiJIUzI1.eyJzdWIiOiIxMjM0.sig"),
+    ("EXTRA_HEADERS", "Authorization: Bearer abcdefghijk"),
+    ("CACHE", "redis://:pa/ss@cache:6379"),
+    ("MIRROR", "https://bob:s3cr#t@git.example/x"),
+    ("INDEX", "https://__token__@pypi.example/simple"),  # a user part alone may be the token
+    ("GIT_REMOTE", "ssh://git@github.com/x/y"),  # so any user part goes (the rule errs on dropping)
+    ("MAPS", "AIza" + "a" * 35),
+    ("BILLING", "sk_live_" + "a" * 20),
+    ("BLOB", "https://acct.blob.example/c?sv=2020&sig=abc%3D"),
     ("AWS_CREDS_FILE_TEXT", "x"),
     ("DB_PASS", "x"),
     ("HTTP_AUTHORIZATION", "Bearer x"),
@@ -213,7 +227,6 @@ KEPT = [
     ("SLURM_JOB_ID", "123"),
     ("CUDA_VISIBLE_DEVICES", "0,1"),
     ("HOMEPAGE_URL", "https://example.com/x"),
-    ("GIT_REMOTE", "ssh://git@github.com/x/y"),  # a user name, no password
     ("TASK", "task-" + "a" * 30),  # 'sk-' inside a word is no key
     ("PGPASSFILE", "/home/me/.pgpass"),  # where the passwords are, not one
 ]

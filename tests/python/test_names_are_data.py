@@ -276,10 +276,14 @@ def test_migrate_refuses_a_writers_shadow_on_the_search_path(dbname, conn, roles
             evil.execute(f'ALTER ROLE "{writer}" SUPERUSER')
     with pytest.raises(psycopg.Error) as info:
         conn.execute("SELECT pgtrack.migrate('m1', %s)", (script,))
-    assert info.value.sqlstate == "PT005" and "public." in info.value.diag.message_primary
+    assert info.value.sqlstate == "PT005" and "public" in info.value.diag.message_primary
     assert not is_superuser(writer)
     assert conn.execute("SELECT count(*) FROM pgtrack.applied_migrations").fetchone()[0] == 0
-    # without the shadow the same script reaches pgtrack's objects
+    # with the writer's CREATE revoked and the shadow gone, the same script reaches pgtrack's objects
+    conn.execute(f'REVOKE CREATE ON SCHEMA public FROM "{writer}"')
+    with pytest.raises(psycopg.Error) as info:  # a shadow in a schema nobody else can write: still refused
+        conn.execute("SELECT pgtrack.migrate('m1', %s)", (script,))
+    assert info.value.sqlstate == "PT005" and "public." in info.value.diag.message_primary
     conn.execute("DROP TABLE IF EXISTS public.metrics; DROP FUNCTION IF EXISTS public.add_metric(text)")
     assert conn.execute("SELECT pgtrack.migrate('m1', %s)", (script,)).fetchone()[0] is True
     assert conn.execute("SELECT count(*) FROM pgtrack.metric_columns() WHERE name = 'zz'").fetchone()[0] == 1
@@ -341,3 +345,55 @@ def test_a_name_that_cannot_be_a_column_is_refused_once_with_a_hint_that_works(c
     assert why in info.value.message and f"'{name}_'" in str(info.value)
     run.add_metrics(step=1, **{f"{name}_": 1.0})  # the hint's name works
     assert client.value("SELECT count(*) FROM pgtrack.metric_columns() WHERE name = %s", (f"{name}_",)) == 1
+
+
+
+@pytest.mark.skipif(bool(CITUS_DIR), reason="roles on a cluster: test_distributed.py")
+def test_migrate_runs_only_on_a_path_nobody_else_can_write(dbname, conn, roles):  # noqa: F811
+    """The red team's variants: an exact-type operator and a function that win overload resolution
+    over pg_catalog's, planted in a schema another role may create in, before the script or while it
+    runs (a slow first statement): migrate() refuses such a path before running anything."""
+    conn.execute("SELECT pgtrack.grant_roles(), pgtrack.add_metric('loss')")
+    writer = roles["writer"]
+    conn.execute(f'GRANT pgtrack_writer TO "{writer}"')
+    conn.execute("CREATE SCHEMA shared")
+    conn.execute(f'GRANT USAGE, CREATE ON SCHEMA shared TO "{writer}"')
+    with connect_as(dbname, writer) as evil:
+        evil.execute(f"""CREATE FUNCTION shared.pwn(float8, numeric) RETURNS boolean LANGUAGE plpgsql AS
+                         $$BEGIN EXECUTE 'ALTER ROLE "{writer}" SUPERUSER'; RETURN true; END$$""")
+        evil.execute("CREATE OPERATOR shared.= (LEFTARG = float8, RIGHTARG = numeric, FUNCTION = shared.pwn)")
+    conn.execute("SET search_path = shared, public")
+    for script in ("DELETE FROM metrics WHERE progress = 0.5", "SELECT pg_sleep(0.1); SELECT add_metric('x')"):
+        with pytest.raises(psycopg.Error) as info:
+            conn.execute("SELECT pgtrack.migrate('m', %s)", (script,))
+        assert info.value.sqlstate == "PT005" and "shared" in info.value.diag.message_primary
+        assert writer in info.value.diag.message_primary
+    assert not is_superuser(writer)
+    conn.execute("SET search_path = public")  # a path nobody else can write: the migration runs
+    assert conn.execute("SELECT pgtrack.migrate('m', 'DELETE FROM metrics WHERE progress = 0.5')").fetchone()[0] is True
+
+
+def test_no_call_takes_an_unbounded_input(conn, client):
+    """The red team's list: every input a call works on is bounded (PT003, nothing written), and the
+    Python client splits what it may split."""
+    import pgtrack
+
+    exp = conn.execute("SELECT pgtrack.experiment('bounded')").fetchone()[0]
+    conn.execute("SELECT pgtrack.declare_identifying(%s, 'k', 'int')", (exp,))
+    big = "(SELECT jsonb_agg(jsonb_build_object('k', i)) FROM generate_series(1, 10001) i)"
+    huge = "(SELECT jsonb_object_agg('a' || i, repeat('x', 100)) FROM generate_series(1, 50000) i)"
+    for statement in (f"SELECT pgtrack.enqueue({exp}, {big})",
+                      f"SELECT pgtrack.create_run({exp}, args => {huge})",
+                      f"SELECT pgtrack.register({exp}, '{{\"k\": 1}}', jsonb_build_object('env', {huge}), 'raise')",
+                      f"SELECT pgtrack.experiment_add_tags({exp}, VARIADIC (SELECT array_agg('t' || i) FROM generate_series(1, 10001) i))"):
+        with pytest.raises(psycopg.Error) as info:
+            conn.execute(statement)
+        assert info.value.sqlstate == "PT003" and "at most" in info.value.diag.message_primary, statement
+    assert conn.execute("SELECT count(*) FROM pgtrack.runs").fetchone()[0] == 0
+    run = conn.execute("SELECT pgtrack.create_run(%s)", (exp,)).fetchone()[0]
+    with pytest.raises(psycopg.Error) as info:  # 5,000 unknown names: the message lists 20
+        conn.execute("SELECT pgtrack.run_add_metrics(%s, 1, 0, (SELECT jsonb_object_agg('u' || i, 1) FROM generate_series(1, 5000) i))",
+                     (run,))
+    assert "and 4980 more" in info.value.diag.message_primary and len(info.value.diag.message_primary) < 2000
+    experiment = pgtrack.Experiment(client, name="bounded")
+    assert experiment.enqueue({"k": i} for i in range(25_000)) == 25_000
