@@ -11,9 +11,15 @@ Tracking never kills training: a flush that fails because the server is restarti
 keeps its rows, warns once and retries (at most once a second, at the next row or tick); rows still
 undelivered after ``spill_after`` seconds (default 60), or at the end of ``track()``, go to a local
 spill file (pgtrack.spill) that the next successful flush or ``pgtrack recover`` loads. Metric writes
-are idempotent upserts on (run_id, step, progress), so a retry never duplicates a row. A flush the
-server refuses (a value of the wrong type, lease lost) drops its rows and raises, since they would
-never succeed. Without a spill function (a bare MetricBuffer) a connection failure is raised, rows kept.
+are idempotent upserts on (run_id, step, progress), so a retry never duplicates a row.
+
+A row the server refuses costs that row alone: when a flush is refused (a column retyped since the
+row was logged, a domain's CHECK), its rows are written again in halves until each refused row
+stands alone; every other row is stored, the refused ones are handed to ``reject`` (the run warns
+once and counts them in runs.metric_rows_rejected), and no later call raises because of them. A lost
+lease still raises (the run is someone else's now). Values that can never be stored are refused
+before they are buffered, by the call that logged them (pgtrack.metric_values). Without a spill
+function (a bare MetricBuffer) a connection failure is raised, rows kept.
 """
 from __future__ import annotations
 
@@ -25,6 +31,8 @@ import weakref
 from typing import Any, Callable, Dict, List, Optional
 
 import psycopg
+
+from .errors import LeaseLostError, PgtrackError
 
 Row = Dict[str, Any]
 DEFAULT_MAX_ROWS = 500
@@ -40,7 +48,8 @@ class MetricBuffer:
 
     def __init__(self, write: Callable[[List[Row]], Any], max_rows: int = DEFAULT_MAX_ROWS,
                  max_seconds: float = DEFAULT_MAX_SECONDS, spill: Optional[Callable[[List[Row]], Any]] = None,
-                 spill_after: float = DEFAULT_SPILL_AFTER, warn: Optional[Callable[[str], None]] = None):
+                 spill_after: float = DEFAULT_SPILL_AFTER, warn: Optional[Callable[[str], None]] = None,
+                 reject: Optional[Callable[[List[Row], Exception], None]] = None):
         if max_rows < 1 or max_seconds <= 0:
             raise ValueError("max_rows must be >= 1 and max_seconds > 0")
         self.write = write
@@ -53,6 +62,8 @@ class MetricBuffer:
         self.spill = spill
         self.spill_after = spill_after
         self.warn = warn
+        self.reject = reject
+        self.rejected = 0  # rows the server refused (see the module docstring)
         self.failing_since: Optional[float] = None  # monotonic time of the first failure in a row
         self.spilled = 0  # rows written to spill files by this buffer
         self._next_try = 0.0
@@ -83,13 +94,56 @@ class MetricBuffer:
                 rows, self._rows = self._rows, []
             if not rows:
                 return 0
+            write = write or self.write
             try:
-                (write or self.write)(rows)
+                write(rows)
             except psycopg.OperationalError as exc:
                 self._undelivered(rows, exc, final)
                 return 0
+            except (PgtrackError, psycopg.Error) as exc:  # the server refused something in these rows
+                if isinstance(exc, LeaseLostError) or self.reject is None:
+                    raise
+                return self._write_apart(rows, write, final, exc)
             self.failing_since = None
             return len(rows)
+
+    def _write_apart(self, rows: List[Row], write: Callable[[List[Row]], Any], final: bool, error: Exception) -> int:
+        """The rows of a refused flush (``error``), in halves until each refused row stands alone: the
+        others are stored, the refused ones go to ``reject``. Connection trouble on the way keeps every
+        row not refused for the next flush (rewriting a stored row is harmless: an upsert that merges)."""
+        refused: List[Row] = []
+        errors: List[Exception] = [error]
+
+        def attempt(part: List[Row], known_bad: bool) -> None:
+            if not known_bad:
+                try:
+                    write(part)
+                    return
+                except psycopg.OperationalError:
+                    raise
+                except (PgtrackError, psycopg.Error) as exc:
+                    if isinstance(exc, LeaseLostError):
+                        raise
+                    errors.append(exc)
+            if len(part) == 1:
+                refused.append(part[0])
+                return
+            attempt(part[:len(part) // 2], False)
+            attempt(part[len(part) // 2:], False)
+
+        try:
+            attempt(rows, True)
+        except psycopg.OperationalError as exc:
+            gone = {id(row) for row in refused}
+            self._undelivered([row for row in rows if id(row) not in gone], exc, final)
+            stored = 0
+        else:
+            self.failing_since = None
+            stored = len(rows) - len(refused)
+        if refused:
+            self.rejected += len(refused)
+            self.reject(refused, errors[-1])  # type: ignore[misc]
+        return stored
 
     def _undelivered(self, rows: List[Row], exc: Exception, final: bool) -> None:
         """Connection trouble: keep the rows (in order) for the next flush, or spill them."""

@@ -62,6 +62,7 @@ class Client:
         self._depth = 0
         self._metric_names: Optional[Set[str]] = None
         self._copyable_names: Set[str] = set()
+        self._float_names: Set[str] = set()  # double precision columns: a value must be a number
 
     def __repr__(self) -> str:
         shown = {k: v for k, v in self.params.items() if k not in ("password", "dsn")}
@@ -182,8 +183,9 @@ class Client:
             from . import statements as sql
 
             columns = self.execute(sql.METRIC_NAMES)
-            self._copyable_names = {name for name, copyable in columns if copyable}
-            known = self._metric_names = {name for name, _ in columns}
+            self._copyable_names = {name for name, copyable, _ in columns if copyable}
+            self._float_names = {name for name, _, is_float in columns if is_float}
+            known = self._metric_names = {name for name, _, _ in columns}
         return known
 
     def _copyable_metric_names(self) -> Set[str]:

@@ -22,7 +22,7 @@ from psycopg.rows import dict_row
 
 from . import statements as sql
 from .args import detect_args
-from . import copy_rows, metric_row, spill
+from . import copy_rows, metric_row, metric_values, spill
 from .buffer import DEFAULT_MAX_ROWS, DEFAULT_MAX_SECONDS, DEFAULT_SPILL_AFTER, MetricBuffer
 from .client import Client
 from .environment import capture_env
@@ -116,6 +116,7 @@ class Run:
         self._row: Optional[Dict[str, Any]] = None
         self._buffer: Optional[MetricBuffer] = None
         self._stopped = False
+        self._rejected_warned = False  # the first refused metric row warns, later ones are counted
 
     @classmethod
     def _bind(cls, client: Client, run_id: int, experiment_id: Optional[int] = None, attempt: Optional[int] = None,
@@ -248,6 +249,10 @@ class Run:
             client = self.client
             known = client._metric_names  # the common cases, kept short: what follows checks it all
             if known is not None and known.issuperset(metrics):
+                for value in metrics.values():
+                    if value.__class__ is not float:  # ints too: 10 ** 400 fits no double
+                        metric_values.check(metrics, client._float_names, known)
+                        break
                 if buffer is not None:
                     metrics["step"], metrics["progress"] = step, progress  # **metrics is this call's own dict
                     buffer.add(metrics)
@@ -265,6 +270,7 @@ class Run:
         check_step(step, progress)
         buffer = self._buffer
         known = self._known_metrics(metrics)
+        metric_values.check(metrics, self.client._float_names, self.client._metric_names or set())
         if buffer is not None and touch and known:
             metrics["step"], metrics["progress"] = step, progress  # **metrics is this call's own dict
             buffer.add(metrics)
@@ -345,7 +351,21 @@ class Run:
                      spill_after: Optional[float] = None) -> None:
         if self._buffer is None:
             self._buffer = MetricBuffer(self._write_batch, max_rows or DEFAULT_MAX_ROWS, max_seconds or DEFAULT_MAX_SECONDS,
-                                        spill=self._spill, spill_after=spill_after or DEFAULT_SPILL_AFTER, warn=self._warn)
+                                        spill=self._spill, spill_after=spill_after or DEFAULT_SPILL_AFTER, warn=self._warn,
+                                        reject=self._rejected)
+
+    def _rejected(self, rows: List[Dict[str, Any]], error: Exception) -> None:
+        """Rows of a flush the server refused (the others were stored): the first time a warning, and
+        always a count on the run (runs.metric_rows_rejected), so the dashboard and inspect show it."""
+        if not self._rejected_warned:
+            self._rejected_warned = True
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            self._warn(f"the server refused {len(rows)} metric row(s) (step {rows[0].get('step')}: {first}); the other rows "
+                       "are stored and training goes on; runs.metric_rows_rejected counts every refused row")
+        try:
+            self._lease_call(self.client, sql.COUNT_REJECTED, (self.id, len(rows), self.attempt, self.experiment_id))
+        except psycopg.OperationalError:
+            pass  # the rows are refused either way; only the count is lost with the connection
 
     def _spill(self, rows: List[Dict[str, Any]], stop: Optional[Dict[str, Any]] = None) -> Path:
         known = {**(self._row or {}), **self._known}  # track() loaded the row: no database call here

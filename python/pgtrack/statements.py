@@ -56,7 +56,9 @@ ADD_METRICS = ("SELECT pgtrack.run_add_metrics(%s, %s, %s, %s::jsonb, %s, attemp
                "experiment_id => %s)")
 ADD_METRICS_BATCH = "SELECT pgtrack.run_add_metrics_batch(%s, %s::jsonb, %s, attempt => %s, experiment_id => %s)"
 # name, and whether buffered flushes may COPY it (double precision, on one server: on Citus the upsert)
-METRIC_NAMES = "SELECT name, type = 'double precision'::regtype AND NOT pgtrack._is_distributed() FROM pgtrack.metric_columns()"
+METRIC_NAMES = ("SELECT name, type = 'double precision'::regtype AND NOT pgtrack._is_distributed(), "
+                "type = 'double precision'::regtype FROM pgtrack.metric_columns()")
+COUNT_REJECTED = "SELECT pgtrack.run_count_rejected(%s, %s, attempt => %s, experiment_id => %s)"
 ADD_METRIC = "SELECT pgtrack.add_metric(%s, %s::regtype, %s)"
 ADD_RUN_COLUMN = "SELECT pgtrack.add_run_column(%s, %s::regtype, %s, %s)"
 RUN_COLUMN_TYPE = ("SELECT format_type(atttypid, NULL) FROM pg_attribute"

@@ -74,6 +74,10 @@ BEGIN
     -- index and the identity trigger. CREATE EXTENSION + setup() repairs the table: every run is then
     -- PENDING (the old statuses are gone with the column), and the column is last.
     ALTER TABLE pgtrack.runs ADD COLUMN IF NOT EXISTS status pgtrack.runstatus NOT NULL DEFAULT 'PENDING';
+    -- 0.3.0: metric rows the server refused after the call that logged them had returned (a buffered
+    -- row whose column was retyped, or whose domain's CHECK failed): counted here, the other rows of
+    -- their flush stored (run_count_rejected). After status, so a new and an upgraded table agree.
+    ALTER TABLE pgtrack.runs ADD COLUMN IF NOT EXISTS metric_rows_rejected bigint NOT NULL DEFAULT 0;
     -- 0.3.0: invariants that raw writes (a writer's column privileges) must keep too, so that no single
     -- row can stall the queue or stay alive forever: attempt within [0, 10^9] (claims skip a run at the
     -- top instead of overflowing), no liveness time more than 5 minutes ahead of the database clock,

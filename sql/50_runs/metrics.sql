@@ -192,3 +192,31 @@ $$;
 
 COMMENT ON FUNCTION pgtrack.run_add_metrics_batch(bigint, jsonb, boolean, integer, boolean, bigint) IS
 $$Log many metric rows for a run in one statement (all or nothing): rows is a JSON array of objects with optional step, progress and metric keys, at most 10,000 rows and 4 MiB a call (PT003 beyond). Same rules as run_add_metrics, attempt, add_missing and experiment_id included. Returns the number of (step, progress) rows written.$$;
+
+CREATE OR REPLACE FUNCTION pgtrack.run_count_rejected(run_id bigint, rows integer, attempt integer DEFAULT NULL,
+                                                      experiment_id bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* Add rows to the run's metric_rows_rejected: metric rows a client had buffered that the server
+   refused when they were flushed (the rest of the flush was stored). Fenced like a metric write: PT004
+   if attempt is given and is not the run's current one. Returns the run's new count. */
+DECLARE
+    v_count bigint;
+BEGIN
+    IF $2 IS NULL OR $2 < 0 THEN
+        PERFORM pgtrack._raise('PT003', format('rows must be a count of at least 0, got %s', coalesce($2::text, 'NULL')),
+            'pass the number of metric rows the server refused');
+    END IF;
+    UPDATE pgtrack.runs r SET metric_rows_rejected = r.metric_rows_rejected + $2
+     WHERE r.id = $1 AND ($3 IS NULL OR r.attempt = $3) AND ($4 IS NULL OR r.experiment_id = $4)
+    RETURNING r.metric_rows_rejected INTO v_count;
+    IF NOT FOUND THEN
+        PERFORM pgtrack._lease_check_failed($1, $3, $4);
+    END IF;
+    RETURN v_count;
+END
+$$;
+COMMENT ON FUNCTION pgtrack.run_count_rejected(bigint, integer, integer, bigint) IS
+$$Count metric rows of a run that the server refused at a buffered flush (the rest of the flush was stored): adds rows to runs.metric_rows_rejected and returns the new count. attempt and experiment_id as for run_add_metrics (PT004 when the lease is lost).$$;

@@ -33,6 +33,8 @@ BEGIN
         ALTER TABLE pgtrack.metrics ADD COLUMN experiment_id bigint;
         UPDATE pgtrack.metrics m SET experiment_id = r.experiment_id FROM pgtrack.runs r WHERE r.id = m.run_id;
         ALTER TABLE pgtrack.metrics ALTER COLUMN experiment_id SET NOT NULL;
+        -- Metric rows refused after their call returned (setup.sql).
+        ALTER TABLE pgtrack.runs ADD COLUMN IF NOT EXISTS metric_rows_rejected bigint NOT NULL DEFAULT 0;
         UPDATE pgtrack.meta SET value = '0.3.0' WHERE key = 'layout_version';
     END IF;
 END

@@ -81,22 +81,22 @@ def test_values_copy_cannot_carry_go_through_the_upsert(client, paths):
     run = pgtrack.Experiment(client, name="c").get_run()
     with pytest.raises(pgtrack.SchemaValidationError, match="invalid metric value"):
         with run.track():
-            run.add_metrics(step=1, loss=True)  # a bool is not a number: refused by the upsert, not stored as 1.0
-    assert paths == [None] and metrics(client, run.id) == []
+            run.add_metrics(step=1, loss=True)  # a bool is not a number: refused by its own call, before any path
+    assert paths == [] and metrics(client, run.id) == []
     run = pgtrack.Experiment(client, name="c").get_run()
     with run.track():
         run.add_metrics(step=1, note="warm-up", extra={"lr": [0.1, 0.01]})
         run.add_metrics(step=2, loss=2)  # the batch is not all floats: one upsert for both rows
-    assert paths[1:] == [None]
+    assert paths == [None]  # (the refused bool above reached no path)
     assert metrics(client, run.id, "step, loss, note, extra") == [(1, None, "warm-up", {"lr": [0.1, 0.01]}), (2, 2.0, None, None)]
 
 
-def test_a_refused_value_raises_what_the_upsert_raises(client, paths):
+def test_a_value_no_double_holds_is_refused_by_its_call(client, paths):
     run = pgtrack.Experiment(client, name="c").get_run()
     with pytest.raises(pgtrack.SchemaValidationError, match="invalid metric value"):
         with run.track():
-            run.add_metrics(step=1, loss=10 ** 400)  # no double holds it: the copy gives up, the upsert says why
-    assert paths == [None] and metrics(client, run.id) == []
+            run.add_metrics(step=1, loss=10 ** 400)  # no double holds it: refused by its own call (pgtrack.metric_values)
+    assert paths == [] and metrics(client, run.id) == []
 
 
 def test_a_column_retyped_behind_the_cache_falls_back(client, paths):
