@@ -13,6 +13,7 @@ from .errors import (
     PgtrackError,
     SchemaChangeError,
     SchemaValidationError,
+    ServerUnreachable,
     translate,
 )
 from .experiment import CollisionGroup, Experiment, IdentifyingField
@@ -32,6 +33,6 @@ __version__ = "0.3.0"
 __all__ = [
     "AlreadyCompleted", "AlreadyRunning", "Client", "F", "Field", "Query", "CollisionGroup", "DuplicateRunError", "Experiment",
     "IdentifyingField", "LeaseLostError", "LifecycleHandle", "NotFoundError", "PgtrackError", "RegisterResult",
-    "Run", "SchemaChangeError", "SchemaValidationError", "Store", "Terminated", "find", "sweep", "heartbeat", "load_schema",
+    "Run", "SchemaChangeError", "SchemaValidationError", "ServerUnreachable", "Store", "Terminated", "find", "sweep", "heartbeat", "load_schema",
     "register", "run_from_env", "run_lifecycle", "translate", *_functions,
 ]

@@ -39,6 +39,7 @@ DEFAULT_MAX_ROWS = 500
 DEFAULT_MAX_SECONDS = 5.0
 DEFAULT_SPILL_AFTER = 60.0
 RETRY_EVERY = 1.0
+MAX_KEPT_ROWS = 200_000  # undelivered rows kept in memory when no spill file can be written
 
 _live_buffers: "weakref.WeakSet[MetricBuffer]" = weakref.WeakSet()
 
@@ -64,6 +65,8 @@ class MetricBuffer:
         self.warn = warn
         self.reject = reject
         self.rejected = 0  # rows the server refused (see the module docstring)
+        self.lost = 0  # rows neither the server nor a spill file took (memory bound, or the end of track())
+        self._spill_warned = self._lost_warned = False
         self.failing_since: Optional[float] = None  # monotonic time of the first failure in a row
         self.spilled = 0  # rows written to spill files by this buffer
         self._next_try = 0.0
@@ -158,18 +161,56 @@ class MetricBuffer:
                 self._oldest = now
             raise exc
         if final or now - self.failing_since >= self.spill_after:
-            where = self.spill(rows)
+            try:
+                where = self.spill(rows)
+            except (OSError, PgtrackError) as spill_error:  # an unwritable, full or planted spill directory
+                self._unspillable(rows, exc, spill_error, final)
+                return
             self.spilled += len(rows)
             if self.warn:
                 self.warn(f"{len(rows)} metric rows saved to {where}; the next flush or `pgtrack recover` loads them")
             return
+        self._keep(rows, now)
+        if first and self.warn:
+            self.warn(f"cannot reach the server ({_first_line(exc)}); keeping {len(rows)} metric rows and retrying, "
+                      f"training goes on (after {self.spill_after:g} s they are saved to a local file)")
+
+    def _keep(self, rows: List[Row], now: float) -> None:
+        """Put undelivered rows back in front of the queue, at most MAX_KEPT_ROWS in all: past that the
+        oldest go, counted (memory is the limit when neither the server nor a spill file takes them)."""
         with self._lock:
             self._rows[:0] = rows
             self._oldest = now
-        if first and self.warn:
-            self.warn(f"cannot reach the server ({str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}); "
-                      f"keeping {len(rows)} metric rows and retrying, training goes on (after {self.spill_after:g} s "
-                      f"they are saved to a local file)")
+            excess = len(self._rows) - MAX_KEPT_ROWS
+            if excess > 0:
+                del self._rows[:excess]
+                self.lost += excess
+        if excess > 0 and self.warn and not self._lost_warned:
+            self._lost_warned = True
+            self.warn(f"dropped the {excess} oldest metric rows: {MAX_KEPT_ROWS} are kept in memory while neither the "
+                      "server nor a spill file takes them (more are counted in the final message)")
+
+    def _unspillable(self, rows: List[Row], exc: Exception, spill_error: Exception, final: bool) -> None:
+        """Neither the server nor a spill file takes these rows. While training goes on they stay in
+        memory (bounded) for the next try; at the end they are lost, and stderr says exactly which
+        and why (the script itself ends normally)."""
+        if not final:
+            if not self._spill_warned and self.warn:
+                self._spill_warned = True
+                self.warn(f"cannot save metric rows to a spill file ({_first_line(spill_error)}); keeping up to "
+                          f"{MAX_KEPT_ROWS} rows in memory and retrying the server")
+            self._keep(rows, time.monotonic())
+            return
+        steps = [row.get("step", 0) for row in rows]
+        self.lost += len(rows)
+        print(f"pgtrack: {self.lost} metric rows could not be kept (steps {min(steps)} to {max(steps)} of this buffer's "
+              f"last {len(rows)}): the server is unreachable ({_first_line(exc)}) and no spill file could be written "
+              f"({_first_line(spill_error)})", file=sys.stderr)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 @atexit.register

@@ -37,7 +37,7 @@ import psycopg
 
 from . import embedded
 from .config import conninfo, resolve_params
-from .errors import translate
+from .errors import ServerUnreachable, translate
 
 _TUPLES_OK = psycopg.pq.ExecStatus.TUPLES_OK
 
@@ -198,13 +198,18 @@ class Client:
     # -- calls -----------------------------------------------------------------------------------
 
     def _cursor(self, query: Any, params: Optional[Sequence[Any]], row_factory: Any = None) -> psycopg.Cursor:
-        conn = self._connection()
+        conn = None
         try:
+            conn = self._connection()
             cur = conn.cursor(row_factory=row_factory) if row_factory else self._reused_cursor(conn)
             cur.execute(query, params)
             return cur
-        except psycopg.OperationalError:
-            raise  # connection trouble during the call: not retried (it may have run); the next call reconnects
+        except psycopg.OperationalError as exc:
+            # Connection trouble: not retried (the call may have run); the next call reconnects. A lost
+            # connection becomes one line (ServerUnreachable); a timeout or cancel on a live one stays.
+            if conn is None or conn.closed or not exc.sqlstate or exc.sqlstate.startswith("08"):
+                raise ServerUnreachable.from_error(exc) from None
+            raise
         except psycopg.Error as exc:
             raise translate(exc) from None
         except UnicodeEncodeError as exc:  # a lone surrogate in a text parameter: nothing was sent

@@ -91,6 +91,21 @@ class SchemaChangeError(PgtrackError):
     sqlstate = "PT005"
 
 
+class ServerUnreachable(PgtrackError, psycopg.OperationalError):
+    """The database server could not be reached, or the connection broke during a call. One line, where
+    libpq's own message runs to many; a psycopg.OperationalError too, so code that catches that still
+    does. ``original`` is libpq's error. The Client reconnects on its next call."""
+
+    @classmethod
+    def from_error(cls, exc: BaseException) -> "ServerUnreachable":
+        text = str(exc).strip()
+        error = cls(f"cannot reach the database server: {text.splitlines()[0] if text else type(exc).__name__}",
+                    hint="check that the server runs and that PGHOST/PGPORT (or PGTRACK_DSN_*, pgtrack.conf) name it; "
+                         "the next call connects again")
+        error.original = exc
+        return error
+
+
 class AlreadyCompleted(PgtrackError):
     """run_lifecycle(): the run is COMPLETED (pass ``force=True`` to run it again); the body did not run."""
 

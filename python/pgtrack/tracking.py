@@ -23,6 +23,7 @@ heartbeat gets PT004 (lease lost) it sets ``run.lease_lost``; the next ``add_met
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Optional, Tuple
 
 import psycopg
 
-from .errors import LeaseLostError
+from .errors import LeaseLostError, PgtrackError
 
 if TYPE_CHECKING:
     from .run import Run
@@ -188,9 +189,15 @@ class Tracking:
             if not run._stopped and not run.lease_lost:
                 try:
                     run.stop(status, error=error)
-                except psycopg.OperationalError:  # server away: the final status waits in a spill file
-                    where = run._spill([], stop={"status": status, "error": error})
-                    run._warn(f"could not record status {status}; saved to {where} for `pgtrack recover`")
+                except psycopg.OperationalError as stop_error:  # server away: the final status waits in a spill file
+                    try:
+                        where = run._spill([], stop={"status": status, "error": error})
+                    except (OSError, PgtrackError) as spill_error:  # and no spill file: say so, end normally
+                        print(f"pgtrack: run {run.id}: could not record status {status}: the server is unreachable "
+                              f"({str(stop_error).strip().splitlines()[0] if str(stop_error).strip() else 'no answer'}) "
+                              f"and no spill file could be written ({spill_error})", file=sys.stderr)
+                    else:
+                        run._warn(f"could not record status {status}; saved to {where} for `pgtrack recover`")
                 except Exception as stop_error:
                     problems.append(stop_error)
             elif run.lease_lost and exc is None:

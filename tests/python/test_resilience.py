@@ -124,3 +124,61 @@ def test_embedded_restart_while_logging(embedded_env):
     psql = subprocess.run([PGTRACK, "psql", "-X", "-At", "-c", f"SELECT count(*) FROM pgtrack.metrics WHERE run_id = {run_id}"],
                           env=env, capture_output=True, text=True, timeout=60)
     assert psql.stdout.strip() == "200", psql.stdout + psql.stderr
+
+
+UNWRITABLE = """
+    import sys, time, warnings, pgtrack
+    warnings.simplefilter("always")
+    client = pgtrack.Client(dbname=sys.argv[1])
+    run = pgtrack.Experiment(client, name="resilient").get_run()
+    print(run.id, flush=True)
+    with run.track(max_seconds=0.1, spill_after=0.3, heartbeat=None):
+        for step in range(40):
+            run.add_metrics(step=step, loss=step / 10)
+            if step == 10:
+                print("logging", flush=True)
+            time.sleep(0.05)
+    print("finished", flush=True)
+    try:
+        run.refresh().status
+    except pgtrack.ServerUnreachable as exc:
+        print("refresh:", exc, flush=True)
+"""
+
+
+@pytest.mark.parametrize("spill", ["a-file", "not-writable"])
+def test_an_outage_with_no_spill_file_ends_the_script_normally_and_says_what_was_lost(client, dbname, tmp_path, spill):
+    """The review's case: the server stops and the spill directory cannot be written (a file where the
+    directory should be, or a directory nobody may write): the loop goes on, rows wait in memory, the
+    script ends normally, stderr says exactly what could not be kept and why, and refresh() afterwards
+    is one line."""
+    where = tmp_path / "spill"
+    if spill == "a-file":
+        where.write_text("not a directory")
+    elif os.geteuid() == 0:  # root writes anywhere: a directory of another user's is refused instead
+        where.mkdir(mode=0o700)
+        os.chown(where, 65534, -1)
+    else:
+        where.mkdir(mode=0o500)
+    env = dict(os.environ, PGTRACK_SPILL_DIR=str(where), PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(UNWRITABLE), dbname], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run_id = int(proc.stdout.readline())
+    assert proc.stdout.readline().strip() == "logging"
+    _pg_ctl("-m", "fast", "stop")
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:
+        _pg_ctl("start", "-o", f"-k {os.environ['PGHOST']} -p {os.environ['PGPORT']} -c listen_addresses='' -c fsync=off")
+    assert proc.returncode == 0 and "finished" in out, err
+    assert "Traceback" not in err, err
+    assert "cannot save metric rows to a spill file" in err  # said while training went on
+    lost = [line for line in err.splitlines() if "could not be kept" in line]
+    assert len(lost) == 1 and "the server is unreachable" in lost[0] and "no spill file could be written" in lost[0]
+    assert "could not record status" in err
+    refreshed = [line for line in out.splitlines() if line.startswith("refresh:")]
+    assert len(refreshed) == 1 and "cannot reach the database server" in refreshed[0]
+    client.close()
+    stored = _rows(client, run_id)
+    kept = int(lost[0].split(" metric rows")[0].split()[-1])
+    assert stored + kept == 40  # every row is stored, or named as lost
