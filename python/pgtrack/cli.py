@@ -37,7 +37,7 @@ from . import __version__
 from .client import Client
 from .embedded import EmbeddedUnavailable
 from .plain import installed
-from .errors import NotFoundError, PgtrackError
+from .errors import NotFoundError, PgtrackError, ServerUnreachable
 from .jsonvalues import json_safe
 from .statements import RUN_STATUS_JOIN
 from .status import status_name
@@ -368,9 +368,7 @@ def cmd_ui(client: Client, opts: argparse.Namespace) -> int:
 
     experiment = _experiment_id(client, opts.experiment) if opts.experiment else None
     if opts.token_file:  # a file or the environment: a command line is visible to every user in ps
-        token = Path(opts.token_file).read_text(encoding="utf-8").strip()
-        if not token:
-            raise CliError(f"the token file {opts.token_file} is empty", EXIT_USAGE)
+        token = _read_token_file(opts.token_file)
     else:
         token = os.environ.get("PGTRACK_UI_TOKEN") or None  # None: a random one
     try:
@@ -381,6 +379,37 @@ def cmd_ui(client: Client, opts: argparse.Namespace) -> int:
         raise CliError(f"port {opts.ui_port} on {opts.bind} is in use (another pgtrack ui, or another program); "
                        "pass --port 0 for a free one, or another number", EXIT_USAGE) from None
     return EXIT_OK
+
+
+def _read_token_file(name: str) -> str:
+    """The dashboard's token from ``name``, trusted like a config file (paths.read_private_text: your
+    own regular file, not a symbolic link, that no one else may write) and also one no one else may
+    read; CliError naming the file and why otherwise."""
+    import stat
+
+    from .paths import UntrustedFile, read_private_text, why_untrusted
+
+    advice = f"; make it yours alone: chmod 600 {name}"
+    try:
+        info = os.lstat(name)
+        reason = why_untrusted(info)
+        if reason is None and info.st_mode & (stat.S_IRGRP | stat.S_IROTH):
+            reason = f"others may read it (mode {stat.filemode(info.st_mode)})"
+        if reason:
+            raise UntrustedFile(name, reason)
+        token = read_private_text(name).strip()  # checked again on the open file: what was read is what passed
+    except UntrustedFile as exc:
+        raise CliError(f"refusing the token file {name}: {exc.reason}{advice if 'mode' in exc.reason else ''}",
+                       EXIT_DENIED) from None
+    except FileNotFoundError:
+        raise CliError(f"the token file {name} does not exist", EXIT_NOT_FOUND) from None
+    except ValueError as exc:  # not UTF-8
+        raise CliError(f"the token file: {exc}", EXIT_USAGE) from None
+    except OSError as exc:
+        raise CliError(f"cannot read the token file {name}: {exc.strerror or exc}", EXIT_USAGE) from None
+    if not token:
+        raise CliError(f"the token file {name} is empty", EXIT_USAGE)
+    return token
 
 
 class _RefusedToken(argparse.Action):
@@ -560,15 +589,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--buckets", type=int, default=100, help="points per curve (default 100)")
     p.set_defaults(handler=cmd_report)
     p = commands.add("ui", own=("--host", "--port"), help="a live dashboard in the browser (read-only; binds 127.0.0.1)",
-                     epilog="every request needs the access token: open the URL printed on stdout (it carries "
-                            "?token=...; the first visit sets a cookie). The token is random unless --token-file "
-                            "or PGTRACK_UI_TOKEN gives it.")
+                     epilog="every data request needs the access token: open the URL printed on stdout (it "
+                            "carries #token=...; the page keeps it for its tab and sends it as an Authorization "
+                            "header, never a cookie). Scripts: curl -H 'Authorization: Bearer TOKEN' URL/api/... "
+                            "The token is random unless --token-file (your own file, mode 600) or "
+                            "PGTRACK_UI_TOKEN gives it.")
     p.add_argument("experiment", nargs="?", metavar="EXPERIMENT", help="open this experiment's page")
     p.add_argument("--host", dest="bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", dest="ui_port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     p.add_argument("--no-browser", action="store_true", help="print the URL (stdout) instead of opening a browser")
     p.add_argument("--token-file", metavar="PATH",
-                   help="read the access token from this file (else PGTRACK_UI_TOKEN, else a random one)")
+                   help="read the access token from this file, which must be yours and readable by no one else "
+                        "(else PGTRACK_UI_TOKEN, else a random one)")
     p.add_argument("--token", action=_RefusedToken, help=argparse.SUPPRESS)  # refused, with the way that works
     p.set_defaults(handler=cmd_ui)
     p = commands.add("sweep", help="run a command once per configuration, in worker processes, resumable")
@@ -623,7 +655,9 @@ def _explain(exc: BaseException) -> CliError:
         return CliError(_terminal_text(exc), EXIT_NOT_FOUND)
     if isinstance(exc, EmbeddedUnavailable):
         return CliError(f"{exc}", EXIT_UNREACHABLE)
-    if isinstance(exc, PgtrackError):
+    if isinstance(exc, ServerUnreachable):  # before PgtrackError: a connection, not a refusal
+        exc = exc.original
+    elif isinstance(exc, PgtrackError):
         return CliError(_terminal_text(exc), EXIT_REFUSED)
     if isinstance(exc, psycopg.errors.InsufficientPrivilege):
         return CliError(f"permission denied: {exc.diag.message_primary}; ask the database owner for pgtrack_reader, "

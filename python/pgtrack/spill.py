@@ -196,6 +196,8 @@ def _load(client: Any, path: Path, claimed: Path, done: Dict[str, int]) -> str:
                 client.value(sql.RUN_STOP, (run_id, stop.get("status", "COMPLETED"), stop.get("error"), attempt, experiment_id))
     except LeaseLostError:
         return "rejected"
+    except psycopg.OperationalError:  # the server went away (ServerUnreachable is a PgtrackError too): retried later
+        raise
     # Its rows or status refused by the server (PT003, a NUL), or before it (ValueError: not encodable as UTF-8).
     except (PgtrackError, psycopg.DataError, ValueError) as exc:
         return _refused(path, exc)
