@@ -93,6 +93,7 @@ def test_the_cli_and_the_dashboard_show_every_name_as_text(dbname, client):
     value: `pgtrack runs`/`experiments`/`inspect` exit 0 without a traceback, and every dashboard JSON
     endpoint answers 200 with the text as it is."""
     from pgtrack.ui import make_server, url_of
+    from pgtrack.ui.server import auth_header
 
     storable = [t for t in CORPUS if hostile.storable(t) and t.strip() and len(t.encode()) <= 255]
     experiment = pgtrack.Experiment(client, name="corpus")
@@ -111,11 +112,14 @@ def test_the_cli_and_the_dashboard_show_every_name_as_text(dbname, client):
     server = make_server(client, "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
-        opener.open(url_of(server), timeout=30).read()  # the printed URL: the token, then the cookie
-        base = url_of(server).split("?")[0].rstrip("/")
-        payloads = [opener.open(f"{base}/api/experiments/{experiment.id}/runs?limit=500", timeout=60).read().decode()]
-        payloads += [opener.open(f"{base}/api/runs/{run.id}", timeout=30).read().decode() for run in runs[:10]]
+        base = url_of(server).split("#")[0].rstrip("/")  # the printed URL's token is in its fragment
+
+        def fetch(path):  # as the page asks: the token in the Authorization header
+            request = urllib.request.Request(base + path, headers=auth_header(server))
+            return urllib.request.urlopen(request, timeout=60).read().decode()
+
+        payloads = [fetch(f"/api/experiments/{experiment.id}/runs?limit=500")]
+        payloads += [fetch(f"/api/runs/{run.id}") for run in runs[:10]]
         text = json.dumps([json.loads(p) for p in payloads])
         for name in storable:
             assert json.dumps(name)[1:-1] in text, name
@@ -143,3 +147,39 @@ def test_generated_values_round_trip_or_raise_a_pgtrack_error(client, text, numb
     run.add_metrics(step=1, loss=number)
     stored = client.value("SELECT loss FROM pgtrack.metrics WHERE run_id = %s AND step = 1", (run.id,))
     assert stored == number or (stored != stored and number != number)
+
+
+STORABLE = [t for t in CORPUS if hostile.storable(t)]
+
+
+@pytest.mark.parametrize("text", STORABLE, ids=range(len(STORABLE)))
+def test_the_wallow_and_sqltrack_faces_take_the_corpus_as_data(client, tmp_path, text):
+    """wallow: a schema file whose project, field and annotating names and identifying value are
+    corpus text; its artefacts directory stays under its root. SQLTrack: the module-level functions
+    and migrate() with corpus names. Each works, or raises a PgtrackError (or wallow's schema error)."""
+    from pgtrack.store import Store
+
+    toml = (f"[project]\nname = {json.dumps('w ' + text)}\nartefacts_root = {json.dumps(str(tmp_path / 'art'))}\n"
+            f"artefacts_layout = \"{{opt}}\"\n[identifying.opt]\ntype = \"str\"\n"
+            f"[annotating.{json.dumps(text)}]\ntype = \"str\"\n")
+    path = tmp_path / "wallow.toml"
+    path.write_text(toml, encoding="utf-8")
+    try:
+        experiment = pgtrack.load_schema(path, client)
+    except (PgtrackError, ValueError) as exc:  # wallow's SchemaParseError is a ValueError
+        assert str(exc)
+    else:
+        run = experiment.register({"opt": text}, on_duplicate="return_existing").run
+        try:
+            where = Store(experiment).artefacts_dir(run)
+        except ValueError as exc:  # a value that cannot name a directory
+            assert "escape" in str(exc) or "artefacts" in str(exc)
+        else:
+            assert (tmp_path / "art").resolve() in where.parents or where == (tmp_path / "art").resolve()
+    exp = pgtrack.Experiment(client, name="faces")
+    if _refused_cleanly(lambda: pgtrack.experiment_add_tags(client, exp.id, text)):
+        assert client.value("SELECT tags ? %s FROM pgtrack.experiments WHERE id = %s", (text, exp.id))
+    run = exp.get_run()
+    if _refused_cleanly(lambda: pgtrack.run_set_comment(client, run.id, text)):
+        assert run.refresh().comment == text
+    _refused_cleanly(lambda: client.value("SELECT pgtrack.migrate(%s, 'SELECT 1')", (text,)))
