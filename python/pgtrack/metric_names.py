@@ -38,3 +38,16 @@ def _is_real(value: Any) -> bool:
         return hasattr(value, "__float__") and not isinstance(value, str)
     except (TypeError, ValueError):
         return False
+
+
+# Names a metric column can never have: pgtrack.metrics' own columns and PostgreSQL's system columns
+# (the server refuses them with PT003; sql/10_internal/names.sql).
+RESERVED_METRIC_NAMES = frozenset({"run_id", "step", "progress", "experiment_id",
+                                   "tableoid", "xmin", "cmin", "xmax", "cmax", "ctid"})
+
+
+def storable_name(name: str) -> str:
+    """A framework's metric name as a column can hold it: a reserved name gets a trailing "_"
+    (``step`` -> ``step_``), the mapping the integrations document; any other name as it is."""
+    return f"{name}_" if name in RESERVED_METRIC_NAMES else name
+

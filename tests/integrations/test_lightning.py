@@ -35,6 +35,8 @@ class MLP(lightning.LightningModule):
     def validation_step(self, batch, i):
         xb, yb = batch
         self.log("val/acc@1", (self.net(xb).argmax(1) == yb).float().mean())
+        self.log("c_index", 0.7)  # scikit-survival's name: crashed fit() before 0.3.0
+        self.log("xmin", 1.0)  # no column can be named so: stored as xmin_, with a warning
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
 
@@ -60,7 +62,8 @@ def test_a_fit_logs_under_lightnings_names_and_completes(dbname, conn, tmp_path)
     assert status == "COMPLETED" and args["lr"] == 0.05 and args["hidden"] == 16
     assert args.get("checkpoint_best", "").endswith(".ckpt")
     names = {r[0] for r in conn.execute("SELECT name FROM pgtrack.metric_columns()")}
-    assert {"train/loss", "val/acc@1", "lr-SGD"} <= names
+    assert {"train/loss", "val/acc@1", "lr-SGD", "c_index", "xmin_"} <= names
+    assert "'xmin' is stored as 'xmin_'" in err
     assert conn.execute('SELECT count("train/loss") FROM pgtrack.metrics').fetchone()[0] >= 3
     again = run_script(SCRIPT, dbname, "ok", str(tmp_path))
     assert again[0] == 0 and again[1].strip() == "skipped"  # the same configuration: not trained again

@@ -397,3 +397,20 @@ def test_no_call_takes_an_unbounded_input(conn, client):
     assert "and 4980 more" in info.value.diag.message_primary and len(info.value.diag.message_primary) < 2000
     experiment = pgtrack.Experiment(client, name="bounded")
     assert experiment.enqueue({"k": i} for i in range(25_000)) == 25_000
+
+
+def test_an_integration_maps_a_name_no_column_can_have(client):
+    """What the Lightning/HF/Keras callbacks share (RunHolder.log): a name no column can have is stored
+    as name_ with one warning per name, and a name like step never collides with log's own step."""
+    import pgtrack
+    from pgtrack.integrations._holder import RunHolder
+
+    holder = RunHolder(pgtrack.Experiment(client, name="mapped"), client=client, heartbeat=None)
+    with pytest.warns(RuntimeWarning) as seen:
+        holder.log(1, {"step": 3, "xmin": 1.0, "c_index": 0.7, "run_id": 9})
+        holder.log(2, {"step": 4, "xmin": 2.0})
+    assert sorted(str(w.message).split("'")[1] for w in seen if "is stored as" in str(w.message)) == ["run_id", "step", "xmin"]
+    holder.close()
+    rows = client.execute('SELECT step, step_, xmin_, c_index, run_id_ FROM pgtrack.metrics WHERE run_id = %s ORDER BY step',
+                          (holder.run.id,))
+    assert rows == [(1, 3.0, 1.0, 0.7, 9.0), (2, 4.0, 2.0, None, None)]

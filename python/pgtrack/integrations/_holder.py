@@ -9,9 +9,11 @@ import atexit
 import datetime as _dt
 import math
 import sys
+import warnings
 from typing import Any, Dict, Mapping, Optional
 
 from ..errors import AlreadyCompleted, AlreadyRunning
+from ..metric_names import storable_name
 from ..tracking import Terminated
 
 
@@ -76,6 +78,7 @@ class RunHolder:
         self._previous_hook: Any = None
         self._terminated = False
         self._guard_handler: Any = None
+        self._mapped: set = set()  # reserved metric names already warned about (log)
 
     @property
     def experiment(self) -> Any:
@@ -131,7 +134,16 @@ class RunHolder:
         return self._tracking is not None
 
     def log(self, step: int, metrics: Mapping[str, Any]) -> None:
-        values = numeric(metrics)
+        """Log a framework's metric dict. A name no column can have (``step``, ``run_id``, ``xmin``, ...)
+        is stored as ``<name>_`` with one warning per name, so fit() never stops for a name."""
+        values = {}
+        for name, value in numeric(metrics).items():
+            stored = storable_name(name)
+            if stored != name and name not in self._mapped:
+                self._mapped.add(name)
+                warnings.warn(f"pgtrack: metric {name!r} is stored as {stored!r} ({name!r} is one of the metrics "
+                              "table's own or PostgreSQL's system column names)", RuntimeWarning, stacklevel=3)
+            values[stored] = value
         if values:
             self.open().add_metrics(step=int(step or 0), **values)
 
