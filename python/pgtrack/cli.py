@@ -221,18 +221,21 @@ def cmd_runs(client: Client, opts: argparse.Namespace) -> int:
     if status and status != "LOST" and status not in client.value("SELECT enum_range(NULL::pgtrack.runstatus)::text[]"):
         raise CliError(f"unknown status {opts.status!r}; statuses are the Slurm job states, e.g. RUNNING, COMPLETED, "
                        "FAILED, and LOST (a live run whose worker went silent)", EXIT_USAGE)
-    # A lost run (live status, silent for longer than its experiment's lost_after) shows as LOST, and
-    # its duration stops at its last sign of life instead of growing.
+    # A lost run (live status, silent for longer than its lost time: pgtrack.lost_time, or --lost-after
+    # for this listing) shows as LOST, and its duration stops at its last sign of life instead of growing.
     columns, rows = client.execute_with_columns("""
-        SELECT r.id, e.name AS experiment, s.shown_status AS status, coalesce(r.identity, r.args) AS config,
+        SELECT r.id, e.name AS experiment, v.shown AS status, coalesce(r.identity, r.args) AS config,
                r.attempt, r.worker, r.time_started AS started,
-               coalesce(r.time_finished, CASE WHEN s.lost THEN s.last_seen ELSE clock_timestamp() END) - r.time_started AS duration,
+               coalesce(r.time_finished, CASE WHEN v.lost THEN s.last_seen ELSE clock_timestamp() END) - r.time_started AS duration,
                s.silent_for AS updated_ago,
                split_part(r.error, E'\\n', 1) AS error
           FROM pgtrack.runs r JOIN pgtrack.experiments e ON e.id = r.experiment_id
          """ + RUN_STATUS_JOIN + """
-         WHERE (%(e)s::bigint IS NULL OR r.experiment_id = %(e)s) AND (%(s)s::text IS NULL OR s.shown_status = %(s)s)
-         ORDER BY r.id DESC LIMIT %(n)s""", {"e": experiment, "s": status, "n": opts.limit})
+         CROSS JOIN LATERAL (SELECT l.lost, CASE WHEN l.lost THEN 'LOST' ELSE r.status::text END AS shown
+                               FROM (SELECT CASE WHEN %(l)s::interval IS NULL THEN s.lost
+                                                 ELSE pgtrack.is_lost(r.status, s.last_seen, %(l)s::interval) END AS lost) l) v
+         WHERE (%(e)s::bigint IS NULL OR r.experiment_id = %(e)s) AND (%(s)s::text IS NULL OR v.shown = %(s)s)
+         ORDER BY r.id DESC LIMIT %(n)s""", {"e": experiment, "s": status, "n": opts.limit, "l": opts.lost_after})
     emit(opts, columns, rows)
     return EXIT_OK
 
@@ -312,6 +315,15 @@ def _default_report_name(name: str) -> str:
 
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "experiment"
     return f"{safe[:100]}.html"
+
+
+def cmd_experiments_lost_after(client: Client, opts: argparse.Namespace) -> int:
+    exp_id = _experiment_id(client, opts.name)
+    client.execute("SELECT pgtrack.experiment_set_lost_after(%s, %s::interval)", (exp_id, opts.lost_after))
+    shown = client.value("SELECT lost_after::text FROM pgtrack.experiments WHERE id = %s", (exp_id,))
+    print(f"experiment {exp_id}: a live run shows as LOST after {shown} of silence "
+          "(or three missed heartbeats of a run that heartbeats, if sooner)")
+    return EXIT_OK
 
 
 def cmd_experiments_rename(client: Client, opts: argparse.Namespace) -> int:
@@ -551,11 +563,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_status)
     p = commands.add("experiments", help="list experiments with run counts; rename or delete one")
     p.set_defaults(handler=cmd_experiments)
-    experiment_commands = _Commands(p, "experiments_command", "[rename|delete]", required=False)
+    experiment_commands = _Commands(p, "experiments_command", "[rename|lost-after|delete]", required=False)
     q = experiment_commands.add("rename", help="rename an experiment")
     q.add_argument("old", metavar="OLD", help="experiment name or id")
     q.add_argument("new", metavar="NEW", help="its new name")
     q.set_defaults(handler=cmd_experiments_rename)
+    q = experiment_commands.add("lost-after", help="how long a live run may be silent before it shows as LOST")
+    q.add_argument("name", metavar="NAME", help="experiment name or id")
+    q.add_argument("lost_after", metavar="DURATION", help="e.g. 90s, 5min, '10 minutes' (PostgreSQL interval text)")
+    q.set_defaults(handler=cmd_experiments_lost_after)
     q = experiment_commands.add("delete", help="delete an experiment with its runs and metric rows (asks first)")
     q.add_argument("name", metavar="NAME", help="experiment name or id")
     q.add_argument("--yes", action="store_true", help="do not ask")
@@ -564,6 +580,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("experiment", nargs="?", metavar="EXPERIMENT", help="experiment name or id")
     p.add_argument("--status", help="only runs with this status (e.g. RUNNING, FAILED, LOST)")
     p.add_argument("--limit", type=int, default=100, help="at most this many runs (default 100)")
+    p.add_argument("--lost-after", metavar="DURATION",
+                   help="show a live run as LOST after this much silence, for this listing (e.g. 90s, 5min)")
     p.set_defaults(handler=cmd_runs)
     p = commands.add("inspect", help="every field of one run, its final metrics and relationships")
     p.add_argument("run", metavar="RUN", help="run id")

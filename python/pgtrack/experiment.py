@@ -143,6 +143,16 @@ class Experiment:
 
     # -- registry ----------------------------------------------------------------------------------
 
+    def set_lost_after(self, lost_after: Any) -> None:
+        """How long a live run of this experiment may be silent before it shows as LOST: a timedelta,
+        seconds, or PostgreSQL interval text ("5 minutes"). A run whose holder heartbeats (track())
+        is lost after three of its intervals if that is shorter."""
+        if isinstance(lost_after, _dt.timedelta):
+            lost_after = f"{lost_after.total_seconds()} seconds"
+        elif isinstance(lost_after, (int, float)) and not isinstance(lost_after, bool):
+            lost_after = f"{float(lost_after)} seconds"
+        self.client.execute(sql.SET_LOST_AFTER, (self.id, str(lost_after)))
+
     def declare_identifying(self, name: str, type: str, default: Any = None, doc: Optional[str] = None) -> None:
         if default is not None:
             identifying_json({name: default})  # a NaN/inf default is SchemaValidationError, like a value

@@ -235,6 +235,14 @@ class Run:
             self.lease_lost, self._lease_error = True, exc
             raise
 
+    def _promise_heartbeat(self, every: float) -> None:
+        """Record on the run that its holder heartbeats every ``every`` seconds (track() does): it then
+        shows as LOST after three silent intervals rather than the experiment's lost_after."""
+        try:
+            self._lease_call(self.client, sql.SET_HEARTBEAT, (self.id, float(every), self.attempt, self.experiment_id))
+        except psycopg.OperationalError:
+            pass  # the server is away: the run keeps the experiment's lost_after; training goes on
+
     def _check_lease(self) -> None:
         if self.lease_lost:
             raise self._lease_error or LeaseLostError(f"lease lost on run {self.id}")

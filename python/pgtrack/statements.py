@@ -82,7 +82,9 @@ IDENTIFYING_FIELDS = ("SELECT name, type, default_value, doc FROM pgtrack.identi
 # written inline, and joined on the distribution column, so that on Citus the whole query runs on the
 # shards (a function that queries the tables cannot be joined with them there).
 _SEEN = "coalesce(x.time_updated, x.time_started, x.time_created)"
-_LOST = f"pgtrack.is_lost(x.status, {_SEEN}, xe.lost_after)"
+_LOST = f"pgtrack.is_lost(x.status, {_SEEN}, pgtrack.lost_time(xe.lost_after, x.heartbeat_every))"
+SET_HEARTBEAT = "SELECT pgtrack.run_set_heartbeat(%s, make_interval(secs => %s), attempt => %s, experiment_id => %s)"
+SET_LOST_AFTER = "SELECT pgtrack.experiment_set_lost_after(%s, %s::interval)"
 RUN_STATUS = (
     f"(SELECT x.id AS run_id, x.experiment_id, {_LOST} AS lost, CASE WHEN {_LOST} THEN 'LOST' ELSE x.status::text END AS shown_status, "
     f"{_SEEN} AS last_seen, clock_timestamp() - {_SEEN} AS silent_for "

@@ -12,9 +12,11 @@ block unwinds, the run is stopped with ``terminated`` and the buffered metrics a
 main thread Python cannot catch signals: ``track()`` warns once and the run is left to go stale
 (use ``heartbeat=`` so a claim can take it over).
 
-Background thread (when buffering or heartbeating; ``track()`` heartbeats every 60 s by default, so a
-run whose process died shows as lost after its experiment's lost_after, 10 minutes by default;
-``heartbeat=None`` turns it off): it has its own connection, opened only when first needed. It
+Background thread (when buffering or heartbeating; ``track()`` heartbeats every 15 s by default and
+records that on the run (runs.heartbeat_every), so a run whose process died shows as LOST after three
+silent intervals, about 45 s, or its experiment's lost_after if that is shorter; ``heartbeat=None``
+turns it off, and the run is then lost after lost_after, 10 minutes by default): it has its own
+connection, opened only when first needed. It
 heartbeats every ``heartbeat`` seconds with the attempt the run holds, and flushes
 buffered rows that have waited ``max_seconds`` while the training loop is busy elsewhere. When a
 heartbeat gets PT004 (lease lost) it sets ``run.lease_lost``; the next ``add_metrics``/``flush``/
@@ -38,7 +40,7 @@ if TYPE_CHECKING:
     from .run import Run
 
 ERROR_TAIL_CHARS = 4000
-DEFAULT_HEARTBEAT = 60.0
+DEFAULT_HEARTBEAT = 15.0
 
 
 class Terminated(SystemExit):
@@ -155,6 +157,8 @@ class Tracking:
         self.guard.install()
         if self.buffered:
             run._open_buffer(self.max_rows, self.max_seconds, self.spill_after)
+        if self.heartbeat:  # a run that heartbeats is lost after three silent intervals (lost.sql)
+            run._promise_heartbeat(self.heartbeat)
         if self.buffered or self.heartbeat:
             self.keeper = Keeper(run, self.heartbeat)
             self.keeper.start()

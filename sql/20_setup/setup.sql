@@ -78,6 +78,10 @@ BEGIN
     -- row whose column was retyped, or whose domain's CHECK failed): counted here, the other rows of
     -- their flush stored (run_count_rejected). After status, so a new and an upgraded table agree.
     ALTER TABLE pgtrack.runs ADD COLUMN IF NOT EXISTS metric_rows_rejected bigint NOT NULL DEFAULT 0;
+    -- 0.3.0: how often the run's holder promised a heartbeat (track() sets it): such a run counts as
+    -- lost after three silent intervals, or the experiment's lost_after if that is shorter (lost.sql).
+    ALTER TABLE pgtrack.runs ADD COLUMN IF NOT EXISTS heartbeat_every interval
+        CONSTRAINT runs_heartbeat_every_check CHECK (heartbeat_every > interval '0' AND heartbeat_every <= interval '1 day');
     -- 0.3.0: invariants that raw writes (a writer's column privileges) must keep too, so that no single
     -- row can stall the queue or stay alive forever: attempt within [0, 10^9] (claims skip a run at the
     -- top instead of overflowing), no liveness time more than 5 minutes ahead of the database clock,

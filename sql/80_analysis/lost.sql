@@ -1,7 +1,11 @@
--- Lost runs: a run in a live status (RUNNING, ...) whose last sign of life is older than its
--- experiment's lost_after (default 10 minutes) has a dead holder: SIGKILL, a crashed node, a closed
--- laptop. Derived when read, never stored: no background job, and the run comes back to life by
--- itself if its holder was only slow (its next heartbeat or metric row updates time_updated).
+-- Lost runs: a run in a live status (RUNNING, ...) whose last sign of life is older than its lost
+-- time has a dead holder: SIGKILL, a crashed node, a closed laptop. The lost time is three of the
+-- run's heartbeat intervals when its holder promised heartbeats (runs.heartbeat_every, which track()
+-- sets: 15 s by default, so about 45 s), or the experiment's lost_after if that is shorter; for a run
+-- without heartbeats, the experiment's lost_after (default 10 minutes), since such a run may rightly
+-- be silent between epochs. Derived when read, never stored: no background job, and the run comes
+-- back to life by itself if its holder was only slow (its next heartbeat or metric row updates
+-- time_updated).
 
 CREATE OR REPLACE FUNCTION pgtrack.is_lost(status pgtrack.runstatus, last_seen timestamptz,
                                            lost_after interval DEFAULT interval '10 minutes')
@@ -18,6 +22,19 @@ AS $$
 $$;
 COMMENT ON FUNCTION pgtrack.is_lost(pgtrack.runstatus, timestamptz, interval) IS
 $$True when a run in a live status (RUNNING, CONFIGURING, COMPLETING, SIGNALING, STAGE_OUT, RESIZING, SUSPENDED) showed no sign of life for longer than lost_after (the database clock): its worker died. Pass coalesce(time_updated, time_started, time_created) and the experiment's lost_after; pgtrack.runs_status(experiment_id) does it for you.$$;
+
+CREATE OR REPLACE FUNCTION pgtrack.lost_time(lost_after interval, heartbeat_every interval)
+RETURNS interval
+LANGUAGE sql
+IMMUTABLE
+AS $$
+    /* How long a live run may be silent before it is lost: three of its heartbeat intervals when it
+       has them, or lost_after if that is shorter (LEAST passes over a NULL). No SET search_path (it
+       inlines into every runs query); the operator is qualified. */
+    SELECT LEAST($1, $2 OPERATOR(pg_catalog.*) 3::pg_catalog.float8)  -- LEAST is syntax, no lookup
+$$;
+COMMENT ON FUNCTION pgtrack.lost_time(interval, interval) IS
+$$How long a run in a live status may show no sign of life before it counts as lost: the shorter of the experiment's lost_after and three times the run's heartbeat_every (set by the Python client's track(); NULL for a run without heartbeats, which then gets lost_after). Pass e.lost_after and r.heartbeat_every to is_lost's third argument through it.$$;
 
 CREATE OR REPLACE FUNCTION pgtrack._runs_status(p_experiment_id bigint)
 RETURNS TABLE (run_id bigint, experiment_id bigint, status pgtrack.runstatus, lost boolean, shown_status text,
@@ -40,7 +57,7 @@ BEGIN
       FROM pgtrack.runs r
       JOIN pgtrack.experiments e ON e.id = r.experiment_id
      CROSS JOIN LATERAL (SELECT coalesce(r.time_updated, r.time_started, r.time_created) AS seen) s
-     CROSS JOIN LATERAL (SELECT pgtrack.is_lost(r.status, s.seen, e.lost_after) AS lost, s.seen) l
+     CROSS JOIN LATERAL (SELECT pgtrack.is_lost(r.status, s.seen, pgtrack.lost_time(e.lost_after, r.heartbeat_every)) AS lost, s.seen) l
      WHERE p_experiment_id IS NULL OR r.experiment_id = p_experiment_id;
 END
 $$;
@@ -74,4 +91,27 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrack.experiment_set_lost_after(bigint, interval) IS
-$$Set how long a run of the experiment in a live status may show no sign of life before it counts as lost (default 10 minutes; make it a few times the heartbeat interval). PT003 unless positive.$$;
+$$Set how long a run of the experiment in a live status may show no sign of life before it counts as lost (default 10 minutes). A run whose holder heartbeats (runs.heartbeat_every, set by track()) is lost after three of its intervals if that is shorter. PT003 unless positive.$$;
+
+CREATE OR REPLACE FUNCTION pgtrack.run_set_heartbeat(run_id bigint, every interval, attempt integer DEFAULT NULL,
+                                                     experiment_id bigint DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* Promise a heartbeat every `every` (NULL: none): the run then counts as lost after three silent
+   intervals (lost_time). Fenced like a heartbeat (PT004 when attempt is no longer the run's). */
+BEGIN
+    IF $2 IS NOT NULL AND NOT (coalesce(pgtrack._positive_interval($2), false) AND $2 <= interval '1 day') THEN
+        PERFORM pgtrack._raise('PT003', format('every must be a positive interval of at most 1 day, got %s', quote_literal($2::text)),
+            'pass e.g. interval ''15 seconds'', or NULL for a run without heartbeats');
+    END IF;
+    UPDATE pgtrack.runs r SET heartbeat_every = $2
+     WHERE r.id = $1 AND ($3 IS NULL OR r.attempt = $3) AND ($4 IS NULL OR r.experiment_id = $4);
+    IF NOT FOUND THEN
+        PERFORM pgtrack._lease_check_failed($1, $3, $4);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION pgtrack.run_set_heartbeat(bigint, interval, integer, bigint) IS
+$$Record that the run's holder heartbeats every `every` (NULL: no heartbeats), so the run shows as LOST after three silent intervals instead of waiting for the experiment's lost_after. The Python client's track() calls it. attempt and experiment_id as for heartbeat (PT004 when the lease is lost).$$;

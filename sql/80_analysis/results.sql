@@ -104,7 +104,7 @@ BEGIN
                avg(r.time_finished - r.time_started), min(r.time_finished - r.time_started), max(r.time_finished - r.time_started),
                clock_timestamp() - max(coalesce(r.time_updated, r.time_created)),
                clock_timestamp() - min(coalesce(r.time_updated, r.time_created)),
-               count(*) FILTER (WHERE pgtrack.is_lost(r.status, coalesce(r.time_updated, r.time_started, r.time_created), e.lost_after))
+               count(*) FILTER (WHERE pgtrack.is_lost(r.status, coalesce(r.time_updated, r.time_started, r.time_created), pgtrack.lost_time(e.lost_after, r.heartbeat_every)))
           FROM pgtrack.runs r
           JOIN pgtrack.experiments e ON e.id = r.experiment_id
          WHERE r.experiment_id = $1

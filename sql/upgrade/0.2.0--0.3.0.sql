@@ -35,6 +35,8 @@ BEGIN
         ALTER TABLE pgtrack.metrics ALTER COLUMN experiment_id SET NOT NULL;
         -- Metric rows refused after their call returned (setup.sql).
         ALTER TABLE pgtrack.runs ADD COLUMN IF NOT EXISTS metric_rows_rejected bigint NOT NULL DEFAULT 0;
+        ALTER TABLE pgtrack.runs ADD COLUMN IF NOT EXISTS heartbeat_every interval
+            CONSTRAINT runs_heartbeat_every_check CHECK (heartbeat_every > interval '0' AND heartbeat_every <= interval '1 day');
         UPDATE pgtrack.meta SET value = '0.3.0' WHERE key = 'layout_version';
     END IF;
 END

@@ -18,7 +18,7 @@ from conftest import admin_connect, drop_roles
 # qualifies everything it calls. Any other function without SET search_path fails the test below.
 UNPINNED = {"run_add_metrics", "run_add_metrics_batch", "_check_metric_call", "_metrics_write", "_metrics_write_batch",
             "_lock_experiment_shared", "is_lost", "_is_distributed", "migrate", "_live_statuses", "_round_significant", "_decimal_exponent",
-            "_runs_normalize_identity"}
+            "_runs_normalize_identity", "lost_time"}
 
 SHADOWS = r"""
 CREATE TABLE trap.hits (what text, who text DEFAULT current_user);
@@ -146,13 +146,15 @@ DRIVE = [
     "SELECT pgtrack.run_stop(1, 'COMPLETED', attempt => 1)",
     "SELECT * FROM pgtrack.runs_status(1)",
     "SELECT pgtrack.is_lost('RUNNING', '2000-01-01', '1 minute')",
+    "SELECT pgtrack.is_lost('RUNNING', '2000-01-01', pgtrack.lost_time('1 minute', '1 second'))",
+    "SELECT pgtrack.run_set_heartbeat(4, '15 seconds')",
+    "SELECT pgtrack.run_count_rejected(4, 1)",
     "SELECT * FROM pgtrack.experiment_summary(1)",
     "SELECT * FROM pgtrack.best_runs(1, 'loss')",
     "SELECT * FROM pgtrack.final_metrics(1)",
     "SELECT * FROM pgtrack.metric_curves(1, 'loss')",
     "SELECT pgtrack.experiment_set_lost_after(1, '5 minutes')",
     "SELECT pgtrack.experiment_add_tags(1, 'y')",
-    "SELECT pgtrack.migrate('m1', 'SELECT 1')",
     "SELECT pgtrack.rename_metric('new/metric', 'renamed/metric')",
     "SELECT pgtrack.drop_metric('renamed/metric', force => true)",
     "INSERT INTO pgtrack.runs (experiment_id, identity) VALUES (1, '{\"lr\": 0.9}')",
@@ -188,6 +190,10 @@ def test_shadows_of_builtins_never_run_as_the_owner(dbname, trapped):
                 victim.execute(statement)
             except psycopg.Error as exc:
                 raise AssertionError(f"{statement}: {exc}") from None
+        # migrate() runs the owner's script with the session's path: on one another role can write, refused
+        with pytest.raises(psycopg.Error) as info:
+            victim.execute("SELECT pgtrack.migrate('m1', 'SELECT 1')")
+        assert info.value.sqlstate == "PT005" and "schema trap" in info.value.diag.message_primary
     with psycopg.connect(dbname=dbname, autocommit=True) as clean:
         hits = sorted({r[0] for r in clean.execute("SELECT what FROM trap.hits").fetchall()})
         assert hits == [], f"the writer's code ran inside pgtrack: {hits}"

@@ -70,7 +70,7 @@ class RunHolder:
 
     def __init__(self, experiment: Any, identifying: Optional[Mapping[str, Any]] = None, client: Any = None,
                  stale_after: _dt.timedelta = _dt.timedelta(minutes=10), rerun_completed: bool = False,
-                 heartbeat: Optional[float] = 60.0):
+                 heartbeat: Optional[float] = 15.0):
         self.experiment_ref, self.identifying, self.client = experiment, identifying, client
         self.stale_after, self.rerun_completed, self.heartbeat = stale_after, rerun_completed, heartbeat
         self.run: Any = None

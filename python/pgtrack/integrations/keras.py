@@ -29,7 +29,7 @@ _keras = require("keras", extra="keras")
 class PgtrackCallback(_keras.callbacks.Callback):
     def __init__(self, experiment: Any, identifying: Optional[Mapping[str, Any]] = None, client: Any = None,
                  stale_after: _dt.timedelta = _dt.timedelta(minutes=10), rerun_completed: bool = False,
-                 heartbeat: Optional[float] = 60.0, batch_every: int = 0):
+                 heartbeat: Optional[float] = 15.0, batch_every: int = 0):
         super().__init__()
         self.holder = RunHolder(experiment, identifying, client, stale_after, rerun_completed, heartbeat)
         self.batch_every = batch_every

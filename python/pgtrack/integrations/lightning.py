@@ -40,7 +40,7 @@ _STATUS = {"success": "COMPLETED", "finished": "COMPLETED", "failed": "FAILED"}
 class PgtrackLogger(Logger):
     def __init__(self, experiment: Any, identifying: Optional[Mapping[str, Any]] = None, client: Any = None,
                  stale_after: _dt.timedelta = _dt.timedelta(minutes=10), rerun_completed: bool = False,
-                 heartbeat: Optional[float] = 60.0):
+                 heartbeat: Optional[float] = 15.0):
         super().__init__()
         self._holder = RunHolder(experiment, identifying, client, stale_after, rerun_completed, heartbeat)
         self._completed: Optional[bool] = None

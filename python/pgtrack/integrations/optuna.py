@@ -74,7 +74,7 @@ def _stored_value(run: Any) -> Optional[float]:
 
 def optimize(study: Any, objective: Callable[[Any, Any], float], search_space: Mapping[str, Any], n_trials: int,
              experiment: Any = None, client: Any = None, stale_after: _dt.timedelta = _dt.timedelta(minutes=10),
-             heartbeat: Optional[float] = 60.0) -> Dict[str, int]:
+             heartbeat: Optional[float] = 15.0) -> Dict[str, int]:
     """Run ``n_trials`` trials of ``study`` (see the module docstring); returns counts of what
     happened: trained, answered from pgtrack, pruned, failed."""
     from ..client import Client

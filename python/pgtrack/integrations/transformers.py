@@ -38,7 +38,7 @@ TrainerCallback = _transformers.TrainerCallback
 class PgtrackCallback(TrainerCallback):
     def __init__(self, experiment: Any = None, identifying: Optional[Mapping[str, Any]] = None, client: Any = None,
                  stale_after: _dt.timedelta = _dt.timedelta(minutes=10), rerun_completed: bool = False,
-                 heartbeat: Optional[float] = 60.0):
+                 heartbeat: Optional[float] = 15.0):
         experiment = experiment or os.environ.get("PGTRACK_EXPERIMENT", "transformers")
         self.holder = RunHolder(experiment, identifying, client, stale_after, rerun_completed, heartbeat)
 
