@@ -117,6 +117,7 @@ class Run:
         self._buffer: Optional[MetricBuffer] = None
         self._stopped = False
         self._rejected_warned = False  # the first refused metric row warns, later ones are counted
+        self._new_names_warned = False  # the first new metric logged while the server is away warns
 
     @classmethod
     def _bind(cls, client: Client, run_id: int, experiment_id: Optional[int] = None, attempt: Optional[int] = None,
@@ -277,19 +278,38 @@ class Run:
             touch = False
         check_step(step, progress)
         buffer = self._buffer
-        known = self._known_metrics(metrics)
+        buffered = buffer is not None and touch
+        try:
+            known = self._known_metrics(metrics)
+        except psycopg.OperationalError:  # the names could not be looked up: the server is away
+            if not buffered:
+                raise
+            known = False
         metric_values.check(metrics, self.client._float_names, self.client._metric_names or set())
-        if buffer is not None and touch and known:
+        if buffered and known:
             metrics["step"], metrics["progress"] = step, progress  # **metrics is this call's own dict
             buffer.add(metrics)
         else:
-            self.flush()  # keep the order of writes
-            if touch and known and self._write_row(step, progress, metrics):
+            try:
+                self.flush()  # keep the order of writes
+                if touch and known and self._write_row(step, progress, metrics):
+                    return
+                # A name without a column gets one (double precision) in the same call, when the caller
+                # may add metrics; a pgtrack_writer gets SchemaChangeError naming client.add_metric.
+                self._lease_call(self.client, sql.ADD_METRICS,
+                                 (self.id, step, progress, to_json(metrics), touch, self.attempt, not known, self.experiment_id))
+            except psycopg.OperationalError:
+                if not buffered:
+                    raise
+                # Inside track(): the row waits in the buffer like any other while the server is away,
+                # and its new names get their columns when a flush reaches the server (_write_batch).
+                if not known and not self._new_names_warned:
+                    self._new_names_warned = True
+                    self._warn(f"the server is away; metric(s) {', '.join(sorted(map(repr, metrics)))} wait in the buffer "
+                               "and get their columns when it is back; training goes on")
+                metrics["step"], metrics["progress"] = step, progress
+                buffer.add(metrics)
                 return
-            # A name without a column gets one (double precision) in the same call, when the caller
-            # may add metrics; a pgtrack_writer gets SchemaChangeError naming client.add_metric.
-            self._lease_call(self.client, sql.ADD_METRICS,
-                             (self.id, step, progress, to_json(metrics), touch, self.attempt, not known, self.experiment_id))
             if not known:
                 self.client._metric_names = None  # reload: the columns exist now
         if isinstance(set_updated, _dt.datetime):
@@ -336,8 +356,14 @@ class Run:
                 raise
             if written is not None:
                 return written
-        return sum(self._lease_call(client, sql.ADD_METRICS_BATCH, (self.id, batch, True, self.attempt, self.experiment_id))
-                   for batch in json_batches(rows))
+        # Rows logged while the server was away may name metrics that have no column yet: made now.
+        cached = client._metric_names
+        missing = cached is None or not cached.issuperset(name for row in rows for name in row if name not in ("step", "progress"))
+        written = sum(self._lease_call(client, sql.ADD_METRICS_BATCH, (self.id, batch, True, self.attempt, missing, self.experiment_id))
+                      for batch in json_batches(rows))
+        if missing:
+            client._metric_names = None  # reload: the columns exist now
+        return written
 
     def flush(self, final: bool = False) -> int:
         """Write buffered metric rows now; returns how many were sent. Rows this process had to spill

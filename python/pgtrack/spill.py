@@ -190,7 +190,8 @@ def _load(client: Any, path: Path, claimed: Path, done: Dict[str, int]) -> str:
         return "skipped"  # no such run here, or another database's run of the same id
     try:
         with client.connect():  # one transaction: the rows and the status, or nothing
-            written = sum(client.value(sql.ADD_METRICS_BATCH, (run_id, batch, True, attempt, experiment_id))
+            missing = not client.metric_names().issuperset(name for row in rows for name in row if name not in ("step", "progress"))
+            written = sum(client.value(sql.ADD_METRICS_BATCH, (run_id, batch, True, attempt, missing, experiment_id))
                           for batch in json_batches(rows))  # within the writer's limits, as a live flush
             if stop:
                 client.value(sql.RUN_STOP, (run_id, stop.get("status", "COMPLETED"), stop.get("error"), attempt, experiment_id))

@@ -54,7 +54,8 @@ HEARTBEAT = "SELECT pgtrack.heartbeat(%s, %s, experiment_id => %s)"
 # Metrics
 ADD_METRICS = ("SELECT pgtrack.run_add_metrics(%s, %s, %s, %s::jsonb, %s, attempt => %s, add_missing => %s, "
                "experiment_id => %s)")
-ADD_METRICS_BATCH = "SELECT pgtrack.run_add_metrics_batch(%s, %s::jsonb, %s, attempt => %s, experiment_id => %s)"
+ADD_METRICS_BATCH = ("SELECT pgtrack.run_add_metrics_batch(%s, %s::jsonb, %s, attempt => %s, add_missing => %s, "
+                     "experiment_id => %s)")
 # name, and whether buffered flushes may COPY it (double precision, on one server: on Citus the upsert)
 METRIC_NAMES = ("SELECT name, type = 'double precision'::regtype AND NOT pgtrack._is_distributed(), "
                 "type = 'double precision'::regtype FROM pgtrack.metric_columns()")

@@ -182,3 +182,45 @@ def test_an_outage_with_no_spill_file_ends_the_script_normally_and_says_what_was
     stored = _rows(client, run_id)
     kept = int(lost[0].split(" metric rows")[0].split()[-1])
     assert stored + kept == 40  # every row is stored, or named as lost
+
+
+NEW_NAMES = """
+    import sys, time, warnings, pgtrack
+    warnings.simplefilter("always")
+    client = pgtrack.Client(dbname=sys.argv[1])
+    run = pgtrack.Experiment(client, name="resilient").get_run()
+    print(run.id, flush=True)
+    with run.track(max_seconds=0.1, spill_after=60, heartbeat=None):
+        for step in range(60):
+            run.add_metrics(step=step, loss=step / 10)
+            if step >= 20:  # first logged while the server is away: a new column, then the cache reloads
+                run.add_metrics(step=step, **{"val/acc": step / 100})
+            if step == 10:
+                print("logging", flush=True)
+            if step == 19:
+                print("new names", flush=True)
+                sys.stdin.readline()  # the test stops the server here
+            time.sleep(0.1 if step >= 20 else 0.02)  # 4 s of logging: the server is back after 1.5
+    print("finished", flush=True)
+"""
+
+
+def test_a_metric_first_logged_during_an_outage_waits_for_its_column(client, dbname):
+    """The review's case: a metric logged for the first time (and the name cache reloading) while the
+    server is away: the rows wait in the buffer, the column is made when the server returns, the first
+    warning says so, and training never sees an OperationalError."""
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(NEW_NAMES), dbname], env=dict(os.environ, PYTHONUNBUFFERED="1"),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run_id = int(proc.stdout.readline())
+    assert proc.stdout.readline().strip() == "logging" and proc.stdout.readline().strip() == "new names"
+    _pg_ctl("-m", "fast", "stop")
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
+    time.sleep(1.5)  # the loop logs the new metric with no server
+    _pg_ctl("start", "-o", f"-k {os.environ['PGHOST']} -p {os.environ['PGPORT']} -c listen_addresses='' -c fsync=off")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and "finished" in out, err
+    assert "Traceback" not in err and "get their columns when it is back" in err
+    client.close()
+    assert _rows(client, run_id) == 60, err
+    assert client.value('SELECT count("val/acc") FROM pgtrack.metrics WHERE run_id = %s', (run_id,)) == 40
