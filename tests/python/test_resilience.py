@@ -126,12 +126,16 @@ def test_embedded_restart_while_logging(embedded_env):
     assert psql.stdout.strip() == "200", psql.stdout + psql.stderr
 
 
-UNWRITABLE = """
+# The start of the child scripts below: a run of its own, its id printed first.
+CHILD_HEAD = """
     import sys, time, warnings, pgtrack
     warnings.simplefilter("always")
     client = pgtrack.Client(dbname=sys.argv[1])
     run = pgtrack.Experiment(client, name="resilient").get_run()
     print(run.id, flush=True)
+"""
+
+UNWRITABLE = CHILD_HEAD + """
     with run.track(max_seconds=0.1, spill_after=0.3, heartbeat=None):
         for step in range(40):
             run.add_metrics(step=step, loss=step / 10)
@@ -184,12 +188,7 @@ def test_an_outage_with_no_spill_file_ends_the_script_normally_and_says_what_was
     assert stored + kept == 40  # every row is stored, or named as lost
 
 
-NEW_NAMES = """
-    import sys, time, warnings, pgtrack
-    warnings.simplefilter("always")
-    client = pgtrack.Client(dbname=sys.argv[1])
-    run = pgtrack.Experiment(client, name="resilient").get_run()
-    print(run.id, flush=True)
+NEW_NAMES = CHILD_HEAD + """
     with run.track(max_seconds=0.1, spill_after=60, heartbeat=None):
         for step in range(60):
             run.add_metrics(step=step, loss=step / 10)
