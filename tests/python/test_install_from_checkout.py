@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import without_settings
+from conftest import let_the_server_user_through, without_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,6 +79,7 @@ def test_pip_install_variants_from_a_clean_clone(tmp_path, wheelhouse):
     archive = next((tmp_path / "dist").glob("pgtrack-*.tar.gz"))
     try:
         for name, target in (("dot", "."), ("editable", "-e ."), ("sdist", str(archive))):
+            let_the_server_user_through(tmp_path)  # again: another pytest starting resets its root to 0700
             bin_dir = _venv(tmp_path / f"venv-{name}")
             _pip(bin_dir, wheelhouse, *target.split(" ")[:-1], f"{target.split(' ')[-1]}[embedded]", cwd=clone, env=env)
             done = subprocess.run([str(bin_dir / "python"), "-c", SCRIPT], capture_output=True, text=True, env=env,
