@@ -22,6 +22,7 @@ import urllib.request
 
 import pgtrack
 from pgtrack.ui import make_server, url_of
+from pgtrack.ui.server import auth_header
 
 SCALE = float(os.environ.get("PGTRACK_BENCH_SCALE", "1"))
 RUNS, STEPS, METRICS = max(10, int(1000 * SCALE)), max(20, int(1000 * SCALE)), 10
@@ -55,7 +56,8 @@ def load(client) -> tuple:
 
 
 def browse(url, exp_id: int, long_id: int) -> dict:
-    """url(path): the dashboard's URL of path, with its access token."""
+    """url(path): the dashboard's URL of path, with its access token (in the fragment: each page is a
+    fresh tab, so each opens the printed URL, as a person would)."""
     from playwright.sync_api import sync_playwright
 
     out = {"table": [], "charts": [], "sort": [], "filter": [], "long": []}
@@ -87,7 +89,7 @@ def browse(url, exp_id: int, long_id: int) -> dict:
             page.close()
             page = browser.new_page(viewport={"width": 1400, "height": 1000}, bypass_csp=True)
             start = time.perf_counter()
-            page.goto(url(f"/experiments/{long_id}") + "#tab=charts")
+            page.goto(url(f"/experiments/{long_id}#tab=charts"))
             page.wait_for_function("document.querySelectorAll('.chart polyline').length >= 10", timeout=60000)
             out["long"].append(time.perf_counter() - start)
             page.close()
@@ -107,10 +109,10 @@ def _writer(dbname: str, seconds: float, queue) -> None:
     queue.put(rows)
 
 
-def _pollers(url: str, n: int, stop: threading.Event) -> list:
+def _pollers(url: str, headers: dict, n: int, stop: threading.Event) -> list:
     def poll():
         while not stop.is_set():
-            urllib.request.urlopen(url, timeout=30).read()
+            urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30).read()
             stop.wait(1.0)
     threads = [threading.Thread(target=poll, daemon=True) for _ in range(n)]
     for t in threads:
@@ -118,13 +120,13 @@ def _pollers(url: str, n: int, stop: threading.Event) -> list:
     return threads
 
 
-def live_cost(dbname: str, version_url: str) -> dict:
+def live_cost(dbname: str, version_url: str, headers: dict) -> dict:
     ctx = mp.get_context("fork")
     rates = {"without": [], "with": []}
     for r in range(ROUNDS):
         for variant in (("without", "with") if r % 2 == 0 else ("with", "without")):
             stop = threading.Event()
-            threads = _pollers(version_url, 4, stop) if variant == "with" else []
+            threads = _pollers(version_url, headers, 4, stop) if variant == "with" else []
             queue = ctx.Queue()
             procs = [ctx.Process(target=_writer, args=(dbname, WRITE_SECONDS, queue)) for _ in range(WRITERS)]
             for proc in procs:
@@ -151,7 +153,8 @@ def main() -> None:
     server = make_server(client, "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     times = browse(lambda path: url_of(server, path), exp.id, long.id)
-    live = live_cost(dbname, url_of(server, f"/api/experiments/{exp.id}/version"))
+    host, port = server.server_address[:2]
+    live = live_cost(dbname, f"http://{host}:{port}/api/experiments/{exp.id}/version", auth_header(server))
     server.shutdown()
     lines = [
         "## 6. The dashboard (`pgtrack ui`) in headless Chromium (bench/ui_bench.py)",

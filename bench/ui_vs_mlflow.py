@@ -124,7 +124,7 @@ def main() -> None:
                 time.sleep(0.5)
         mlflow_url = (f"http://127.0.0.1:{mport}/#/experiments/{mlflow_exp}/runs?compareRunsMode=CHART"
                       "&workflowType=machine_learning")
-        pg_url = url_of(ui, f"/experiments/{pg_exp}") + "#tab=charts"  # with its access token
+        pg_url = url_of(ui, f"/experiments/{pg_exp}#tab=charts")  # #token=...&tab=charts: with its access token
         ours, theirs = [], []
         from playwright.sync_api import sync_playwright
 

@@ -21,9 +21,9 @@ shot report.png "file://$out/report.html" 1600
 ui=$!
 trap 'kill $ui 2>/dev/null; cluster_stop' EXIT
 for _ in $(seq 50); do [ -s "$out/url" ] && break; sleep 0.2; done
-url=$(head -1 "$out/url")  # http://127.0.0.1:PORT/?token=...: every request needs the token
-base=${url%%\?*}; base=${base%/}; query=${url#"$base/"}
+url=$(head -1 "$out/url")  # http://127.0.0.1:PORT/#token=...: the page sends the token with its data requests
+base=${url%%#*}; base=${base%/}; fragment=${url#*#}  # fragment: token=...
 id=$("$VENV/bin/pgtrack" --json experiments | "$VENV/bin/python" -c 'import json,sys; print(next(e["id"] for e in json.load(sys.stdin) if e["name"] == "sweep-demo"))')
-shot ui-runs.png "$base/experiments/$id$query" 900
-shot ui-charts.png "$base/experiments/$id$query#tab=charts" 1000
+shot ui-runs.png "$base/experiments/$id#$fragment" 900
+shot ui-charts.png "$base/experiments/$id#$fragment&tab=charts" 1000
 rm -rf "$out"

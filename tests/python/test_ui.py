@@ -3,8 +3,9 @@ driving Debian's chromium (executable_path; no browser download). No console err
 the best row and the lost marker, sort and filter, charts drawn, a run written by another process
 appearing without reload, the compare view, hostile strings shown as text; and the server's own
 guards (read-only, Host check, the token, errors as pages). The browser opens the URL the command
-printed (it carries the access token), as a person does; tests/python/test_ui_access.py tests the
-token and Host rules themselves."""
+printed (its fragment carries the access token, which the page keeps in sessionStorage for the tab),
+as a person does, then browses in that tab; tests/python/test_ui_access.py tests the token and Host
+rules themselves."""
 import json
 import os
 import shutil
@@ -14,7 +15,7 @@ import textwrap
 import time
 import urllib.error
 import urllib.request
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 
@@ -62,7 +63,9 @@ def served(client, dbname):
     proc = subprocess.Popen([*PGTRACK, "ui", "--no-browser", "--port", "0", "-d", dbname], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=dict(os.environ, PGDATABASE=dbname))
     url = proc.stdout.readline().strip()
-    assert url.startswith("http://127.0.0.1:") and "?token=" in url, proc.stderr.read()
+    if not (url.startswith("http://127.0.0.1:") and "/#token=" in url and "?" not in url):
+        proc.terminate()  # then its stderr ends
+        pytest.fail(f"printed {url!r}; stderr: {proc.communicate(timeout=30)[1]}")
     yield url, exp, dead
     proc.terminate()
     proc.wait(timeout=30)
@@ -84,9 +87,16 @@ def _origin(url):
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def _token(url):
+    """The token of a printed URL (#token=...), as the Authorization header a script sends it."""
+    fragment = urlsplit(url).fragment
+    assert fragment.startswith("token="), url
+    return {"Authorization": "Bearer " + quote(unquote(fragment[len("token="):].split("&")[0]), safe="")}
+
+
 def _page(browser, url, bypass_csp=False):
-    """A page collecting console errors, that has opened the printed ``url`` first (its cookie then
-    carries the token to every page of the origin). bypass_csp lets the test's own wait_for_function
+    """A page collecting console errors, that has opened the printed ``url`` first (the page keeps its
+    token for the tab and takes it out of the address bar). bypass_csp lets the test's own wait_for_function
     expressions run (our Content-Security-Policy forbids eval, which Playwright uses for them); the
     other tests browse under the policy as served."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000}, bypass_csp=bypass_csp)
@@ -94,7 +104,8 @@ def _page(browser, url, bypass_csp=False):
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(url)
-    page.wait_for_selector("#experiments tr[data-experiment-id]")  # fetched with the cookie alone
+    page.wait_for_selector("#experiments tr[data-experiment-id]")  # fetched with the token of the fragment
+    assert page.url == _origin(url) + "/" and "token" not in page.url
     return page, errors
 
 
@@ -188,19 +199,19 @@ def _get(url, headers=None):
 def test_the_server_guards(served, client):
     url, exp, _ = served
     base = _origin(url)
-    status, _, headers = _get(url)  # the printed URL: its reply sets the cookie
-    assert status == 200
-    cookie = {"Cookie": headers["Set-Cookie"].split(";")[0]}
-    assert _get(f"{base}/api/experiments")[0] == 403  # without it
-    status, body, headers = _get(f"{base}/api/experiments/{exp.id}/runs?limit=2&sort=id&desc=1", cookie)
-    assert status == 200 and len(json.loads(body)["rows"]) == 2
+    token = _token(url)
+    status, body, headers = _get(url)  # the printed URL: the shell (the fragment is not sent), no cookie
+    assert status == 200 and "/static/app.js" in body and "Set-Cookie" not in headers
+    assert _get(f"{base}/api/experiments")[0] == 403  # without the token
+    status, body, headers = _get(f"{base}/api/experiments/{exp.id}/runs?limit=2&sort=id&desc=1", token)
+    assert status == 200 and len(json.loads(body)["rows"]) == 2 and "Set-Cookie" not in headers
     assert "script-src 'self'" in headers["Content-Security-Policy"]
-    assert _get(f"{base}/api/experiments", {"Host": "evil.example:8765", **cookie})[0] == 403  # DNS rebinding
-    status, body, _ = _get(f"{base}/api/experiments/{exp.id}/runs?filter=%29%28", cookie)
+    assert _get(f"{base}/api/experiments", {"Host": "evil.example:8765", **token})[0] == 403  # DNS rebinding
+    status, body, _ = _get(f"{base}/api/experiments/{exp.id}/runs?filter=%29%28", token)
     assert status == 400 and "error" in json.loads(body)
-    status, body, _ = _get(f"{base}/api/experiments/{exp.id}/curves?metric=nope", cookie)
+    status, body, _ = _get(f"{base}/api/experiments/{exp.id}/curves?metric=nope", token)
     assert status == 400 and "unknown metric" in json.loads(body)["error"]
-    assert _get(f"{base}/static/../../etc/passwd", cookie)[0] == 404
+    assert _get(f"{base}/static/../../etc/passwd", token)[0] == 404
 
 
 def test_a_given_token_is_required_and_queries_are_read_only(client):
@@ -214,14 +225,16 @@ def test_a_given_token_is_required_and_queries_are_read_only(client):
     thread.start()
     try:
         url = url_of(server)
-        assert url.endswith("?token=s3cret-token")
-        base = url.split("?")[0].rstrip("/")
+        assert url.endswith("/#token=s3cret-token")
+        base = url.split("#")[0].rstrip("/")
         assert _get(f"{base}/api/experiments")[0] == 403
         assert _get(f"{base}/api/experiments?token=wrong")[0] == 403
-        status, _, headers = _get(f"{base}/?token=s3cret-token")
-        assert status == 200 and "HttpOnly" in headers["Set-Cookie"]
+        assert _get(f"{base}/api/experiments", {"Authorization": "Bearer wrong"})[0] == 403
         port = server.server_address[1]
-        assert _get(f"{base}/api/experiments", {"Cookie": f"pgtrack_token_{port}=s3cret-token"})[0] == 200
+        assert _get(f"{base}/api/experiments", {"Cookie": f"pgtrack_token_{port}=s3cret-token"})[0] == 403  # never a cookie
+        status, _, headers = _get(f"{base}/api/experiments", {"Authorization": "Bearer s3cret-token"})
+        assert status == 200 and "Set-Cookie" not in headers
+        assert _get(f"{base}/api/experiments?token=s3cret-token")[0] == 200  # for scripts; the header is preferred
         board = server.dashboard
         assert board.client().value("SHOW default_transaction_read_only") == "on"
         import psycopg

@@ -11,11 +11,15 @@ JSON:
 
 Safe by default: every query runs in a read-only transaction (``default_transaction_read_only``), as
 ``pgtrack_reader`` when that role exists and the login may use it; the server binds 127.0.0.1. Every
-request needs the access token (random unless given), carried by the printed URL and then by a cookie
-named for the port: on a shared machine any local account can reach 127.0.0.1, so the loopback alone
-guards nothing. It also answers only requests whose Host names the address it serves (no DNS
-rebinding). Responses carry a Content-Security-Policy that allows only this server's own script and
-style.
+/api/ request needs the access token (random unless given): on a shared machine any local account can
+reach 127.0.0.1, so the loopback alone guards nothing. The printed URL carries it in its fragment
+(``/#token=...``, which a browser sends to no server); the page keeps it in sessionStorage (one origin,
+so one port) and sends it as ``Authorization: Bearer <token, percent-encoded>``; scripts may send the
+header or ``?token=`` on the /api/ URL. Never a cookie: browsers send a host's cookies to every port
+of it, so any local account's web server on 127.0.0.1 would receive it. The page shell and its
+script and stylesheet hold no data and need no token. The server answers only requests whose Host
+names the address it serves (no DNS rebinding). Responses carry a Content-Security-Policy that allows
+only this server's own script and style.
 """
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any, Callable, Dict, Optional
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote_to_bytes, urlsplit
 
 import psycopg
 
@@ -89,7 +93,6 @@ class Dashboard:
 class Handler(BaseHTTPRequestHandler):
     server_version = "pgtrack-ui"
     dashboard: Dashboard  # set on the subclass made by make_server
-    cookie: Optional[str] = None  # Set-Cookie for a reply to a request that brought ?token=
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: the terminal is the user's
         pass
@@ -108,8 +111,6 @@ class Handler(BaseHTTPRequestHandler):
                          "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
         for key, value in (extra or {}).items():
             self.send_header(key, value)
-        if self.cookie:
-            self.send_header("Set-Cookie", self.cookie)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -117,20 +118,24 @@ class Handler(BaseHTTPRequestHandler):
     def _json(self, status: int, payload: Any) -> None:
         self._send(status, json.dumps(payload, allow_nan=False).encode(), "application/json; charset=utf-8")
 
-    def _allowed(self, query: Dict[str, str]) -> bool:
-        """The Host names the address served (DNS rebinding) and the token comes with the request, in
-        ?token= (then the reply sets the cookie, so the page's own requests carry it) or the cookie."""
-        board = self.dashboard
-        port = self.server.server_address[1]
-        self.cookie = None
-        if not host_allowed(self.headers.get("Host") or "", board.host, port):
-            return False
-        name = cookie_name(port)
-        if "token" in query and same_token(query["token"], board.token):
-            self.cookie = f"{name}={quote(board.token, safe='')}; HttpOnly; SameSite=Strict; Path=/"
-            return True
-        given = cookie_value(self.headers.get("Cookie") or "", name)
-        return given is not None and same_token(given, board.token)
+    def _host_allowed(self) -> bool:
+        """The Host names the address served (DNS rebinding): every request, the shell's included."""
+        return host_allowed(self.headers.get("Host") or "", self.dashboard.host, self.server.server_address[1])
+
+    def _authorized(self, raw_query: str) -> bool:
+        """The token comes with this request: ``Authorization: Bearer <token>`` (as it is, or
+        percent-encoded as the page sends it) or ``?token=`` on the URL. A cookie is never read: the
+        browser sends this server the cookies of every server of the host, and every server of the
+        host the ones it would send here."""
+        token = self.dashboard.token
+        for value in self.headers.get_all("Authorization") or []:
+            scheme, _, credentials = value.strip().partition(" ")
+            if scheme.lower() == "bearer" and credentials.strip():
+                given = credentials.strip(" \t")
+                if same_token(_latin1(given), token) or same_token(unquote_to_bytes(given), token):
+                    return True
+        given = query_token(raw_query)
+        return given is not None and same_token(given, token)
 
     def do_HEAD(self) -> None:
         self.do_GET()
@@ -138,10 +143,10 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        if not self._allowed(query):
+        path = parts.path.rstrip("/") or "/"
+        if not self._host_allowed() or (path.startswith("/api/") and not self._authorized(parts.query)):
             self._send(HTTPStatus.FORBIDDEN, FORBIDDEN, "text/plain; charset=utf-8")
             return
-        path = parts.path.rstrip("/") or "/"
         if path == "/favicon.ico":
             self._send(HTTPStatus.NO_CONTENT, b"", "image/x-icon")
             return
@@ -252,27 +257,31 @@ def _ipv6(text: str) -> Optional[str]:
         return None
 
 
-def same_token(given: str, token: str) -> bool:
-    """Constant-time comparison of UTF-8 bytes: hmac.compare_digest raises TypeError on a str with a
-    non-ASCII character, and a client chooses what it sends."""
-    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), token.encode("utf-8", "surrogatepass"))
+def same_token(given: Any, token: str) -> bool:
+    """Constant-time comparison of UTF-8 bytes (``given`` is text or the bytes a client sent):
+    hmac.compare_digest raises TypeError on a str with a non-ASCII character, and a client chooses
+    what it sends."""
+    if isinstance(given, str):
+        given = given.encode("utf-8", "surrogatepass")
+    return hmac.compare_digest(given, token.encode("utf-8", "surrogatepass"))
 
 
-def cookie_name(port: int) -> str:
-    """Browsers share cookies between the ports of a host: one name per port keeps two dashboards on
-    one machine from overwriting each other's token."""
-    return f"pgtrack_token_{port}"
+def query_token(raw_query: str) -> Optional[bytes]:
+    """The bytes of the last ``token=`` of a raw query string (percent-decoded, ``+`` a space), or None."""
+    found = None
+    for part in raw_query.split("&"):
+        key, sep, value = part.partition("=")
+        if sep and key == "token":
+            found = unquote_to_bytes(value.replace("+", " "))
+    return found
 
 
-def cookie_value(header: str, name: str) -> Optional[str]:
-    """The (percent-decoded) value of cookie ``name``. Parsed here, not by SimpleCookie, which drops the
-    whole header at a value it does not like (``other={"a":1}``), and the browser sends this dashboard
-    the cookies of every other server of the host."""
-    for part in header.split(";"):
-        key, sep, value = part.strip().partition("=")
-        if sep and key == name:
-            return unquote(value)
-    return None
+def _latin1(text: str) -> bytes:
+    """A header value as the bytes the client sent (http.server decodes headers as ISO-8859-1)."""
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
 
 
 def make_server(client: Any, host: str = "127.0.0.1", port: int = 8765, token: Optional[str] = None) -> ThreadingHTTPServer:
@@ -295,8 +304,19 @@ def make_server(client: Any, host: str = "127.0.0.1", port: int = 8765, token: O
 
 
 def url_of(server: ThreadingHTTPServer, path: str = "/") -> str:
-    """The URL of ``path`` with the access token; the first request with it sets the cookie."""
+    """The URL of ``path`` with the access token in its fragment (``#token=...``, before any fragment
+    ``path`` has: ``/experiments/3#tab=charts`` gives ``.../experiments/3#token=...&tab=charts``). A
+    browser sends no fragment to any server; the page moves the token to sessionStorage and out of
+    the address bar. For /api/ requests from a script, send ``auth_header(server)`` instead."""
     host, port = server.server_address[:2]
     shown = f"[{host}]" if ":" in host else host
     token = server.dashboard.token  # type: ignore[attr-defined]
-    return f"http://{shown}:{port}{path}?token={quote(token, safe='')}"
+    path, _, fragment = path.partition("#")
+    return f"http://{shown}:{port}{path}#token={quote(token, safe='')}" + (f"&{fragment}" if fragment else "")
+
+
+def auth_header(server: ThreadingHTTPServer) -> Dict[str, str]:
+    """The header that authorizes an /api/ request: ``{"Authorization": "Bearer <token>"}``, the token
+    percent-encoded (as the page sends it; the server also takes it as it is)."""
+    token = server.dashboard.token  # type: ignore[attr-defined]
+    return {"Authorization": f"Bearer {quote(token, safe='')}"}

@@ -1,13 +1,48 @@
 /* pgtrack ui: the dashboard's only script (no library). Every value from the database reaches the
    page through textContent or an attribute, never as HTML. Views: experiments, experiment (runs,
    charts, hyperparameters, sweep), run, compare. Live: the open view polls its experiment's version
-   every second and redraws when it changes. */
+   every second and redraws when it changes. Access: the printed URL carries the token in its fragment
+   (#token=...); it is kept in sessionStorage (this origin, so this port, and this tab) and sent with
+   every /api/ request as an Authorization header, never as a cookie (a browser sends a host's cookies
+   to every port of it). */
 "use strict";
 
 const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 const SVGNS = "http://www.w3.org/2000/svg";
 const app = document.getElementById("app");
 let poller = null;
+const NO_TOKEN = "open the URL that pgtrack ui printed (it carries the access token)";
+const TOKEN_KEY = "pgtrack_token";
+const TOKEN = window.pgtrackOffline ? null : takeToken();  // a report fetches nothing
+
+/* The token of the address (#token=... as printed; ?token=... as older versions printed it), else the
+   one this tab kept. Taken out of the address bar at once (history, bookmarks, a shared screen); the
+   rest of the fragment (#tab=charts) and of the query stays. */
+function takeToken() {
+  let found = null;
+  const rest = [];
+  for (const part of location.hash.replace(/^#/, "").split("&")) {
+    if (!part) continue;
+    if (part.startsWith("token=")) {
+      const raw = part.slice("token=".length);
+      try { found = decodeURIComponent(raw); } catch (e) { found = raw; }
+    } else rest.push(part);
+  }
+  let search = location.search;
+  const query = new URLSearchParams(location.search);
+  if (query.has("token")) {
+    if (found === null) found = query.get("token");
+    query.delete("token");
+    search = query.toString() ? `?${query}` : "";
+  }
+  if (found !== null) history.replaceState(null, "", location.pathname + search + (rest.length ? `#${rest.join("&")}` : ""));
+  try {
+    if (found) sessionStorage.setItem(TOKEN_KEY, found);
+    return sessionStorage.getItem(TOKEN_KEY) || found || null;
+  } catch (e) {  // storage disabled: this page only
+    return found || null;
+  }
+}
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -32,7 +67,9 @@ function svg(tag, attrs) {
 
 async function api(path) {
   if (window.pgtrackOffline) return window.pgtrackOffline(path);  // pgtrack report: the data is in the file
-  const response = await fetch(path, { credentials: "same-origin" });
+  if (!TOKEN) throw new Error(NO_TOKEN);
+  const response = await fetch(path, { credentials: "omit", headers: { Authorization: `Bearer ${encodeURIComponent(TOKEN)}` } });
+  if (response.status === 403) throw new Error(`the dashboard refused this tab's access token: ${NO_TOKEN}`);
   let body;
   try { body = await response.json(); } catch (e) { throw new Error(response.status + " " + response.statusText); }
   if (!response.ok) throw new Error(body.error || response.statusText);
@@ -544,6 +581,7 @@ async function route() {
   let match;
   try {
     if (window.pgtrackOffline) await experimentView(OFFLINE.experiment.id);  // a report: its one experiment
+    else if (!TOKEN) throw new Error(`no access token in this tab: ${NO_TOKEN}`);
     else if (path === "/") await experimentsView();
     else if ((match = path.match(/^\/experiments\/(\d+)$/))) await experimentView(Number(match[1]));
     else if ((match = path.match(/^\/runs\/(\d+)$/))) await runView(Number(match[1]));
