@@ -214,6 +214,12 @@ def cmd_experiments(client: Client, opts: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# The listing's lost flag and shown status: the run's own (RUN_STATUS_JOIN), or judged with
+# --lost-after for this listing only.
+_OVERRIDDEN_LOST = "pgtrack.is_lost(r.status, s.last_seen, %(l)s::interval)"
+_OVERRIDDEN_SHOWN = f"CASE WHEN {_OVERRIDDEN_LOST} THEN 'LOST' ELSE r.status::text END"
+
+
 def cmd_runs(client: Client, opts: argparse.Namespace) -> int:
     client = client.for_reading()  # analysis: the read replica when --read-dsn names one
     experiment = _experiment_id(client, opts.experiment) if opts.experiment else None
@@ -223,18 +229,16 @@ def cmd_runs(client: Client, opts: argparse.Namespace) -> int:
                        "FAILED, and LOST (a live run whose worker went silent)", EXIT_USAGE)
     # A lost run (live status, silent for longer than its lost time: pgtrack.lost_time, or --lost-after
     # for this listing) shows as LOST, and its duration stops at its last sign of life instead of growing.
-    columns, rows = client.execute_with_columns("""
-        SELECT r.id, e.name AS experiment, v.shown AS status, coalesce(r.identity, r.args) AS config,
+    lost, shown = (_OVERRIDDEN_LOST, _OVERRIDDEN_SHOWN) if opts.lost_after else ("s.lost", "s.shown_status")
+    columns, rows = client.execute_with_columns(f"""
+        SELECT r.id, e.name AS experiment, {shown} AS status, coalesce(r.identity, r.args) AS config,
                r.attempt, r.worker, r.time_started AS started,
-               coalesce(r.time_finished, CASE WHEN v.lost THEN s.last_seen ELSE clock_timestamp() END) - r.time_started AS duration,
+               coalesce(r.time_finished, CASE WHEN {lost} THEN s.last_seen ELSE clock_timestamp() END) - r.time_started AS duration,
                s.silent_for AS updated_ago,
                split_part(r.error, E'\\n', 1) AS error
           FROM pgtrack.runs r JOIN pgtrack.experiments e ON e.id = r.experiment_id
-         """ + RUN_STATUS_JOIN + """
-         CROSS JOIN LATERAL (SELECT l.lost, CASE WHEN l.lost THEN 'LOST' ELSE r.status::text END AS shown
-                               FROM (SELECT CASE WHEN %(l)s::interval IS NULL THEN s.lost
-                                                 ELSE pgtrack.is_lost(r.status, s.last_seen, %(l)s::interval) END AS lost) l) v
-         WHERE (%(e)s::bigint IS NULL OR r.experiment_id = %(e)s) AND (%(s)s::text IS NULL OR v.shown = %(s)s)
+         {RUN_STATUS_JOIN}
+         WHERE (%(e)s::bigint IS NULL OR r.experiment_id = %(e)s) AND (%(s)s::text IS NULL OR {shown} = %(s)s)
          ORDER BY r.id DESC LIMIT %(n)s""", {"e": experiment, "s": status, "n": opts.limit, "l": opts.lost_after})
     emit(opts, columns, rows)
     return EXIT_OK
