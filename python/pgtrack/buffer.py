@@ -1,11 +1,13 @@
 """Buffered metric logging: rows collect in memory and go to the server in one
 ``run_add_metrics_batch`` call when ``max_rows`` are waiting or the oldest is ``max_seconds`` old.
 
-What a crash can lose: the rows not yet flushed, so at most ``max_rows`` rows or ``max_seconds`` of
-logging (defaults 500 rows, 5 s). Rows are flushed at the end of ``Run.track()`` whatever the exit
-(normal, exception, KeyboardInterrupt, SIGTERM, sys.exit), by ``run.flush()``, by the background
-thread of ``track(heartbeat=...)`` when they get old while the loop is busy elsewhere, and at
-interpreter exit. Only SIGKILL, a hard crash of the interpreter or the machine loses the window.
+What a crash can lose: the rows not yet flushed. Inside ``Run.track()`` a background thread writes
+rows once they are ``BACKGROUND_AFTER`` (1 s) old, so a SIGKILL loses about the last second of
+logging; the training thread writes only when ``max_rows`` rows (500) pile up first or the oldest is
+``max_seconds`` (5 s) old, and never waits for a flush already under way (it keeps logging into the
+buffer instead). Rows are also flushed at the end of ``Run.track()`` whatever the exit (normal,
+exception, KeyboardInterrupt, SIGTERM, sys.exit), by ``run.flush()``, and at interpreter exit. Only
+SIGKILL, a hard crash of the interpreter or the machine loses the unflushed rows.
 
 Tracking never kills training: a flush that fails because the server is restarting or unreachable
 keeps its rows, warns once and retries (at most once a second, at the next row or tick); rows still
@@ -39,6 +41,7 @@ DEFAULT_MAX_ROWS = 500
 DEFAULT_MAX_SECONDS = 5.0
 DEFAULT_SPILL_AFTER = 60.0
 RETRY_EVERY = 1.0
+BACKGROUND_AFTER = 1.0  # the background thread of track() writes rows this old (what a SIGKILL may lose)
 MAX_KEPT_ROWS = 200_000  # undelivered rows kept in memory when no spill file can be written
 
 _live_buffers: "weakref.WeakSet[MetricBuffer]" = weakref.WeakSet()
@@ -84,22 +87,33 @@ class MetricBuffer:
             self._rows.append(row)
             due = len(self._rows) >= self.max_rows or now - self._oldest >= self.max_seconds
         if due and now >= self._next_try:
-            self.flush()
+            self.flush(wait=False)  # never waits behind a flush under way (a slow server): rows stay queued
 
-    def is_aged(self) -> bool:
-        return bool(self._rows) and time.monotonic() - self._oldest >= self.max_seconds
+    def is_aged(self, after: Optional[float] = None) -> bool:
+        """Rows wait, the oldest for ``after`` seconds (default max_seconds), and no retry pause is on."""
+        now = time.monotonic()
+        wait = self.max_seconds if after is None else min(after, self.max_seconds)
+        return bool(self._rows) and now - self._oldest >= wait and now >= self._next_try
 
-    def flush(self, write: Optional[Callable[[List[Row]], Any]] = None, final: bool = False) -> int:
+    def flush(self, write: Optional[Callable[[List[Row]], Any]] = None, final: bool = False, wait: bool = True) -> int:
         """Write every queued row in one call; returns how many rows were sent. ``final``: rows that
-        cannot be delivered now go to a spill file at once (the end of track())."""
-        with self._flush_lock:
+        cannot be delivered now go to a spill file at once (the end of track()). ``wait=False``: if
+        another thread is flushing, return 0 at once (the rows wait for the next flush)."""
+        if not self._flush_lock.acquire(blocking=wait):
+            return 0
+        try:
             with self._lock:
                 rows, self._rows = self._rows, []
             if not rows:
                 return 0
             write = write or self.write
             try:
-                write(rows)
+                try:
+                    write(rows)
+                except psycopg.OperationalError:
+                    if not final or self.failing_since is not None:
+                        raise
+                    write(rows)  # the last flush: a passing cut gets one more try, on a new connection
             except psycopg.OperationalError as exc:
                 self._undelivered(rows, exc, final)
                 return 0
@@ -109,6 +123,8 @@ class MetricBuffer:
                 return self._write_apart(rows, write, final, exc)
             self.failing_since = None
             return len(rows)
+        finally:
+            self._flush_lock.release()
 
     def _write_apart(self, rows: List[Row], write: Callable[[List[Row]], Any], final: bool, error: Exception) -> int:
         """The rows of a refused flush (``error``), in halves until each refused row stands alone: the

@@ -9,8 +9,10 @@ a new one.
 Reconnects: before a call outside a block, a connection the server has closed (restart, idle kill)
 is noticed without a round trip (its socket is readable while it should be silent) and replaced, so
 the call goes to a new connection and nothing is sent twice. A call during which the connection
-breaks raises psycopg.OperationalError and is not retried (it may have run); the next call
-reconnects. Inside a block the transaction is lost and the error is raised.
+breaks raises pgtrack.ServerUnreachable (a psycopg.OperationalError) and is not retried (it may have
+run); the next call reconnects. Inside a block the transaction is lost and the error is raised.
+:meth:`Client.repeat` is the exception: it sends again a statement that is safe to repeat (an
+idempotent write, or a ``*_once`` call carrying its request id), for up to ``retry_for`` seconds.
 
 Embedded default: with no connection settings at all (no kwargs, no ``PGTRACK_DSN_*``, no config file,
 none of libpq's PGHOST/PGHOSTADDR/PGPORT/PGDATABASE/PGSERVICE), the Client uses the per-user embedded
@@ -30,16 +32,19 @@ from __future__ import annotations
 
 import os
 import select
+import time
 from contextlib import contextmanager
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, TypeVar
 
 import psycopg
 
 from . import embedded
-from .config import conninfo, resolve_params
+from .config import conninfo, network_defaults, resolve_params
 from .errors import ServerUnreachable, translate
 
 _TUPLES_OK = psycopg.pq.ExecStatus.TUPLES_OK
+T = TypeVar("T")
+RETRY_FOR = 30.0  # seconds Client.repeat keeps sending a statement to a server that does not answer
 
 
 class Client:
@@ -54,6 +59,7 @@ class Client:
     def _setup(self, params: Dict[str, str], is_embedded: bool, read_dsn: Optional[str]) -> None:
         self.params = params
         self.conninfo = conninfo(params)
+        self._network = network_defaults(self.conninfo)  # timeouts, so a silent server cannot hang a call
         self.embedded = is_embedded
         self.read_dsn = read_dsn
         self._conn: Optional[psycopg.Connection] = None
@@ -104,7 +110,7 @@ class Client:
             if self._depth > 0:
                 raise psycopg.OperationalError(
                     "the connection was lost inside client.connect(): the block's transaction is rolled back")
-            self._conn = conn = psycopg.connect(self.conninfo, autocommit=True)
+            self._conn = conn = psycopg.connect(self.conninfo, autocommit=True, **self._network)
         return conn
 
     def close(self) -> None:
@@ -242,6 +248,28 @@ class Client:
         if cur.description is None:
             return [], []
         return [c.name for c in cur.description], cur.fetchall()
+
+    def repeat(self, query: Any, params: Optional[Sequence[Any]] = None, retry_for: float = RETRY_FOR,
+               row_factory: Any = None) -> List[Any]:
+        """``execute`` for a statement that is safe to send twice (a read, an idempotent write, a
+        ``*_once`` call with its request id): see :meth:`retrying`."""
+        return self.retrying(lambda: self.execute(query, params, row_factory), retry_for)
+
+    def retrying(self, call: Callable[[], T], retry_for: float = RETRY_FOR) -> T:
+        """``call()``, which must be safe to run twice (reads, idempotent writes): when the connection
+        breaks or the server does not answer, it runs again on a new connection (after 0.1 s, doubling
+        to 2 s) for up to ``retry_for`` seconds, then ServerUnreachable. Inside ``client.connect()``
+        the block's transaction is lost: raised at once."""
+        deadline = time.monotonic() + retry_for
+        pause = 0.1
+        while True:
+            try:
+                return call()
+            except ServerUnreachable:
+                if self._depth or time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(2.0, pause * 2)
 
     def one(self, query: Any, params: Optional[Sequence[Any]] = None) -> Optional[tuple]:
         """The first row of a statement, or None."""

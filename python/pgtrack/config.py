@@ -22,7 +22,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
 
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from .errors import PgtrackError
 from .paths import UntrustedFile, read_private_text
@@ -103,3 +103,29 @@ def conninfo(params: Mapping[str, str]) -> str:
     """A libpq connection string from resolved parameters (``dsn`` first, the rest overriding it)."""
     rest = dict(params)
     return make_conninfo(rest.pop("dsn", ""), **rest)
+
+
+# A server that stops answering (a dropped link, a dead host: no reset ever comes) must not hang a
+# training job: libpq waits for a connection and for unacknowledged data as long as the operating
+# system does (minutes to hours). These apply unless the connection settings name them (or libpq's
+# PGCONNECT_TIMEOUT does); over a Unix socket libpq ignores the TCP ones.
+NETWORK_DEFAULTS = {
+    "connect_timeout": "10",       # seconds to open a connection
+    "tcp_user_timeout": "30000",   # ms that sent data may stay unacknowledged (Linux)
+    "keepalives": "1",
+    "keepalives_idle": "30",       # an idle connection is probed after 30 s,
+    "keepalives_interval": "10",   # every 10 s,
+    "keepalives_count": "3",       # and given up after 3 unanswered probes
+}
+
+
+def network_defaults(info: str) -> Dict[str, str]:
+    """The NETWORK_DEFAULTS that the connection string ``info`` (and the environment) leave open."""
+    try:
+        given = conninfo_to_dict(info)
+    except Exception:  # psycopg reports a malformed string when it connects
+        return {}
+    defaults = {k: v for k, v in NETWORK_DEFAULTS.items() if k not in given}
+    if os.environ.get("PGCONNECT_TIMEOUT"):
+        defaults.pop("connect_timeout", None)
+    return defaults

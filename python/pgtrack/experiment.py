@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import uuid
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 
@@ -45,12 +46,14 @@ class Experiment:
         if name is None and experiment_id is None:
             raise ValueError("Experiment needs a name or an experiment_id")
         if name is not None:
-            self.id = client.value(sql.EXPERIMENT, (name, comment, None if tags is None else list(tags), float_precision))
+            # Get-or-create by name: safe to send again when the connection breaks (Client.repeat).
+            self.id = client.repeat(sql.EXPERIMENT, (name, comment, None if tags is None else list(tags), float_precision))[0][0]
             if experiment_id is not None and experiment_id != self.id:
                 raise ValueError(f"experiment {name!r} has id {self.id}, not {experiment_id}")
             self.name = name
         else:
-            row = client.one(sql.EXPERIMENT_BY_ID, (experiment_id,))
+            rows = client.repeat(sql.EXPERIMENT_BY_ID, (experiment_id,))
+            row = rows[0] if rows else None
             if row is None:
                 raise NotFoundError(f"experiment {experiment_id} does not exist",
                                     hint="create it with Experiment(client, name=...)")
@@ -157,7 +160,8 @@ class Experiment:
         if default is not None:
             identifying_json({name: default})  # a NaN/inf default is SchemaValidationError, like a value
         default_json = None if default is None else to_json(default)
-        self.client.execute(sql.DECLARE_IDENTIFYING, (self.id, name, type, default_json, doc))
+        # Declaring a field again with the same type and default changes nothing: safe to send again.
+        self.client.repeat(sql.DECLARE_IDENTIFYING, (self.id, name, type, default_json, doc))
 
     def drop_identifying(self, name: str, force: bool = False) -> None:
         """Drop a field; SchemaChangeError if runs would collide, unless force (keeps the first run
@@ -169,7 +173,7 @@ class Experiment:
                 for identity, run_ids in self.client.execute(sql.COLLISIONS_AFTER_DROP, (self.id, name))]
 
     def identifying_fields(self) -> List[IdentifyingField]:
-        return [IdentifyingField(*row) for row in self.client.execute(sql.IDENTIFYING_FIELDS, (self.id,))]
+        return [IdentifyingField(*row) for row in self.client.repeat(sql.IDENTIFYING_FIELDS, (self.id,))]
 
     def register(self, identifying: Mapping[str, Any], annotating: Optional[Mapping[str, Any]] = None, *,
                  on_duplicate: str, stale_after: Optional[_dt.timedelta] = None) -> registry.RegisterResult:
@@ -188,8 +192,9 @@ class Experiment:
     def claim_next(self, stale_after: _dt.timedelta, worker: Optional[str] = None, retry_failed: bool = True) -> Optional[Run]:
         """Claim one run to work on (stale live ones first, then PENDING, then failed ones unless
         ``retry_failed`` is False), as a Run holding its new attempt; None when there is nothing left."""
-        row = self.client.one(sql.CLAIM_NEXT, (self.id, registry.stale_interval(stale_after), worker, retry_failed))
-        return registry.run_from_registration(self, row, claimed=True)
+        rows = self.client.repeat(sql.CLAIM_NEXT_ONCE, (uuid.uuid4(), self.id, registry.stale_interval(stale_after), worker,
+                                                       retry_failed))
+        return registry.run_from_registration(self, rows[0], claimed=True)
 
 
 def experiment_id(client: Client, experiment: Any) -> int:

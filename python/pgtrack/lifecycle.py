@@ -61,7 +61,7 @@ class LifecycleHandle:
         fields: Dict[str, Any] = dict(annotating or {})
         status = fields.pop("status", "COMPLETED")
         client = self.run.client
-        if "wallclock_seconds" not in fields and client.value(sql.RUN_COLUMN_TYPE, ("wallclock_seconds",)):
+        if "wallclock_seconds" not in fields and client.repeat(sql.RUN_COLUMN_TYPE, ("wallclock_seconds",)):
             fields["wallclock_seconds"] = self.elapsed()
         self.run.heartbeat()  # proves the lease (LeaseLostError) right before writing
         if fields:

@@ -8,6 +8,7 @@ RUNNING, ``done``/``completed`` → COMPLETED).
 from __future__ import annotations
 
 import datetime as _dt
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
 
@@ -70,10 +71,10 @@ def register(experiment: "Experiment", identifying: Mapping[str, Any], annotatin
     ``experiment`` may be wallow's Store (pgtrack.Store)."""
     experiment = experiment_of(experiment)
     client = experiment.client
-    params = (experiment.id, identifying_json(identifying), annotating_json(annotating), on_duplicate,
+    params = (uuid.uuid4(), experiment.id, identifying_json(identifying), annotating_json(annotating), on_duplicate,
               stale_interval(stale_after))
     try:
-        row = client.one(sql.REGISTER, params)
+        row = client.repeat(sql.REGISTER_ONCE, params)[0]  # sent again with the same request after a lost reply
     except DuplicateRunError as exc:
         if exc.existing_run_id is not None:
             exc.run = Run._bind(client, exc.existing_run_id, experiment.id, experiment=experiment)

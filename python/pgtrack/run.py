@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import uuid as _uuid
 import sys
 import warnings
 from pathlib import Path
@@ -24,9 +25,9 @@ from . import statements as sql
 from .args import detect_args
 from . import copy_rows, metric_row, metric_values, spill
 from .buffer import DEFAULT_MAX_ROWS, DEFAULT_MAX_SECONDS, DEFAULT_SPILL_AFTER, MetricBuffer
-from .client import Client
+from .client import RETRY_FOR, Client
 from .environment import capture_env
-from .errors import LeaseLostError, NotFoundError, SchemaValidationError
+from .errors import LeaseLostError, NotFoundError, SchemaValidationError, ServerUnreachable
 from .jsonvalues import json_batches, to_json
 from .paths import artefacts_path
 from .status import Status
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from .experiment import Experiment
 
 AUTO = "auto"
+STOP_RETRY_FOR = 10.0  # seconds stop() keeps sending the final status while the connection is broken
 BIGINT_LIMIT = BIGINT[1] + 1
 
 
@@ -94,9 +96,14 @@ class Run:
             experiment_id = client.value(sql.RUN_BY_ID, (run_id,))
             if experiment_id is None:
                 raise NotFoundError(f"run {run_id} does not exist", hint="pass experiment_id to create it")
-        new_id = client.value(sql.CREATE_RUN, (
-            experiment_id, run_id, status, comment, None if tags is None else list(tags),
-            _json_or_none(resolve_args(args)), _json_or_none(resolve_env(env))))
+        values = (status, comment, None if tags is None else list(tags), _json_or_none(resolve_args(args)),
+                  _json_or_none(resolve_env(env)))
+        # Both are safe to send again after a lost reply: an explicit id is get-or-create, and a new run
+        # is created once per request id (create_run_once), so a retry never makes a second run.
+        if run_id is None:
+            new_id = client.repeat(sql.CREATE_RUN_ONCE, (_uuid.uuid4(), experiment_id, *values))[0][0]
+        else:
+            new_id = client.repeat(sql.CREATE_RUN, (experiment_id, run_id, *values))[0][0]
         self._init(client, new_id, experiment_id, buffer=buffer)
         if updated is not None:
             self.set_updated(updated)
@@ -118,6 +125,7 @@ class Run:
         self._stopped = False
         self._rejected_warned = False  # the first refused metric row warns, later ones are counted
         self._new_names_warned = False  # the first new metric logged while the server is away warns
+        self._tracking = False  # inside track(): an outage never reaches add_metrics' caller
 
     @classmethod
     def _bind(cls, client: Client, run_id: int, experiment_id: Optional[int] = None, attempt: Optional[int] = None,
@@ -143,7 +151,7 @@ class Run:
     def fields(self) -> Dict[str, Any]:
         """Columns of the run's row with its identifying values merged in (loaded once; see refresh)."""
         if self._row is None:
-            rows = self.client.execute(sql.RUN_ROW, (self.id,), row_factory=dict_row)
+            rows = self.client.repeat(sql.RUN_ROW, (self.id,), row_factory=dict_row)  # a read: safe to send again
             if not rows:
                 raise NotFoundError(f"run {self.id} does not exist")
             self._row = {**rows[0], **(rows[0].get("identity") or {})}
@@ -192,7 +200,8 @@ class Run:
             self.set_args(args)
         if env is not None:
             self.set_env(env)
-        self.client.execute(sql.RUN_START, (self.id, _timestamp(started), self.experiment_id))
+        # Safe to send again (it sets what it sets): a connection cut during it is retried (Client.repeat).
+        self.client.repeat(sql.RUN_START, (self.id, _timestamp(started), self.experiment_id))
         self._known["status"], self._stopped = "RUNNING", False
 
     def _begin(self, started: Any) -> None:
@@ -207,7 +216,10 @@ class Run:
     def stop(self, status: str = "COMPLETED", updated: Any = AUTO, error: Optional[str] = None) -> None:
         """Final status (buffered metrics are flushed first); time_finished/time_updated = now; error."""
         self.flush()
-        self._lease_call(self.client, sql.RUN_STOP, (self.id, status, error, self.attempt, self.experiment_id))
+        # Sent again for a while when the connection breaks (a second stop of the same attempt only
+        # moves time_finished); track() saves the status to a spill file if the server stays away.
+        self._lease_call(self.client, sql.RUN_STOP, (self.id, status, error, self.attempt, self.experiment_id),
+                         retry_for=STOP_RETRY_FOR)
         self._known["status"], self._stopped = status, True
 
     def track(self, normal: str = "COMPLETED", exception: str = "FAILED", interrupt: str = "CANCELLED",
@@ -216,21 +228,27 @@ class Run:
               max_rows: Optional[int] = None, max_seconds: Optional[float] = None,
               spill_after: Optional[float] = None) -> Tracking:
         """Context manager: RUNNING on entry, a final status on exit (see pgtrack.tracking). Heartbeats
-        every ``heartbeat`` seconds (default 60; None turns it off); buffered rows the server cannot
+        every ``heartbeat`` seconds (default 15; None turns it off); buffered rows the server cannot
         take for ``spill_after`` seconds (default 60) go to a local spill file (pgtrack.spill)."""
         return Tracking(self, normal, exception, interrupt, terminated, started, args, env, heartbeat, buffer,
                         max_rows, max_seconds, spill_after)
 
     def heartbeat(self) -> _dt.datetime:
-        """time_updated = now (the database clock), returned; LeaseLostError if the run was taken over."""
-        return self._heartbeat_with(self.client)
+        """time_updated = now (the database clock), returned; LeaseLostError if the run was taken over.
+        Sent again for up to 30 s when the connection breaks (a heartbeat is safe to repeat)."""
+        return self._heartbeat_with(self.client, RETRY_FOR)
 
-    def _heartbeat_with(self, client: Client) -> _dt.datetime:
+    def _heartbeat_with(self, client: Client, retry_for: float = 0.0) -> _dt.datetime:
         self._check_lease()
-        return self._lease_call(client, sql.HEARTBEAT, (self.id, self.attempt, self.experiment_id))
+        return self._lease_call(client, sql.HEARTBEAT, (self.id, self.attempt, self.experiment_id), retry_for)
 
-    def _lease_call(self, client: Client, statement: str, params: tuple) -> Any:
+    def _lease_call(self, client: Client, statement: str, params: tuple, retry_for: float = 0.0) -> Any:
+        """The statement's value; a lost lease is remembered (lease_lost). ``retry_for``: the statement is
+        safe to repeat, and is sent again for that long when the connection breaks (Client.repeat)."""
         try:
+            if retry_for:
+                rows = client.repeat(statement, params, retry_for)
+                return rows[0][0] if rows else None
             return client.value(statement, params)
         except LeaseLostError as exc:
             self.lease_lost, self._lease_error = True, exc
@@ -267,10 +285,15 @@ class Run:
                     buffer.add(metrics)
                     return
                 # Unbuffered: what the general path below does for these arguments, without its checks.
-                if self._write_row(step, progress, metrics, client._copyable_names):
-                    return
-                self._lease_call(client, sql.ADD_METRICS,
-                                 (self.id, step, progress, to_json(metrics), True, self.attempt, False, self.experiment_id))
+                try:
+                    if self._write_row(step, progress, metrics, client._copyable_names):
+                        return
+                    self._lease_call(client, sql.ADD_METRICS,
+                                     (self.id, step, progress, to_json(metrics), True, self.attempt, False, self.experiment_id))
+                except ServerUnreachable:
+                    if not self._tracking:
+                        raise
+                    self._hold(step, progress, metrics, True)
                 return
         self._check_lease()
         touch = set_updated is not None and set_updated is not False
@@ -279,10 +302,11 @@ class Run:
         check_step(step, progress)
         buffer = self._buffer
         buffered = buffer is not None and touch
+        keeps = buffered or (self._tracking and touch)  # inside track() a row outlives an outage
         try:
             known = self._known_metrics(metrics)
         except psycopg.OperationalError:  # the names could not be looked up: the server is away
-            if not buffered:
+            if not keeps:
                 raise
             known = False
         metric_values.check(metrics, self.client._float_names, self.client._metric_names or set())
@@ -298,22 +322,31 @@ class Run:
                 # may add metrics; a pgtrack_writer gets SchemaChangeError naming client.add_metric.
                 self._lease_call(self.client, sql.ADD_METRICS,
                                  (self.id, step, progress, to_json(metrics), touch, self.attempt, not known, self.experiment_id))
-            except psycopg.OperationalError:
-                if not buffered:
+            except psycopg.OperationalError as exc:
+                if not keeps or not isinstance(exc, ServerUnreachable) and not buffered:
                     raise
-                # Inside track(): the row waits in the buffer like any other while the server is away,
-                # and its new names get their columns when a flush reaches the server (_write_batch).
-                if not known and not self._new_names_warned:
-                    self._new_names_warned = True
-                    self._warn(f"the server is away; metric(s) {', '.join(sorted(map(repr, metrics)))} wait in the buffer "
-                               "and get their columns when it is back; training goes on")
-                metrics["step"], metrics["progress"] = step, progress
-                buffer.add(metrics)
+                self._hold(step, progress, metrics, known)
                 return
             if not known:
                 self.client._metric_names = None  # reload: the columns exist now
         if isinstance(set_updated, _dt.datetime):
             self.set_updated(set_updated)
+
+    def _hold(self, step: int, progress: Any, metrics: Dict[str, Any], known: bool) -> None:
+        """Inside track(), the server is away: the row waits in the buffer like any other, and its new
+        names get their columns when a flush reaches the server (_write_batch). A block that logs
+        unbuffered (buffer=False) gets a buffer now, for the rest of the block: the rows logged during
+        the outage are kept, retried and spilled as buffered ones are."""
+        if self._buffer is None:
+            self._open_buffer(None, None, None)
+            self._warn("the server is away; this block's metric rows are buffered from now on (kept, retried, and "
+                       "saved to a local file if the outage lasts); training goes on")
+        if not known and not self._new_names_warned:
+            self._new_names_warned = True
+            self._warn(f"the server is away; metric(s) {', '.join(sorted(map(repr, metrics)))} wait in the buffer "
+                       "and get their columns when it is back; training goes on")
+        metrics["step"], metrics["progress"] = step, progress  # **metrics is the caller's call's own dict
+        self._buffer.add(metrics)  # type: ignore[union-attr]
 
     def _write_row(self, step: int, progress: Any, metrics: Dict[str, Any], float_columns: Optional[Set[str]] = None) -> bool:
         """An unbuffered step as one typed statement when it qualifies (pgtrack.metric_row); False

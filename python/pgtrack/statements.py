@@ -21,6 +21,9 @@ EXPERIMENT_RELATIONSHIP = {
 # Runs
 CREATE_RUN = ("SELECT pgtrack.create_run(%s, %s, coalesce(%s::pgtrack.runstatus, 'PENDING'), %s, %s::text[],"
               " %s::jsonb, %s::jsonb)")
+# A new run, sent again unchanged after an ambiguous commit (once.sql): (request, experiment, status, ...).
+CREATE_RUN_ONCE = ("SELECT pgtrack.create_run_once(%s, %s, coalesce(%s::pgtrack.runstatus, 'PENDING'), %s, %s::text[],"
+                   " %s::jsonb, %s::jsonb)")
 RUN_BY_ID = "SELECT experiment_id FROM pgtrack.runs WHERE id = %s"
 RUN_ROW = "SELECT r.* FROM pgtrack.runs r WHERE r.id = %s"
 RUN_START = "SELECT pgtrack.run_start(%s, coalesce(%s, clock_timestamp()), experiment_id => %s)"
@@ -67,8 +70,10 @@ RUN_COLUMN_TYPE = ("SELECT format_type(atttypid, NULL) FROM pg_attribute"
 
 # Registry
 REGISTRATION = "run_id, run_uuid, status::text, attempt, was_inserted, was_updated, was_skipped"
-REGISTER = (f"SELECT {REGISTRATION} FROM pgtrack.register(%s, %s::jsonb, %s::jsonb, %s, %s)")
-CLAIM_NEXT = f"SELECT {REGISTRATION} FROM pgtrack.claim_next(%s, %s, %s, %s)"
+# register() and claim_next() as the Python API sends them: the first parameter is the call's request (a uuid), so the same
+# statement sent again after a lost reply returns what the first one took (once.sql).
+REGISTER_ONCE = f"SELECT {REGISTRATION} FROM pgtrack.register_once(%s, %s, %s::jsonb, %s::jsonb, %s, %s)"
+CLAIM_NEXT_ONCE = f"SELECT {REGISTRATION} FROM pgtrack.claim_next_once(%s, %s, %s, %s, %s)"
 FIND_RUN = "SELECT pgtrack.find_run(%s, %s::jsonb)"
 ENQUEUE = "SELECT pgtrack.enqueue(%s, %s::jsonb)"
 DECLARE_IDENTIFYING = "SELECT pgtrack.declare_identifying(%s, %s, %s, %s::jsonb, %s)"

@@ -30,11 +30,13 @@ import multiprocessing as mp
 import os
 import socket
 import time
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+import warnings
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
-from .errors import SchemaValidationError
+from .errors import SchemaValidationError, ServerUnreachable
 
 Config = Dict[str, Any]
+OUTAGE_PATIENCE = 600.0  # seconds a worker waits for an unreachable server before it gives up
 LIVE = ("RUNNING", "CONFIGURING", "COMPLETING", "SIGNALING", "STAGE_OUT", "RESIZING", "SUSPENDED")
 
 
@@ -96,18 +98,38 @@ def _live_runs(experiment: Any) -> int:
                                    "AND status::text = ANY (%s)", (experiment.id, list(LIVE)))
 
 
+def _next(experiment: Any, stale_after: _dt.timedelta, name: str) -> Tuple[Any, int]:
+    """The next claim and, when there is none, how many runs others hold. While the server is away the
+    worker waits for it (a warning, then quiet) for up to OUTAGE_PATIENCE seconds; a claim whose reply
+    was lost is not lost (claim_next sends its request again: once.sql)."""
+    waited_since = None
+    while True:
+        try:
+            run = experiment.claim_next(stale_after, worker=name, retry_failed=False)
+            return run, (0 if run is not None else _live_runs(experiment))
+        except ServerUnreachable as exc:
+            now = time.monotonic()
+            if waited_since is None:
+                waited_since = now
+                warnings.warn(f"pgtrack sweep: worker {name}: {exc}; waiting up to {OUTAGE_PATIENCE:g} s for it",
+                              RuntimeWarning, stacklevel=2)
+            elif now - waited_since > OUTAGE_PATIENCE:
+                raise
+            time.sleep(2.0)
+
+
 def work(experiment: Any, fn: Callable[[Config, Any], Any], stale_after: _dt.timedelta, name: str) -> int:
     """One worker's loop (see the module docstring); returns how many runs it finished."""
     done = 0
     pause = max(0.2, min(2.0, stale_after.total_seconds() / 10))
+    fields = {f.name for f in experiment.identifying_fields()}  # fixed for the sweep (prepare declared them)
     while True:
-        run = experiment.claim_next(stale_after, worker=name, retry_failed=False)
+        run, live = _next(experiment, stale_after, name)
         if run is None:
-            if _live_runs(experiment) == 0:
+            if live == 0:
                 return done
             time.sleep(pause)  # others hold runs; if one of them died, its run goes stale and comes here
             continue
-        fields = {f.name for f in experiment.identifying_fields()}
         config = {k: v for k, v in run.fields.items() if k in fields}
         try:
             with run.track(heartbeat=max(0.5, stale_after.total_seconds() / 4)):
@@ -136,7 +158,6 @@ def sweep(experiment: Any, configs: Union[Mapping[str, Sequence[Any]], Iterable[
     or a name (then ``client``, default ``pgtrack.Client()``)."""
     from .client import Client
     from .experiment import Experiment
-    from .runtable import run_table
 
     if not isinstance(experiment, Experiment):
         experiment = Experiment(client or Client(), name=str(experiment))
@@ -145,7 +166,7 @@ def sweep(experiment: Any, configs: Union[Mapping[str, Sequence[Any]], Iterable[
     if workers < 1:
         raise ValueError("workers must be at least 1")
     wanted = expand(configs)
-    prepare(experiment, wanted)
+    experiment.client.retrying(lambda: prepare(experiment, wanted))  # every step of it is safe to run again
     host = socket.gethostname()
     if workers == 1:
         work(experiment, fn, stale_after, f"{host}:{os.getpid()}")
@@ -158,6 +179,12 @@ def sweep(experiment: Any, configs: Union[Mapping[str, Sequence[Any]], Iterable[
             proc.start()
         for proc in procs:
             proc.join()
+    return experiment.client.retrying(lambda: _summary(experiment, wanted))  # reads: safe to run again
+
+
+def _summary(experiment: Any, wanted: List[Config]) -> List[Dict[str, Any]]:
+    from .runtable import run_table
+
     table = run_table(experiment.client, experiment.id)
     keys = {experiment.client.value("SELECT pgtrack.normalize_identity(%s, %s::jsonb)::text", (experiment.id, _json(c)))
             for c in wanted}

@@ -17,8 +17,8 @@ records that on the run (runs.heartbeat_every), so a run whose process died show
 silent intervals, about 45 s, or its experiment's lost_after if that is shorter; ``heartbeat=None``
 turns it off, and the run is then lost after lost_after, 10 minutes by default): it has its own
 connection, opened only when first needed. It
-heartbeats every ``heartbeat`` seconds with the attempt the run holds, and flushes
-buffered rows that have waited ``max_seconds`` while the training loop is busy elsewhere. When a
+heartbeats every ``heartbeat`` seconds with the attempt the run holds, and writes buffered rows
+once they are a second old (pgtrack.buffer.BACKGROUND_AFTER), so a SIGKILL loses about a second. When a
 heartbeat gets PT004 (lease lost) it sets ``run.lease_lost``; the next ``add_metrics``/``flush``/
 ``heartbeat`` raises LeaseLostError, and the block's end does not overwrite the new holder's status.
 """
@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Optional, Tuple
 
 import psycopg
 
+from .buffer import BACKGROUND_AFTER, RETRY_EVERY
 from .errors import LeaseLostError, PgtrackError
 
 if TYPE_CHECKING:
@@ -102,23 +103,31 @@ class Keeper(threading.Thread):
         self.client = run.client.clone(options="-c lock_timeout=2s -c statement_timeout=30s")
         self.stopping = threading.Event()
         self.last_error: Optional[BaseException] = None
-        buffer_wait = run._buffer.max_seconds if run._buffer is not None else float("inf")
-        self.tick = max(0.05, min(heartbeat or float("inf"), buffer_wait) / 4)
+        # A buffer may be opened later (an unbuffered block meeting an outage): tick for one anyway.
+        self.tick = max(0.05, min(heartbeat or float("inf"), BACKGROUND_AFTER) / 4)
 
     def run(self) -> None:
         next_beat = time.monotonic() + (self.interval or 0)
         try:
             while not self.stopping.wait(self.tick):
+                # The heartbeat and the flush fail apart: a heartbeat that cannot reach the server must
+                # not keep the rows from their own retries and spill file (test_faults.py).
                 try:
                     if self.interval and time.monotonic() >= next_beat:
+                        next_beat = time.monotonic() + min(self.interval, RETRY_EVERY)  # a failed beat: again soon
                         self.run_._heartbeat_with(self.client)
                         next_beat = time.monotonic() + self.interval
-                    buffer = self.run_._buffer
-                    if buffer is not None and buffer.is_aged() and not self.run_.client.in_transaction_block:
-                        buffer.flush(lambda rows: self.run_._write_batch(rows, self.client))
                 except LeaseLostError:
                     return  # the run knows (lease_lost); nothing more to do for it
-                except Exception as exc:  # a passing failure: try again at the next tick
+                except Exception as exc:  # a passing failure: try again
+                    self.last_error = exc
+                try:
+                    buffer = self.run_._buffer
+                    if buffer is not None and buffer.is_aged(BACKGROUND_AFTER) and not self.run_.client.in_transaction_block:
+                        buffer.flush(lambda rows: self.run_._write_batch(rows, self.client))
+                except LeaseLostError:
+                    return
+                except Exception as exc:
                     self.last_error = exc
         finally:
             self.client.close()
@@ -154,6 +163,7 @@ class Tracking:
             run.set_env(self.env)
         run._begin(self.started)
         run.uuid  # known from here on, so rows spilled while the server is away name their run exactly
+        run._tracking = True
         self.guard.install()
         if self.buffered:
             run._open_buffer(self.max_rows, self.max_seconds, self.spill_after)
@@ -207,6 +217,7 @@ class Tracking:
             elif run.lease_lost and exc is None:
                 problems.append(run._lease_error)
         finally:
+            run._tracking = False
             run._close_buffer()
             self.guard.restore()
         if problems and exc is None:

@@ -11,7 +11,8 @@ AS $$
         WHEN 'metrics' THEN ARRAY['run_id', 'step', 'progress', 'experiment_id']
         WHEN 'runs' THEN ARRAY['id', 'experiment_id', 'uuid', 'status', 'identity', 'attempt', 'time_created',
                                'time_started', 'time_updated', 'time_finished', 'comment', 'tags', 'args',
-                               'env', 'error', 'worker', 'metric_rows_rejected', 'heartbeat_every']
+                               'env', 'error', 'worker', 'metric_rows_rejected', 'heartbeat_every',
+                               'claim_request']
     END
 $$;
 

@@ -70,14 +70,15 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION pgtrack.create_run(experiment_id bigint, run_id bigint DEFAULT NULL,
-                                   status pgtrack.runstatus DEFAULT 'PENDING', comment text DEFAULT NULL,
-                                   tags text[] DEFAULT NULL, args jsonb DEFAULT NULL, env jsonb DEFAULT NULL)
+CREATE OR REPLACE FUNCTION pgtrack._create_run(experiment_id bigint, run_id bigint, status pgtrack.runstatus,
+                                               comment text, tags text[], args jsonb, env jsonb, request uuid)
 RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-/* Create a run (SQLTrack style, no dedup). With run_id: get or create exactly that id; the other
+/* create_run() and create_run_once() (once.sql). With a request (and no run_id): a run this request
+   created already is returned again (the reply was lost), else the new run records it.
+   Create a run (SQLTrack style, no dedup). With run_id: get or create exactly that id; the other
    arguments apply only on creation, and an id that belongs to another experiment is PT003. */
 DECLARE
     v_id  bigint;
@@ -88,10 +89,16 @@ BEGIN
     IF $3 IS NULL THEN
         PERFORM pgtrack._raise('PT003', 'status must not be NULL', 'omit status for PENDING, or pass a pgtrack.runstatus');
     END IF;
+    IF $2 IS NULL AND $8 IS NOT NULL THEN
+        v_id := (pgtrack._replayed($1, $8, false)).run_id;
+        IF v_id IS NOT NULL THEN
+            RETURN v_id;
+        END IF;
+    END IF;
     IF $2 IS NULL THEN
         LOOP  -- an id inserted explicitly by raw SQL is skipped rather than reported
-            INSERT INTO pgtrack.runs AS r (experiment_id, status, comment, tags, args, env)
-            VALUES ($1, $3, $4, pgtrack._tags_object($5), $6, $7)
+            INSERT INTO pgtrack.runs AS r (experiment_id, status, comment, tags, args, env, claim_request)
+            VALUES ($1, $3, $4, pgtrack._tags_object($5), $6, $7, $8)
             ON CONFLICT ON CONSTRAINT runs_pkey DO NOTHING
             RETURNING r.id INTO v_id;
             IF v_id IS NOT NULL THEN
@@ -126,8 +133,8 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION pgtrack.create_run(bigint, bigint, pgtrack.runstatus, text, text[], jsonb, jsonb) IS
-$$Create a run in an experiment and return its id. With run_id (e.g. a Slurm job id): get or create that exact id; the id sequence never later hands out an id that was inserted explicitly.$$;
+COMMENT ON FUNCTION pgtrack._create_run(bigint, bigint, pgtrack.runstatus, text, text[], jsonb, jsonb, uuid) IS
+$$create_run() and create_run_once(): create a run in an experiment and return its id. With run_id (e.g. a Slurm job id): get or create that exact id; the id sequence never later hands out an id that was inserted explicitly.$$;
 
 CREATE OR REPLACE FUNCTION pgtrack.run_start(run_id bigint, started timestamptz DEFAULT clock_timestamp(),
                                              experiment_id bigint DEFAULT NULL)

@@ -38,8 +38,8 @@ $$;
 COMMENT ON FUNCTION pgtrack.enqueue(bigint, jsonb) IS
 $$Register a JSON array of identities (at most 10,000 and 4 MiB a call) as PENDING runs in one statement, skipping existing ones; returns how many were new.$$;
 
-CREATE OR REPLACE FUNCTION pgtrack.claim_next(experiment_id bigint, stale_after interval, worker text DEFAULT NULL,
-                                              retry_failed boolean DEFAULT true)
+CREATE OR REPLACE FUNCTION pgtrack._claim_next(experiment_id bigint, stale_after interval, worker text,
+                                               retry_failed boolean, request uuid)
 RETURNS pgtrack.registration
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -49,7 +49,9 @@ SET search_path = pg_catalog, pg_temp
 -- make limits; test_plans.py pins it). Custom plans cost ~0.05 ms a statement.
 SET plan_cache_mode = force_custom_plan
 AS $$
-/* Hand out one claimable run, in three steps (oldest id first within the last two): live runs whose
+/* claim_next() and claim_next_once() (once.sql): with a request, the run this request claimed already
+   is returned again (its reply was lost), and a new claim records the request (claim_request).
+   Hand out one claimable run, in three steps (oldest id first within the last two): live runs whose
    time_updated is older than stale_after (their worker died: they were started first, so they are
    recovered first, stale_after after the death rather than after the whole queue); then PENDING
    runs; then other non-live, non-COMPLETED runs (FAILED, CANCELLED, TIMEOUT, ...). The first step
@@ -70,6 +72,7 @@ AS $$
 DECLARE
     v_id     bigint;
     v_status pgtrack.runstatus;
+    v_result pgtrack.registration;
     c_live   CONSTANT pgtrack.runstatus[] := pgtrack._live_statuses();
     v_now    timestamptz := clock_timestamp();  -- values, not calls, in the statements: Citus refuses volatile calls there
     v_citus  boolean := pgtrack._is_distributed();
@@ -77,6 +80,12 @@ DECLARE
 BEGIN
     PERFORM pgtrack._require_experiment($1);
     PERFORM pgtrack._check_stale_after($2, 'claim_next');
+    IF $5 IS NOT NULL THEN
+        v_result := pgtrack._replayed($1, $5, true);
+        IF v_result.run_id IS NOT NULL THEN
+            RETURN v_result;
+        END IF;
+    END IF;
     -- One probe per live status, each an exact range of runs_experiment_status_idx: written as
     -- status = ANY (...) the planner, trusting statistics that may predate the experiment's runs,
     -- filtered the whole queue instead (test_plans.py pins this).
@@ -105,10 +114,10 @@ BEGIN
     END IF;
     UPDATE pgtrack.runs r
        SET status = 'RUNNING', attempt = r.attempt + 1, time_started = v_now,
-           time_updated = v_now, time_finished = NULL, error = NULL, worker = $3
+           time_updated = v_now, time_finished = NULL, error = NULL, worker = $3, claim_request = $5
      WHERE r.id = v_id AND (NOT v_citus OR r.experiment_id = $1);
     RETURN pgtrack._registration(v_id, $1, false, true, false);
 END
 $$;
-COMMENT ON FUNCTION pgtrack.claim_next(bigint, interval, text, boolean) IS
-$$Claim one run of the experiment for a worker (FOR UPDATE SKIP LOCKED): live runs stale for longer than stale_after first (a dead worker's run), then PENDING ones, then failed/cancelled ones (unless retry_failed => false: a sweep that must not loop over a configuration that keeps failing). Sets RUNNING, attempt+1 (the lease), time_started/time_updated and runs.worker. NULL run_id when nothing is left.$$;
+COMMENT ON FUNCTION pgtrack._claim_next(bigint, interval, text, boolean, uuid) IS
+$$claim_next() and claim_next_once(): claim one run of the experiment for a worker (FOR UPDATE SKIP LOCKED): live runs stale for longer than stale_after first (a dead worker's run), then PENDING ones, then failed/cancelled ones (unless retry_failed => false: a sweep that must not loop over a configuration that keeps failing). Sets RUNNING, attempt+1 (the lease), time_started/time_updated and runs.worker. NULL run_id when nothing is left.$$;

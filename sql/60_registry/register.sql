@@ -130,13 +130,15 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION pgtrack.register(experiment_id bigint, identifying jsonb, annotating jsonb DEFAULT '{}',
-                                 on_duplicate text DEFAULT NULL, stale_after interval DEFAULT NULL)
+CREATE OR REPLACE FUNCTION pgtrack._register(experiment_id bigint, identifying jsonb, annotating jsonb,
+                                              on_duplicate text, stale_after interval, request uuid)
 RETURNS pgtrack.registration
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-/* One atomic decision per call, made by a single INSERT ... ON CONFLICT (no catch-and-retry):
+/* register() and register_once() (once.sql): with a request, a run this request took already is
+   returned as it was reported then, and the runs it inserts or claims record it (claim_request).
+   One atomic decision per call, made by a single INSERT ... ON CONFLICT (no catch-and-retry):
    raise / return_existing / skip use DO NOTHING and then read the row that won; overwrite and
    claim_if_stale use DO UPDATE, whose WHERE is re-checked on the locked, latest row version, so
    under any number of concurrent callers exactly one wins each claim. RETURNING (xmax = 0) tells an
@@ -146,6 +148,7 @@ DECLARE
     p_annotating    jsonb := coalesce($3, '{}');
     p_policy        ALIAS FOR $4;
     p_stale_after   ALIAS FOR $5;
+    p_request       ALIAS FOR $6;
     v_identity      jsonb;
     v_result        pgtrack.registration;  -- the run this call inserted or updated
     v_existing      bigint;                -- the run that already had this key
@@ -161,6 +164,12 @@ BEGIN
     IF p_stale_after IS NOT NULL OR p_policy = 'claim_if_stale' THEN
         PERFORM pgtrack._check_stale_after(p_stale_after,
                                            CASE p_policy WHEN 'claim_if_stale' THEN 'on_duplicate => ''claim_if_stale''' END);
+    END IF;
+    IF p_request IS NOT NULL THEN  -- the same request again: its reply was lost, not its work
+        v_result := pgtrack._replayed(p_experiment_id, p_request, false);
+        IF v_result.run_id IS NOT NULL THEN
+            RETURN v_result;
+        END IF;
     END IF;
     IF p_annotating <> '{}' THEN
         p_annotating := pgtrack._annotating_values(p_annotating);
@@ -188,18 +197,19 @@ BEGIN
     IF v_existing IS NOT NULL THEN
         NULL;  -- skip or raise, below
     ELSIF p_policy = 'claim_if_stale' THEN
-        INSERT INTO pgtrack.runs AS r (experiment_id, identity, status, attempt, time_started, time_updated)
-        VALUES (p_experiment_id, v_identity, 'RUNNING', 1, v_now, v_now)
+        INSERT INTO pgtrack.runs AS r (experiment_id, identity, status, attempt, time_created, time_started, time_updated,
+                                       claim_request)
+        VALUES (p_experiment_id, v_identity, 'RUNNING', 1, v_now, v_now, v_now, p_request)
         ON CONFLICT ON CONSTRAINT runs_identity_key DO UPDATE
            SET status = 'RUNNING', attempt = r.attempt + 1, time_started = v_now,
-               time_updated = v_now, time_finished = NULL, error = NULL
+               time_updated = v_now, time_finished = NULL, error = NULL, claim_request = p_request
          WHERE r.status <> 'COMPLETED' AND r.attempt < 1000000000
            AND (r.status <> ALL (pgtrack._live_statuses())
                 OR coalesce(r.time_updated, r.time_created) < v_stale_before)
         RETURNING r.id, r.uuid, r.status, r.attempt, r.xmax = 0, r.xmax <> 0, false INTO v_result;
     ELSIF p_policy = 'overwrite' THEN
-        INSERT INTO pgtrack.runs AS r (experiment_id, identity, time_updated)
-        VALUES (p_experiment_id, v_identity, v_now)
+        INSERT INTO pgtrack.runs AS r (experiment_id, identity, time_updated, claim_request)
+        VALUES (p_experiment_id, v_identity, v_now, p_request)
         ON CONFLICT ON CONSTRAINT runs_identity_key DO UPDATE SET time_updated = v_now
         RETURNING r.id, r.uuid, r.status, r.attempt, r.xmax = 0, r.xmax <> 0, false INTO v_result;
     ELSE
@@ -213,8 +223,8 @@ BEGIN
                 EXIT WHEN v_existing IS NOT NULL;
             END IF;
             v_looked := false;
-            INSERT INTO pgtrack.runs AS r (experiment_id, identity)
-            VALUES (p_experiment_id, v_identity)
+            INSERT INTO pgtrack.runs AS r (experiment_id, identity, claim_request)
+            VALUES (p_experiment_id, v_identity, p_request)
             ON CONFLICT ON CONSTRAINT runs_identity_key DO NOTHING
             RETURNING r.id, r.uuid, r.status, r.attempt, true, false, false INTO v_result;
             EXIT WHEN v_result.run_id IS NOT NULL;
@@ -251,8 +261,8 @@ BEGIN
     RETURN pgtrack._registration(v_id, p_experiment_id, false, false, true);  -- claim_if_stale, not claimable
 END
 $$;
-COMMENT ON FUNCTION pgtrack.register(bigint, jsonb, jsonb, text, interval) IS
-$$Register a run by its identifying fields (normalised) with a required on_duplicate policy: raise (PT001 naming the existing run), return_existing, overwrite (writes the annotating fields), skip (run_id NULL, was_skipped), claim_if_stale (needs stale_after; never claims COMPLETED; live states only when time_updated is older than stale_after; a claim sets RUNNING, attempt+1, time_started/time_updated and the annotating fields). Atomic under concurrency: exactly one caller wins each insert or claim.$$;
+COMMENT ON FUNCTION pgtrack._register(bigint, jsonb, jsonb, text, interval, uuid) IS
+$$register() and register_once(): register a run by its identifying fields (normalised) with a required on_duplicate policy: raise (PT001 naming the existing run), return_existing, overwrite (writes the annotating fields), skip (run_id NULL, was_skipped), claim_if_stale (needs stale_after; never claims COMPLETED; live states only when time_updated is older than stale_after; a claim sets RUNNING, attempt+1, time_started/time_updated and the annotating fields). Atomic under concurrency: exactly one caller wins each insert or claim.$$;
 
 CREATE OR REPLACE FUNCTION pgtrack.find_run(experiment_id bigint, identifying jsonb)
 RETURNS bigint

@@ -1,7 +1,7 @@
 -- Install model: CREATE EXTENSION installs code only; setup() creates ordinary (non-member) tables.
 \set ON_ERROR_STOP 1
 BEGIN;
-SELECT plan(21);
+SELECT plan(22);
 
 SELECT enum_has_labels('pgtrack', 'runstatus', ARRAY[
     'BOOT_FAIL', 'CANCELLED', 'CONFIGURING', 'COMPLETED', 'COMPLETING', 'DEADLINE', 'FAILED',
@@ -29,8 +29,10 @@ SELECT is(pgtrack.setup(), '0.3.0', 'setup() is idempotent and returns the layou
 SELECT col_type_is('pgtrack', 'metrics', 'run_id', 'bigint', 'metrics.run_id is bigint like runs.id');
 SELECT col_not_null('pgtrack', 'metrics', 'progress', 'metrics.progress is NOT NULL');
 SELECT is((SELECT count(*)::int FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-            WHERE i.indrelid = 'pgtrack.runs'::regclass AND a.attname = 'experiment_id'), 2,
-          'runs.experiment_id leads two indexes: (experiment_id, status) and the identity key');
+            WHERE i.indrelid = 'pgtrack.runs'::regclass AND a.attname = 'experiment_id'), 3,
+          'runs.experiment_id leads three indexes: (experiment_id, status), the identity key and (experiment_id, claim_request)');
+SELECT is((SELECT pg_get_expr(i.indpred, i.indrelid) FROM pg_index i WHERE i.indexrelid = 'pgtrack.runs_claim_request_idx'::regclass),
+          '(claim_request IS NOT NULL)', 'the claim_request index is partial: lookups by experiment_id alone cannot pick it');
 SELECT is((SELECT count(*)::int FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam
             WHERE i.indrelid = 'pgtrack.runs'::regclass AND am.amname = 'gin'
             GROUP BY i.indkey[0] ORDER BY 1 DESC LIMIT 1), 1, 'at most one GIN index per runs column');
