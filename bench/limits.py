@@ -279,17 +279,17 @@ def columns():
 
 # -- 4. heartbeats -----------------------------------------------------------------------------
 
-def _beat(db, run_ids, rounds, result):
+def _beat(db, run_ids, rounds, result, experiment):
     with psycopg.connect(dbname=db, autocommit=True) as conn:
         start = time.perf_counter()
         for _ in range(rounds):
-            for run in run_ids:
-                conn.execute("SELECT pgtrack.heartbeat(%s)", (run,))
+            for run in run_ids:  # the call track()'s background thread makes
+                conn.execute("SELECT pgtrack.heartbeat(%s, %s, experiment_id => %s)", (run, None, experiment))
         result.put((len(run_ids) * rounds, time.perf_counter() - start))
 
 
 def heartbeats():
-    runs, period, workers = max(10, int(1000 * SCALE)), 30, 4
+    runs, period, workers = max(10, int(1000 * SCALE)), 15, 4  # track()'s default heartbeat
     rounds = 3600 // period
     say("## 4. Heartbeats")
     say()
@@ -299,8 +299,9 @@ def heartbeats():
     conn.execute("UPDATE pgtrack.runs SET status = 'RUNNING', time_started = now()")
     conn.execute("VACUUM ANALYZE pgtrack.runs")
     size_before = conn.execute("SELECT pg_total_relation_size('pgtrack.runs')").fetchone()[0]
+    wal_before = conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
     result = mp.Queue()
-    procs = [mp.Process(target=_beat, args=("limits_heartbeat", ids[i::workers], rounds, result)) for i in range(workers)]
+    procs = [mp.Process(target=_beat, args=("limits_heartbeat", ids[i::workers], rounds, result, exp)) for i in range(workers)]
     for p in procs:
         p.start()
     outcomes = [result.get(timeout=3600) for _ in procs]
@@ -308,6 +309,7 @@ def heartbeats():
         p.join()
     beats = sum(n for n, _ in outcomes)
     rate = beats / max(t for _, t in outcomes)
+    wal = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", (wal_before,)).fetchone()[0] / beats
     time.sleep(1)  # let the statistics arrive
     upd, hot = conn.execute("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relid = 'pgtrack.runs'::regclass").fetchone()
     size_after = conn.execute("SELECT pg_total_relation_size('pgtrack.runs')").fetchone()[0]
@@ -316,6 +318,13 @@ def heartbeats():
         f"per {period} s. HOT updates: **{hot / max(upd, 1):.0%}** of {upd:,} updates (no index covers the heartbeat "
         f"columns, so most updates stay on their page). runs table with indexes: {size_before / 1024:,.0f} kB before, "
         f"{size_after / 1024:,.0f} kB after an hour's worth (autovacuum on, defaults).")
+    say()
+    say(f"**The cost at 1,000 concurrent tracked runs** (track() heartbeats every {period} s by default, so a dead run shows "
+        f"as LOST within about {3 * period} s): {1000 / period:,.0f} heartbeats/s, **{1000 / period / rate:.1%}** of the "
+        f"rate above, and {float(wal) * 1000 / period / 1024:,.0f} kB of WAL a second ({float(wal):,.0f} bytes a heartbeat, "
+        f"measured). The limit is connections, not heartbeats: each tracked run holds two "
+        f"(the training thread's and its background thread's, opened on first use), so 1,000 concurrent runs need "
+        f"max_connections above 2,000 (PostgreSQL's default is 100), or a pooler in session mode in front of the server.")
     say()
     conn.close()
 

@@ -399,20 +399,24 @@ class Run:
         return written
 
     def flush(self, final: bool = False) -> int:
-        """Write buffered metric rows now; returns how many were sent. Rows this process had to spill
-        to a local file while the server was away are loaded once it answers again."""
+        """Write buffered metric rows now; returns how many were sent. Spill files this process wrote
+        while the server was away (this run's, or an earlier run's of the same process: a sweep's or an
+        Optuna study's trials) are loaded once a write succeeds again."""
         buffer = self._buffer
         if buffer is None:
             return 0
         sent = buffer.flush(final=final)
-        if buffer.spilled and buffer.failing_since is None:
-            try:
-                loaded = spill.recover(self.client, self.id)
-            except psycopg.OperationalError:
-                return sent
-            buffer.spilled = 0
-            self._warn(f"loaded {loaded['rows']} spilled metric rows back into the database")
+        if sent and buffer.failing_since is None and spill.pending():
+            self._load_spilled()
         return sent
+
+    def _load_spilled(self) -> None:
+        try:
+            loaded = spill.recover_written(self.client)
+        except psycopg.OperationalError:
+            return  # the server went away again: the files wait for the next success
+        self._warn(f"loaded {loaded['rows']} spilled metric rows{' and ' + str(loaded['stopped']) + ' final statuses' if loaded['stopped'] else ''} "
+                   "back into the database")
 
     def _open_buffer(self, max_rows: Optional[int], max_seconds: Optional[float],
                      spill_after: Optional[float] = None) -> None:

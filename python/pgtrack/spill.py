@@ -37,6 +37,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 from .paths import UntrustedFile, check_private_directory, read_private_text
 
 _counter = itertools.count()
+_written: Set[Path] = set()  # files this process wrote and has not loaded yet (recover_written)
 _BIGINT, _INTEGER = 2 ** 63, 2 ** 31
 
 
@@ -78,6 +79,7 @@ def write(run_id: int, uuid: Optional[str], attempt: Optional[int], rows: List[D
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    _written.add(folder / name)
     return folder / name
 
 
@@ -150,8 +152,29 @@ def recover(client: Any, run_id: Optional[int] = None) -> Dict[str, int]:
     """Load spill files (of one run, or all) into the database ``client`` points at; returns counts:
     files loaded, rows written, runs stopped, files skipped (another database), rejected (lease lost)
     and refused (see the module docstring; each refusal is warned about, the file left in place)."""
+    return _recover_paths(client, list(files(run_id)))
+
+
+def pending() -> bool:
+    """True while files this process wrote wait to be loaded."""
+    return bool(_written)
+
+
+def recover_written(client: Any) -> Dict[str, int]:
+    """Load the spill files this process wrote (of any run: a sweep's or an Optuna study's earlier
+    trials too) once the server answers again; Run.flush and track() call it after a write succeeds."""
+    paths = sorted(_written)
+    _written.difference_update(paths)
+    try:
+        return _recover_paths(client, [path for path in paths if path.exists()])
+    except BaseException:
+        _written.update(path for path in paths if path.exists())  # not loaded: try again next time
+        raise
+
+
+def _recover_paths(client: Any, paths: List[Path]) -> Dict[str, int]:
     done = {"files": 0, "rows": 0, "stopped": 0, "skipped": 0, "rejected": 0, "refused": 0}
-    for path in files(run_id):
+    for path in paths:
         claimed = path.with_suffix(f".loading-{os.getpid()}")
         try:
             os.rename(path, claimed)  # one loader per file

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Optional, Tuple
 
 import psycopg
 
+from . import spill
 from .buffer import BACKGROUND_AFTER, RETRY_EVERY
 from .errors import LeaseLostError, PgtrackError
 
@@ -203,6 +204,8 @@ class Tracking:
             if not run._stopped and not run.lease_lost:
                 try:
                     run.stop(status, error=error)
+                    if spill.pending():  # the server answers: what this process spilled earlier goes in now
+                        run._load_spilled()
                 except psycopg.OperationalError as stop_error:  # server away: the final status waits in a spill file
                     try:
                         where = run._spill([], stop={"status": status, "error": error})

@@ -136,6 +136,17 @@ $$;
 COMMENT ON FUNCTION pgtrack._create_run(bigint, bigint, pgtrack.runstatus, text, text[], jsonb, jsonb, uuid) IS
 $$create_run() and create_run_once(): create a run in an experiment and return its id. With run_id (e.g. a Slurm job id): get or create that exact id; the id sequence never later hands out an id that was inserted explicitly.$$;
 
+CREATE OR REPLACE FUNCTION pgtrack.create_run(experiment_id bigint, run_id bigint DEFAULT NULL,
+                                              status pgtrack.runstatus DEFAULT 'PENDING', comment text DEFAULT NULL,
+                                              tags text[] DEFAULT NULL, args jsonb DEFAULT NULL, env jsonb DEFAULT NULL)
+RETURNS bigint
+LANGUAGE sql
+AS $$
+    SELECT pgtrack._create_run($1, $2, $3, $4, $5, $6, $7, NULL::uuid)
+$$;
+COMMENT ON FUNCTION pgtrack.create_run(bigint, bigint, pgtrack.runstatus, text, text[], jsonb, jsonb) IS
+$$Create a run in an experiment and return its id. With run_id (e.g. a Slurm job id): get or create that exact id; the id sequence never later hands out an id that was inserted explicitly.$$;
+
 CREATE OR REPLACE FUNCTION pgtrack.run_start(run_id bigint, started timestamptz DEFAULT clock_timestamp(),
                                              experiment_id bigint DEFAULT NULL)
 RETURNS void

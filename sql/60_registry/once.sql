@@ -1,4 +1,4 @@
--- Calls that a client may send again when it cannot tell whether the first one ran.
+-- Calls a client may send again after a lost reply.
 --
 -- A connection that breaks after the server committed but before the reply arrived (an ambiguous
 -- commit) leaves the client not knowing whether its register/claim_next/create_run took a run. Sent
@@ -8,7 +8,8 @@
 -- the run a request took records it (runs.claim_request), and the same request again returns that run,
 -- as it was reported the first time, instead of taking another. A later claim of the run by another
 -- request replaces it: the first request's hold is over then, and a retry of it is a new call.
--- The plain forms are the same functions with no request (SPEC §4, signatures unchanged).
+-- The plain forms (register.sql, queue.sql, runs.sql) are the same functions with no request (SPEC §4,
+-- signatures unchanged).
 
 CREATE OR REPLACE FUNCTION pgtrack._replayed(p_experiment_id bigint, p_request uuid, p_claim_next boolean)
 RETURNS pgtrack.registration
@@ -35,17 +36,6 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION pgtrack.register(experiment_id bigint, identifying jsonb, annotating jsonb DEFAULT '{}',
-                                            on_duplicate text DEFAULT NULL, stale_after interval DEFAULT NULL)
-RETURNS pgtrack.registration
-LANGUAGE sql
-AS $$
-    /* Qualified names and exact argument types only, and no SET clause, so the planner may inline it. */
-    SELECT pgtrack._register($1, $2, $3, $4, $5, NULL::uuid)
-$$;
-COMMENT ON FUNCTION pgtrack.register(bigint, jsonb, jsonb, text, interval) IS
-$$Register a run by its identifying fields (normalised) with a required on_duplicate policy: raise (PT001 naming the existing run), return_existing, overwrite (writes the annotating fields), skip (run_id NULL, was_skipped), claim_if_stale (needs stale_after; never claims COMPLETED; live states only when time_updated is older than stale_after; a claim sets RUNNING, attempt+1, time_started/time_updated and the annotating fields). Atomic under concurrency: exactly one caller wins each insert or claim.$$;
-
 CREATE OR REPLACE FUNCTION pgtrack.register_once(request uuid, experiment_id bigint, identifying jsonb,
                                                  annotating jsonb DEFAULT '{}', on_duplicate text DEFAULT NULL,
                                                  stale_after interval DEFAULT NULL)
@@ -57,16 +47,6 @@ $$;
 COMMENT ON FUNCTION pgtrack.register_once(uuid, bigint, jsonb, jsonb, text, interval) IS
 $$register() that may be sent again: the same request (a uuid the client makes per call) returns the run it inserted or claimed the first time, reported as then, instead of taking another (a retry after an ambiguous commit).$$;
 
-CREATE OR REPLACE FUNCTION pgtrack.claim_next(experiment_id bigint, stale_after interval, worker text DEFAULT NULL,
-                                              retry_failed boolean DEFAULT true)
-RETURNS pgtrack.registration
-LANGUAGE sql
-AS $$
-    SELECT pgtrack._claim_next($1, $2, $3, $4, NULL::uuid)
-$$;
-COMMENT ON FUNCTION pgtrack.claim_next(bigint, interval, text, boolean) IS
-$$Claim one run of the experiment for a worker (FOR UPDATE SKIP LOCKED): live runs stale for longer than stale_after first (a dead worker's run), then PENDING ones, then failed/cancelled ones (unless retry_failed => false: a sweep that must not loop over a configuration that keeps failing). Sets RUNNING, attempt+1 (the lease), time_started/time_updated and runs.worker. NULL run_id when nothing is left.$$;
-
 CREATE OR REPLACE FUNCTION pgtrack.claim_next_once(request uuid, experiment_id bigint, stale_after interval,
                                                    worker text DEFAULT NULL, retry_failed boolean DEFAULT true)
 RETURNS pgtrack.registration
@@ -76,17 +56,6 @@ AS $$
 $$;
 COMMENT ON FUNCTION pgtrack.claim_next_once(uuid, bigint, interval, text, boolean) IS
 $$claim_next() that may be sent again: the same request returns the run it claimed the first time (same attempt) while no later claim has taken it, instead of claiming a second one.$$;
-
-CREATE OR REPLACE FUNCTION pgtrack.create_run(experiment_id bigint, run_id bigint DEFAULT NULL,
-                                              status pgtrack.runstatus DEFAULT 'PENDING', comment text DEFAULT NULL,
-                                              tags text[] DEFAULT NULL, args jsonb DEFAULT NULL, env jsonb DEFAULT NULL)
-RETURNS bigint
-LANGUAGE sql
-AS $$
-    SELECT pgtrack._create_run($1, $2, $3, $4, $5, $6, $7, NULL::uuid)
-$$;
-COMMENT ON FUNCTION pgtrack.create_run(bigint, bigint, pgtrack.runstatus, text, text[], jsonb, jsonb) IS
-$$Create a run in an experiment and return its id. With run_id (e.g. a Slurm job id): get or create that exact id; the id sequence never later hands out an id that was inserted explicitly.$$;
 
 CREATE OR REPLACE FUNCTION pgtrack.create_run_once(request uuid, experiment_id bigint,
                                                    status pgtrack.runstatus DEFAULT 'PENDING', comment text DEFAULT NULL,

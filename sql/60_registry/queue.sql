@@ -121,3 +121,13 @@ END
 $$;
 COMMENT ON FUNCTION pgtrack._claim_next(bigint, interval, text, boolean, uuid) IS
 $$claim_next() and claim_next_once(): claim one run of the experiment for a worker (FOR UPDATE SKIP LOCKED): live runs stale for longer than stale_after first (a dead worker's run), then PENDING ones, then failed/cancelled ones (unless retry_failed => false: a sweep that must not loop over a configuration that keeps failing). Sets RUNNING, attempt+1 (the lease), time_started/time_updated and runs.worker. NULL run_id when nothing is left.$$;
+
+CREATE OR REPLACE FUNCTION pgtrack.claim_next(experiment_id bigint, stale_after interval, worker text DEFAULT NULL,
+                                              retry_failed boolean DEFAULT true)
+RETURNS pgtrack.registration
+LANGUAGE sql
+AS $$
+    SELECT pgtrack._claim_next($1, $2, $3, $4, NULL::uuid)
+$$;
+COMMENT ON FUNCTION pgtrack.claim_next(bigint, interval, text, boolean) IS
+$$Claim one run of the experiment for a worker (FOR UPDATE SKIP LOCKED): live runs stale for longer than stale_after first (a dead worker's run), then PENDING ones, then failed/cancelled ones (unless retry_failed => false: a sweep that must not loop over a configuration that keeps failing). Sets RUNNING, attempt+1 (the lease), time_started/time_updated and runs.worker. NULL run_id when nothing is left.$$;

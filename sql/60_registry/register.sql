@@ -264,6 +264,17 @@ $$;
 COMMENT ON FUNCTION pgtrack._register(bigint, jsonb, jsonb, text, interval, uuid) IS
 $$register() and register_once(): register a run by its identifying fields (normalised) with a required on_duplicate policy: raise (PT001 naming the existing run), return_existing, overwrite (writes the annotating fields), skip (run_id NULL, was_skipped), claim_if_stale (needs stale_after; never claims COMPLETED; live states only when time_updated is older than stale_after; a claim sets RUNNING, attempt+1, time_started/time_updated and the annotating fields). Atomic under concurrency: exactly one caller wins each insert or claim.$$;
 
+CREATE OR REPLACE FUNCTION pgtrack.register(experiment_id bigint, identifying jsonb, annotating jsonb DEFAULT '{}',
+                                            on_duplicate text DEFAULT NULL, stale_after interval DEFAULT NULL)
+RETURNS pgtrack.registration
+LANGUAGE sql
+AS $$
+    /* Qualified names and exact argument types only, and no SET clause, so the planner may inline it. */
+    SELECT pgtrack._register($1, $2, $3, $4, $5, NULL::uuid)
+$$;
+COMMENT ON FUNCTION pgtrack.register(bigint, jsonb, jsonb, text, interval) IS
+$$Register a run by its identifying fields (normalised) with a required on_duplicate policy: raise (PT001 naming the existing run), return_existing, overwrite (writes the annotating fields), skip (run_id NULL, was_skipped), claim_if_stale (needs stale_after; never claims COMPLETED; live states only when time_updated is older than stale_after; a claim sets RUNNING, attempt+1, time_started/time_updated and the annotating fields). Atomic under concurrency: exactly one caller wins each insert or claim.$$;
+
 CREATE OR REPLACE FUNCTION pgtrack.find_run(experiment_id bigint, identifying jsonb)
 RETURNS bigint
 LANGUAGE plpgsql

@@ -65,6 +65,7 @@ class Proxy:
         self.latency = 0.0
         self.markers: tuple = ()
         self.dropped = 0
+        self.refused = 0  # connections refused while down()
         self.connections = 0
         self.stopping = False
         threading.Thread(target=self._accept, daemon=True, name="proxy-accept").start()
@@ -122,6 +123,7 @@ class Proxy:
             except OSError:
                 return
             if self.refusing:
+                self.refused += 1
                 client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
                 client.close()
                 continue
