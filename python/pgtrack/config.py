@@ -108,7 +108,8 @@ def conninfo(params: Mapping[str, str]) -> str:
 # A server that stops answering (a dropped link, a dead host: no reset ever comes) must not hang a
 # training job: libpq waits for a connection and for unacknowledged data as long as the operating
 # system does (minutes to hours). These apply unless the connection settings name them (or libpq's
-# PGCONNECT_TIMEOUT does); over a Unix socket libpq ignores the TCP ones.
+# PGCONNECT_TIMEOUT does); over a Unix socket libpq ignores the TCP ones. A connection through a
+# service (service=, PGSERVICE) gets none: the service file's settings are the user's to make.
 NETWORK_DEFAULTS = {
     "connect_timeout": "10",       # seconds to open a connection
     "tcp_user_timeout": "30000",   # ms that sent data may stay unacknowledged (Linux)
@@ -124,6 +125,8 @@ def network_defaults(info: str) -> Dict[str, str]:
     try:
         given = conninfo_to_dict(info)
     except Exception:  # psycopg reports a malformed string when it connects
+        return {}
+    if given.get("service") or os.environ.get("PGSERVICE"):
         return {}
     defaults = {k: v for k, v in NETWORK_DEFAULTS.items() if k not in given}
     if os.environ.get("PGCONNECT_TIMEOUT"):

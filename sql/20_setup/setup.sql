@@ -84,9 +84,9 @@ BEGIN
         CONSTRAINT runs_heartbeat_every_check CHECK (heartbeat_every > interval '0' AND heartbeat_every <= interval '1 day');
     -- 0.3.0: the request (a uuid the client made) whose register/claim_next/create_run took the run
     -- last: the same request sent again after an ambiguous commit (the reply was lost) gets this run
-    -- back instead of a second one (once.sql). Indexed for that lookup only.
+    -- back instead of a second one (once.sql). Unique within an experiment: one request, one run.
     ALTER TABLE pgtrack.runs ADD COLUMN IF NOT EXISTS claim_request uuid;
-    CREATE INDEX IF NOT EXISTS runs_claim_request_idx ON pgtrack.runs (experiment_id, claim_request)
+    CREATE UNIQUE INDEX IF NOT EXISTS runs_claim_request_idx ON pgtrack.runs (experiment_id, claim_request)
         WHERE claim_request IS NOT NULL;
     -- 0.3.0: invariants that raw writes (a writer's column privileges) must keep too, so that no single
     -- row can stall the queue or stay alive forever: attempt within [0, 10^9] (claims skip a run at the

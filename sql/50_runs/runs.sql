@@ -90,6 +90,7 @@ BEGIN
         PERFORM pgtrack._raise('PT003', 'status must not be NULL', 'omit status for PENDING, or pass a pgtrack.runstatus');
     END IF;
     IF $2 IS NULL AND $8 IS NOT NULL THEN
+        PERFORM pgtrack._lock_request($1, $8);
         v_id := (pgtrack._replayed($1, $8, false)).run_id;
         IF v_id IS NOT NULL THEN
             RETURN v_id;
@@ -141,8 +142,9 @@ CREATE OR REPLACE FUNCTION pgtrack.create_run(experiment_id bigint, run_id bigin
                                               tags text[] DEFAULT NULL, args jsonb DEFAULT NULL, env jsonb DEFAULT NULL)
 RETURNS bigint
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT pgtrack._create_run($1, $2, $3, $4, $5, $6, $7, NULL::uuid)
+    SELECT pgtrack._create_run($1, $2, $3, $4, $5, $6, $7, NULL::pg_catalog.uuid)
 $$;
 COMMENT ON FUNCTION pgtrack.create_run(bigint, bigint, pgtrack.runstatus, text, text[], jsonb, jsonb) IS
 $$Create a run in an experiment and return its id. With run_id (e.g. a Slurm job id): get or create that exact id; the id sequence never later hands out an id that was inserted explicitly.$$;

@@ -11,6 +11,20 @@
 -- The plain forms (register.sql, queue.sql, runs.sql) are the same functions with no request (SPEC §4,
 -- signatures unchanged).
 
+CREATE OR REPLACE FUNCTION pgtrack._lock_request(p_experiment_id bigint, p_request uuid)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    /* Serialises the calls of one request. A client that lost its connection while the server was
+       still running the first call (a slow server, a lock wait) sends it again at once: without this
+       both calls would look for the request's run before either committed, and both take one. The
+       second now waits for the first to end, and then (a new statement, a new snapshot) finds its
+       run. An advisory lock of the transaction, keyed by a hash of the request: a uuid the client drew
+       at random and sent as a parameter, so no other role can know the key in time to hold it. */
+    SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(p_request::pg_catalog.text, p_experiment_id))
+$$;
+
 CREATE OR REPLACE FUNCTION pgtrack._replayed(p_experiment_id bigint, p_request uuid, p_claim_next boolean)
 RETURNS pgtrack.registration
 LANGUAGE plpgsql
@@ -41,6 +55,7 @@ CREATE OR REPLACE FUNCTION pgtrack.register_once(request uuid, experiment_id big
                                                  stale_after interval DEFAULT NULL)
 RETURNS pgtrack.registration
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pgtrack._register($2, $3, $4, $5, $6, $1)
 $$;
@@ -51,6 +66,7 @@ CREATE OR REPLACE FUNCTION pgtrack.claim_next_once(request uuid, experiment_id b
                                                    worker text DEFAULT NULL, retry_failed boolean DEFAULT true)
 RETURNS pgtrack.registration
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pgtrack._claim_next($2, $3, $4, $5, $1)
 $$;
@@ -62,8 +78,9 @@ CREATE OR REPLACE FUNCTION pgtrack.create_run_once(request uuid, experiment_id b
                                                    tags text[] DEFAULT NULL, args jsonb DEFAULT NULL, env jsonb DEFAULT NULL)
 RETURNS bigint
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT pgtrack._create_run($2, NULL::bigint, $3, $4, $5, $6, $7, $1)
+    SELECT pgtrack._create_run($2, NULL::pg_catalog.int8, $3, $4, $5, $6, $7, $1)
 $$;
 COMMENT ON FUNCTION pgtrack.create_run_once(uuid, bigint, pgtrack.runstatus, text, text[], jsonb, jsonb) IS
 $$create_run() that may be sent again: the same request returns the run it created the first time instead of a second run.$$;

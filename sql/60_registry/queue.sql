@@ -81,6 +81,7 @@ BEGIN
     PERFORM pgtrack._require_experiment($1);
     PERFORM pgtrack._check_stale_after($2, 'claim_next');
     IF $5 IS NOT NULL THEN
+        PERFORM pgtrack._lock_request($1, $5);
         v_result := pgtrack._replayed($1, $5, true);
         IF v_result.run_id IS NOT NULL THEN
             RETURN v_result;
@@ -126,8 +127,9 @@ CREATE OR REPLACE FUNCTION pgtrack.claim_next(experiment_id bigint, stale_after 
                                               retry_failed boolean DEFAULT true)
 RETURNS pgtrack.registration
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT pgtrack._claim_next($1, $2, $3, $4, NULL::uuid)
+    SELECT pgtrack._claim_next($1, $2, $3, $4, NULL::pg_catalog.uuid)
 $$;
 COMMENT ON FUNCTION pgtrack.claim_next(bigint, interval, text, boolean) IS
 $$Claim one run of the experiment for a worker (FOR UPDATE SKIP LOCKED): live runs stale for longer than stale_after first (a dead worker's run), then PENDING ones, then failed/cancelled ones (unless retry_failed => false: a sweep that must not loop over a configuration that keeps failing). Sets RUNNING, attempt+1 (the lease), time_started/time_updated and runs.worker. NULL run_id when nothing is left.$$;

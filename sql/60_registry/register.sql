@@ -166,6 +166,7 @@ BEGIN
                                            CASE p_policy WHEN 'claim_if_stale' THEN 'on_duplicate => ''claim_if_stale''' END);
     END IF;
     IF p_request IS NOT NULL THEN  -- the same request again: its reply was lost, not its work
+        PERFORM pgtrack._lock_request(p_experiment_id, p_request);
         v_result := pgtrack._replayed(p_experiment_id, p_request, false);
         IF v_result.run_id IS NOT NULL THEN
             RETURN v_result;
@@ -268,9 +269,9 @@ CREATE OR REPLACE FUNCTION pgtrack.register(experiment_id bigint, identifying js
                                             on_duplicate text DEFAULT NULL, stale_after interval DEFAULT NULL)
 RETURNS pgtrack.registration
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
-    /* Qualified names and exact argument types only, and no SET clause, so the planner may inline it. */
-    SELECT pgtrack._register($1, $2, $3, $4, $5, NULL::uuid)
+    SELECT pgtrack._register($1, $2, $3, $4, $5, NULL::pg_catalog.uuid)
 $$;
 COMMENT ON FUNCTION pgtrack.register(bigint, jsonb, jsonb, text, interval) IS
 $$Register a run by its identifying fields (normalised) with a required on_duplicate policy: raise (PT001 naming the existing run), return_existing, overwrite (writes the annotating fields), skip (run_id NULL, was_skipped), claim_if_stale (needs stale_after; never claims COMPLETED; live states only when time_updated is older than stale_after; a claim sets RUNNING, attempt+1, time_started/time_updated and the annotating fields). Atomic under concurrency: exactly one caller wins each insert or claim.$$;

@@ -39,7 +39,7 @@ BEGIN
             CONSTRAINT runs_heartbeat_every_check CHECK (heartbeat_every > interval '0' AND heartbeat_every <= interval '1 day');
         -- The request that took a run last (once.sql).
         ALTER TABLE pgtrack.runs ADD COLUMN IF NOT EXISTS claim_request uuid;
-        CREATE INDEX IF NOT EXISTS runs_claim_request_idx ON pgtrack.runs (experiment_id, claim_request)
+        CREATE UNIQUE INDEX IF NOT EXISTS runs_claim_request_idx ON pgtrack.runs (experiment_id, claim_request)
             WHERE claim_request IS NOT NULL;
         UPDATE pgtrack.meta SET value = '0.3.0' WHERE key = 'layout_version';
     END IF;

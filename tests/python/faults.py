@@ -166,6 +166,28 @@ class Proxy:
         pair.close()
 
 
+# -- the test server -------------------------------------------------------------------------------
+
+def pg_ctl(*args: str) -> None:
+    """pg_ctl on the test server (as its owner when run as root)."""
+    runas = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    data = os.path.join(os.environ["PGTRACK_CLUSTER_DIR"], "data")
+    log = os.path.join(os.environ["PGTRACK_CLUSTER_DIR"], "server.log")
+    subprocess.run(runas + [os.path.join(os.environ["PGTRACK_PG_BIN"], "pg_ctl"), "-D", data, "-l", log, "-w", *args],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+
+
+def restart_server(mode: str, down_for: float) -> None:
+    """Stop the test server (``mode``: fast, immediate), wait ``down_for`` seconds, start it again."""
+    pg_ctl("-m", mode, "stop")
+    time.sleep(down_for)
+    start_server()
+
+
+def start_server() -> None:
+    pg_ctl("start", "-o", f"-k {os.environ['PGHOST']} -p {os.environ['PGPORT']} -c listen_addresses='' -c fsync=off")
+
+
 # -- child scripts ---------------------------------------------------------------------------------
 
 class Script:

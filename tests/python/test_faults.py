@@ -11,6 +11,7 @@ import os
 from datetime import timedelta
 import resource
 import signal
+import threading
 import subprocess
 import sys
 import time
@@ -21,7 +22,7 @@ import pytest
 
 import pgtrack
 from conftest import CITUS_DIR
-from faults import Proxy, Script
+from faults import Proxy, Script, restart_server
 
 PGTRACK = str(Path(sys.executable).with_name("pgtrack"))
 
@@ -72,14 +73,6 @@ def _every_row(steps):
 def proxy():
     with Proxy() as p:
         yield p
-
-
-def _pg_ctl(*args):
-    runas = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    data = os.path.join(os.environ["PGTRACK_CLUSTER_DIR"], "data")
-    log = os.path.join(os.environ["PGTRACK_CLUSTER_DIR"], "server.log")
-    subprocess.run(runas + [os.path.join(os.environ["PGTRACK_PG_BIN"], "pg_ctl"), "-D", data, "-l", log, "-w", *args],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
 
 
 # -- the network -----------------------------------------------------------------------------------
@@ -249,9 +242,7 @@ def test_the_server_killed_and_restarted(client, dbname, tmp_path):
     script = Script(TRAIN, json.dumps({"dbname": dbname, "steps": 200}), env=env)
     run_id = int(script.wait_for("run ").split()[1])
     script.wait_for("step 20")
-    _pg_ctl("-m", "immediate", "stop")
-    time.sleep(1.5)
-    _pg_ctl("start", "-o", f"-k {os.environ['PGHOST']} -p {os.environ['PGPORT']} -c listen_addresses='' -c fsync=off")
+    restart_server("immediate", 1.5)
     assert script.finish() == 0, script.stderr
     assert _stored(client, run_id) == _every_row(200)
     assert _status(client, run_id) == "COMPLETED"
@@ -386,3 +377,41 @@ def test_the_registry_under_cut_connections(proxy, client, dbname, tmp_path, dri
     stored = client.execute("SELECT (r.identity->>'k')::int, m.step, m.loss FROM pgtrack.metrics m JOIN pgtrack.runs r "
                             "ON r.id = m.run_id WHERE r.experiment_id = %s", (experiment_id,))
     assert sorted(stored) == [(k, step, k + step / 10) for k in range(8) for step in range(15)]
+
+
+@pytest.mark.parametrize("call", ["claim_next", "register", "new run"])
+def test_a_retry_while_the_first_call_still_runs_takes_one_run(proxy, client, dbname, call):
+    """Promise: when the connection breaks while the server is still running the call (here it waits
+    for a table lock an admin holds), the retry waits for the first call instead of racing it, and
+    one run is taken: the one the caller gets."""
+    mine = pgtrack.Client(dbname=dbname, **proxy.params)
+    experiment = pgtrack.Experiment(mine, name=f"overlap-{call}")
+    experiment.declare_identifying("seed", "int")
+    experiment.enqueue([{"seed": s} for s in range(3)])
+    outcome = {}
+
+    def attempt():
+        try:
+            if call == "claim_next":
+                outcome["run"] = experiment.claim_next(timedelta(minutes=5), worker="w1")
+            elif call == "register":
+                outcome["run"] = experiment.register({"seed": 7}, on_duplicate="claim_if_stale",
+                                                     stale_after=timedelta(minutes=5)).run
+            else:
+                outcome["run"] = experiment.get_run()
+        except Exception as exc:  # reported below
+            outcome["error"] = exc
+
+    with psycopg.connect(dbname=dbname) as admin:  # a transaction holding a lock every write waits for
+        admin.execute("LOCK TABLE pgtrack.runs IN SHARE MODE")
+        worker = threading.Thread(target=attempt)
+        worker.start()
+        time.sleep(1.0)
+        assert proxy.cut() >= 1  # the call is waiting in the server: its connection breaks
+        time.sleep(1.0)  # the retry is sent meanwhile, and waits too
+    worker.join(timeout=60)
+    assert "error" not in outcome, outcome
+    taken = client.execute("SELECT id FROM pgtrack.runs WHERE experiment_id = %s AND (status = 'RUNNING' OR identity IS NULL "
+                           "OR identity = '{\"seed\": 7}')", (experiment.id,))
+    assert taken == [(outcome["run"].id,)]
+    mine.close()

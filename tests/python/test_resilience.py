@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import without_settings
+from faults import pg_ctl, restart_server, start_server
 
 PGTRACK = str(Path(sys.executable).with_name("pgtrack"))
 
@@ -32,14 +33,6 @@ TRAIN = """
 """
 
 
-def _pg_ctl(*args):
-    runas = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    data = os.path.join(os.environ["PGTRACK_CLUSTER_DIR"], "data")
-    log = os.path.join(os.environ["PGTRACK_CLUSTER_DIR"], "server.log")
-    subprocess.run(runas + [os.path.join(os.environ["PGTRACK_PG_BIN"], "pg_ctl"), "-D", data, "-l", log, "-w", *args],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
-
-
 def _start_training(dbname, steps, pause, spill_after, env):
     proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(TRAIN), dbname, str(steps), str(pause), str(spill_after)],
                             env=dict(env, PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -55,9 +48,7 @@ def _rows(client, run_id):
 def test_logging_survives_a_server_restart(client, dbname, tmp_path):
     env = dict(os.environ, PGTRACK_SPILL_DIR=str(tmp_path / "spill"))
     proc, run_id = _start_training(dbname, 200, 0.02, 60, env)
-    _pg_ctl("-m", "fast", "stop")
-    time.sleep(1.5)  # the script keeps training while the server is down
-    _pg_ctl("start", "-o", f"-k {os.environ['PGHOST']} -p {os.environ['PGPORT']} -c listen_addresses='' -c fsync=off")
+    restart_server("fast", 1.5)  # the script keeps training while the server is down
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert "finished" in out
@@ -70,9 +61,7 @@ def test_logging_survives_a_server_restart(client, dbname, tmp_path):
 def test_rows_spill_to_a_file_and_come_back(client, dbname, tmp_path):
     env = dict(os.environ, PGTRACK_SPILL_DIR=str(tmp_path / "spill"))
     proc, run_id = _start_training(dbname, 250, 0.02, 0.5, env)
-    _pg_ctl("-m", "fast", "stop")
-    time.sleep(2.5)  # longer than spill_after: rows go to a file
-    _pg_ctl("start", "-o", f"-k {os.environ['PGHOST']} -p {os.environ['PGPORT']} -c listen_addresses='' -c fsync=off")
+    restart_server("fast", 2.5)  # longer than spill_after: rows go to a file
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert "saved to" in err and "loaded" in err  # spilled, then loaded by the next successful flush
@@ -84,9 +73,9 @@ def test_rows_spill_to_a_file_and_come_back(client, dbname, tmp_path):
 def test_training_that_ends_while_the_server_is_down_is_recovered(client, dbname, tmp_path):
     env = dict(os.environ, PGTRACK_SPILL_DIR=str(tmp_path / "spill"))
     proc, run_id = _start_training(dbname, 60, 0.05, 60, env)
-    _pg_ctl("-m", "fast", "stop")
+    pg_ctl("-m", "fast", "stop")
     out, err = proc.communicate(timeout=120)  # the loop ends, and so does track(), with no server
-    _pg_ctl("start", "-o", f"-k {os.environ['PGHOST']} -p {os.environ['PGPORT']} -c listen_addresses='' -c fsync=off")
+    start_server()
     assert proc.returncode == 0 and "finished" in out, err
     assert list((tmp_path / "spill").glob("*.jsonl"))
     client.close()
@@ -169,11 +158,11 @@ def test_an_outage_with_no_spill_file_ends_the_script_normally_and_says_what_was
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     run_id = int(proc.stdout.readline())
     assert proc.stdout.readline().strip() == "logging"
-    _pg_ctl("-m", "fast", "stop")
+    pg_ctl("-m", "fast", "stop")
     try:
         out, err = proc.communicate(timeout=120)
     finally:
-        _pg_ctl("start", "-o", f"-k {os.environ['PGHOST']} -p {os.environ['PGPORT']} -c listen_addresses='' -c fsync=off")
+        start_server()
     assert proc.returncode == 0 and "finished" in out, err
     assert "Traceback" not in err, err
     assert "cannot save metric rows to a spill file" in err  # said while training went on
@@ -212,11 +201,11 @@ def test_a_metric_first_logged_during_an_outage_waits_for_its_column(client, dbn
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     run_id = int(proc.stdout.readline())
     assert proc.stdout.readline().strip() == "logging" and proc.stdout.readline().strip() == "new names"
-    _pg_ctl("-m", "fast", "stop")
+    pg_ctl("-m", "fast", "stop")
     proc.stdin.write("go\n")
     proc.stdin.flush()
     time.sleep(1.5)  # the loop logs the new metric with no server
-    _pg_ctl("start", "-o", f"-k {os.environ['PGHOST']} -p {os.environ['PGPORT']} -c listen_addresses='' -c fsync=off")
+    start_server()
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0 and "finished" in out, err
     assert "Traceback" not in err and "get their columns when it is back" in err

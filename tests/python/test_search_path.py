@@ -114,6 +114,12 @@ CREATE OPERATOR trap.- (LEFTARG = pg_catalog.timestamptz, RIGHTARG = pg_catalog.
 CREATE FUNCTION trap.eqs(pgtrack.runstatus, pgtrack.runstatus) RETURNS pg_catalog.bool LANGUAGE plpgsql AS
   $f$ BEGIN PERFORM trap.hit('runstatus ='); RETURN pg_catalog.enum_eq($1, $2); END $f$;
 CREATE OPERATOR trap.= (LEFTARG = pgtrack.runstatus, RIGHTARG = pgtrack.runstatus, FUNCTION = trap.eqs);
+-- a type named like a built-in one, with an implicit cast to it: "NULL::uuid" in a function that does
+-- not pin its search_path would run the cast (the red team's escalation through register/create_run)
+CREATE TYPE trap.uuid AS ENUM ('x');
+CREATE FUNCTION trap.to_uuid(trap.uuid) RETURNS pg_catalog.uuid LANGUAGE plpgsql CALLED ON NULL INPUT AS
+  $f$ BEGIN PERFORM trap.hit('uuid cast'); RETURN NULL; END $f$;
+CREATE CAST (trap.uuid AS pg_catalog.uuid) WITH FUNCTION trap.to_uuid(trap.uuid) AS IMPLICIT;
 """
 
 # Every path that writes (and the registry, analysis and schema functions), as the owner would call them.
@@ -137,6 +143,10 @@ DRIVE = [
     "SELECT pgtrack.find_run(1, '{\"lr\": 0.2}')",
     "SELECT pgtrack.normalize_identity(1, '{\"lr\": 0.25}')",
     "SELECT pgtrack.create_run(1, args => '{\"a\": 1}', tags => ARRAY['t'])",
+    "SELECT pgtrack.create_run_once('00000000-0000-4000-8000-000000000001', 1)",
+    "SELECT run_id FROM pgtrack.register_once('00000000-0000-4000-8000-000000000002', 1, '{\"lr\": 0.4}', on_duplicate => 'skip')",
+    "SELECT run_id FROM pgtrack.claim_next_once('00000000-0000-4000-8000-000000000003', 1, '1 hour', 'w')",
+    "SELECT run_id FROM pgtrack.claim_next_once('00000000-0000-4000-8000-000000000003', 1, '1 hour', 'w')",  # replayed
     "SELECT pgtrack.run_start(4)",
     "SELECT pgtrack.run_add_args(4, '{\"b\": 2}')",
     "SELECT pgtrack.run_add_tags(4, 'x')",
