@@ -38,7 +38,7 @@ run_suite() {
 # cluster counterparts are in test_distributed.py (roles on a cluster).
 CITUS_PYTEST="test_distributed.py test_registry_races.py test_leases.py test_client.py test_registry_api.py test_track.py
     test_cli.py test_analysis_helpers.py test_wallow_compat.py test_sqltrack_functions.py test_lifecycle.py test_migrate.py
-    test_schema.py test_errors.py"
+    test_schema.py test_errors.py test_faults.py"
 
 run_citus_suite() {
     local status=0 dir conninfo

@@ -67,9 +67,11 @@ class MetricBuffer:
         self.spill_after = spill_after
         self.warn = warn
         self.reject = reject
+        self.label = ""  # "run 7: ", for the one message printed without warn
         self.rejected = 0  # rows the server refused (see the module docstring)
         self.lost = 0  # rows neither the server nor a spill file took (memory bound, or the end of track())
-        self._spill_warned = self._lost_warned = False
+        self._spill_warned = self._lost_warned = self._spilled_warned = False
+        self._last_spill = 0.0  # monotonic time of the last spill file written
         self.failing_since: Optional[float] = None  # monotonic time of the first failure in a row
         self.spilled = 0  # rows written to spill files by this buffer
         self._next_try = 0.0
@@ -121,7 +123,7 @@ class MetricBuffer:
                 if isinstance(exc, LeaseLostError) or self.reject is None:
                     raise
                 return self._write_apart(rows, write, final, exc)
-            self.failing_since = None
+            self._delivered()
             return len(rows)
         finally:
             self._flush_lock.release()
@@ -157,12 +159,17 @@ class MetricBuffer:
             self._undelivered([row for row in rows if id(row) not in gone], exc, final)
             stored = 0
         else:
-            self.failing_since = None
+            self._delivered()
             stored = len(rows) - len(refused)
         if refused:
             self.rejected += len(refused)
             self.reject(refused, errors[-1])  # type: ignore[misc]
         return stored
+
+    def _delivered(self) -> None:
+        """A write went through: the outage, if any, is over (the next one warns again)."""
+        self.failing_since = None
+        self._spilled_warned = False
 
     def _undelivered(self, rows: List[Row], exc: Exception, final: bool) -> None:
         """Connection trouble: keep the rows (in order) for the next flush, or spill them."""
@@ -176,15 +183,21 @@ class MetricBuffer:
                 self._rows[:0] = rows
                 self._oldest = now
             raise exc
-        if final or now - self.failing_since >= self.spill_after:
+        # Rows go to a spill file once the outage is spill_after old, then once every spill_after while
+        # it lasts (one file a minute, not one a retry), and at the end of track(); one warning.
+        if final or now - max(self.failing_since, self._last_spill) >= self.spill_after:
             try:
                 where = self.spill(rows)
             except (OSError, PgtrackError) as spill_error:  # an unwritable, full or planted spill directory
                 self._unspillable(rows, exc, spill_error, final)
                 return
             self.spilled += len(rows)
-            if self.warn:
-                self.warn(f"{len(rows)} metric rows saved to {where}; the next flush or `pgtrack recover` loads them")
+            self._last_spill = now
+            if self.warn and not self._spilled_warned:
+                self._spilled_warned = True
+                again = "" if final else f"; while it stays away, rows are saved there every {self.spill_after:g} s"
+                self.warn(f"{len(rows)} metric rows saved to {where}{again}; the next successful write or "
+                          "`pgtrack recover` loads them")
             return
         self._keep(rows, now)
         if first and self.warn:
@@ -219,8 +232,8 @@ class MetricBuffer:
             return
         steps = [row.get("step", 0) for row in rows]
         self.lost += len(rows)
-        print(f"pgtrack: {self.lost} metric rows could not be kept (steps {min(steps)} to {max(steps)} of this buffer's "
-              f"last {len(rows)}): the server is unreachable ({_first_line(exc)}) and no spill file could be written "
+        print(f"pgtrack: {self.label}{self.lost} metric rows could not be kept (the last ones: steps {min(steps)} to "
+              f"{max(steps)}): the server is unreachable ({_first_line(exc)}) and no spill file could be written "
               f"({_first_line(spill_error)})", file=sys.stderr)
 
 

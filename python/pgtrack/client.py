@@ -44,7 +44,7 @@ from .errors import ServerUnreachable, translate
 
 _TUPLES_OK = psycopg.pq.ExecStatus.TUPLES_OK
 T = TypeVar("T")
-RETRY_FOR = 30.0  # seconds Client.repeat keeps sending a statement to a server that does not answer
+RETRY_FOR = 10.0  # seconds Client.repeat keeps sending a statement to a server that does not answer
 
 
 class Client:

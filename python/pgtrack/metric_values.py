@@ -48,7 +48,13 @@ def check(metrics: Dict[str, Any], float_names: Set[str], known: Set[str]) -> No
         elif kind is not bool and _number_like(value):
             continue
         column = "is a double precision column" if name in known else "would be a new double precision column"
-        hint = ("log float(flag) for a flag" if kind is bool else
-                f"log a number (NaN and inf are fine); for text, make the column first: client.add_metric({name!r}, 'text')")
+        if kind is bool:
+            hint = "log float(flag) for a flag"
+        elif name in known:  # the column exists: text goes under another name
+            hint = (f"log a number (float(x); NaN and inf are fine); for text, log it under a name of its own made first "
+                    f"as text: client.add_metric({name + '_text'!r}, 'text')")
+        else:
+            hint = f"log a number (NaN and inf are fine); for text, make the column first: client.add_metric({name!r}, 'text')"
+
         raise SchemaValidationError(f"invalid metric value for {name!r}: {value!r:.80} is not a number a double holds, "
                                     f"and {name!r} {column}", hint=hint)

@@ -14,7 +14,6 @@ import datetime as _dt
 import os
 import uuid as _uuid
 import sys
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Set, Union
 
@@ -23,7 +22,7 @@ from psycopg.rows import dict_row
 
 from . import statements as sql
 from .args import detect_args
-from . import copy_rows, metric_row, metric_values, spill
+from . import copy_rows, metric_row, metric_values, notices, spill
 from .buffer import DEFAULT_MAX_ROWS, DEFAULT_MAX_SECONDS, DEFAULT_SPILL_AFTER, MetricBuffer
 from .client import RETRY_FOR, Client
 from .environment import capture_env
@@ -39,6 +38,7 @@ if TYPE_CHECKING:
 
 AUTO = "auto"
 STOP_RETRY_FOR = 10.0  # seconds stop() keeps sending the final status while the connection is broken
+READ_RETRY_FOR = 2.0  # seconds a read of the run (fields, refresh) is sent again: a cut, not an outage
 BIGINT_LIMIT = BIGINT[1] + 1
 
 
@@ -151,7 +151,7 @@ class Run:
     def fields(self) -> Dict[str, Any]:
         """Columns of the run's row with its identifying values merged in (loaded once; see refresh)."""
         if self._row is None:
-            rows = self.client.repeat(sql.RUN_ROW, (self.id,), row_factory=dict_row)  # a read: safe to send again
+            rows = self.client.repeat(sql.RUN_ROW, (self.id,), READ_RETRY_FOR, row_factory=dict_row)  # a read
             if not rows:
                 raise NotFoundError(f"run {self.id} does not exist")
             self._row = {**rows[0], **(rows[0].get("identity") or {})}
@@ -213,13 +213,15 @@ class Run:
         else:
             self.start(started=started)
 
-    def stop(self, status: str = "COMPLETED", updated: Any = AUTO, error: Optional[str] = None) -> None:
-        """Final status (buffered metrics are flushed first); time_finished/time_updated = now; error."""
+    def stop(self, status: str = "COMPLETED", updated: Any = AUTO, error: Optional[str] = None,
+             retry_for: float = STOP_RETRY_FOR) -> None:
+        """Final status (buffered metrics are flushed first); time_finished/time_updated = now; error.
+        Sent again for up to ``retry_for`` seconds when the connection breaks."""
         self.flush()
         # Sent again for a while when the connection breaks (a second stop of the same attempt only
         # moves time_finished); track() saves the status to a spill file if the server stays away.
         self._lease_call(self.client, sql.RUN_STOP, (self.id, status, error, self.attempt, self.experiment_id),
-                         retry_for=STOP_RETRY_FOR)
+                         retry_for=retry_for)
         self._known["status"], self._stopped = status, True
 
     def track(self, normal: str = "COMPLETED", exception: str = "FAILED", interrupt: str = "CANCELLED",
@@ -235,7 +237,7 @@ class Run:
 
     def heartbeat(self) -> _dt.datetime:
         """time_updated = now (the database clock), returned; LeaseLostError if the run was taken over.
-        Sent again for up to 30 s when the connection breaks (a heartbeat is safe to repeat)."""
+        Sent again for up to 10 s when the connection breaks (a heartbeat is safe to repeat)."""
         return self._heartbeat_with(self.client, RETRY_FOR)
 
     def _heartbeat_with(self, client: Client, retry_for: float = 0.0) -> _dt.datetime:
@@ -341,10 +343,11 @@ class Run:
             self._open_buffer(None, None, None)
             self._warn("the server is away; this block's metric rows are buffered from now on (kept, retried, and "
                        "saved to a local file if the outage lasts); training goes on")
-        if not known and not self._new_names_warned:
+        new = sorted(set(metrics) - (self.client._metric_names or set()))
+        if not known and new and not self._new_names_warned:
             self._new_names_warned = True
-            self._warn(f"the server is away; metric(s) {', '.join(sorted(map(repr, metrics)))} wait in the buffer "
-                       "and get their columns when it is back; training goes on")
+            self._warn(f"the server is away; new metric(s) {', '.join(map(repr, new))} wait in the buffer and get "
+                       "their columns when it is back; training goes on")
         metrics["step"], metrics["progress"] = step, progress  # **metrics is the caller's call's own dict
         self._buffer.add(metrics)  # type: ignore[union-attr]
 
@@ -415,8 +418,10 @@ class Run:
             loaded = spill.recover_written(self.client)
         except psycopg.OperationalError:
             return  # the server went away again: the files wait for the next success
-        self._warn(f"loaded {loaded['rows']} spilled metric rows{' and ' + str(loaded['stopped']) + ' final statuses' if loaded['stopped'] else ''} "
-                   "back into the database")
+        stopped = loaded["stopped"]
+        statuses = f" and {stopped} final status{'es' if stopped != 1 else ''}" if stopped else ""
+        notices.warn(f"pgtrack: the server is back: loaded {loaded['rows']} metric rows{statuses} that this process had "
+                     f"saved to spill files ({loaded['files']} file{'s' if loaded['files'] != 1 else ''})", stacklevel=4)
 
     def _open_buffer(self, max_rows: Optional[int], max_seconds: Optional[float],
                      spill_after: Optional[float] = None) -> None:
@@ -424,6 +429,7 @@ class Run:
             self._buffer = MetricBuffer(self._write_batch, max_rows or DEFAULT_MAX_ROWS, max_seconds or DEFAULT_MAX_SECONDS,
                                         spill=self._spill, spill_after=spill_after or DEFAULT_SPILL_AFTER, warn=self._warn,
                                         reject=self._rejected)
+            self._buffer.label = f"run {self.id}: "
 
     def _rejected(self, rows: List[Dict[str, Any]], error: Exception) -> None:
         """Rows of a flush the server refused (the others were stored): the first time a warning, and
@@ -447,12 +453,12 @@ class Run:
         return spill.write(self.id, None if uuid is None else str(uuid), attempt, rows, stop)
 
     def _warn(self, message: str) -> None:
-        warnings.warn(f"pgtrack: run {self.id}: {message}", RuntimeWarning, stacklevel=4)
+        notices.warn(f"pgtrack: run {self.id}: {message}", stacklevel=4)
 
     def _close_buffer(self) -> None:
         buffer, self._buffer = self._buffer, None
         if buffer is not None and len(buffer):
-            warnings.warn(f"pgtrack: {len(buffer)} metric rows of run {self.id} could not be written", RuntimeWarning)
+            notices.warn(f"pgtrack: {len(buffer)} metric rows of run {self.id} could not be written")
 
     # -- fields: status, comment, timestamps, tags, args, env, relationships -------------------------
 

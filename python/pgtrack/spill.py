@@ -25,6 +25,7 @@ place, never loaded unfenced.
 """
 from __future__ import annotations
 
+import datetime as _dt
 import itertools
 import json
 import os
@@ -32,7 +33,7 @@ import tempfile
 import uuid as _uuid
 import warnings
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
 from .paths import UntrustedFile, check_private_directory, read_private_text
 
@@ -99,11 +100,22 @@ def read(path: Path) -> Tuple[Dict[str, Any], List[Dict[str, Any]], Optional[Dic
         if "stop" in record and len(record) == 1:
             stop = record["stop"]
             if not (isinstance(stop, dict) and isinstance(stop.get("status", ""), str)
-                    and isinstance(stop.get("error"), (str, type(None)))):
-                raise SpillRefused(f"line {number}: the final status is not {{\"status\": text, \"error\": text or null}}")
+                    and isinstance(stop.get("error"), (str, type(None))) and _is_time(stop.get("finished"))):
+                raise SpillRefused(f"line {number}: the final status is not {{\"status\": text, \"error\": text or null, "
+                                   f"\"finished\": an ISO time or absent}}")
         else:
             rows.append(record)
     return header, rows, stop
+
+
+def _is_time(value: Any) -> bool:
+    """None, or an ISO 8601 time with its offset (what track() writes)."""
+    if value is None:
+        return True
+    try:
+        return isinstance(value, str) and _dt.datetime.fromisoformat(value).tzinfo is not None
+    except ValueError:
+        return False
 
 
 def _check_header(header: Any) -> None:
@@ -218,6 +230,9 @@ def _load(client: Any, path: Path, claimed: Path, done: Dict[str, int]) -> str:
                           for batch in json_batches(rows))  # within the writer's limits, as a live flush
             if stop:
                 client.value(sql.RUN_STOP, (run_id, stop.get("status", "COMPLETED"), stop.get("error"), attempt, experiment_id))
+                if stop.get("finished"):  # when the script ended, not when this file was loaded (never later)
+                    client.execute("UPDATE pgtrack.runs SET time_finished = least(time_finished, %s::timestamptz) "
+                                   "WHERE id = %s AND experiment_id = %s", (stop["finished"], run_id, experiment_id))
     except LeaseLostError:
         return "rejected"
     except psycopg.OperationalError:  # the server went away (ServerUnreachable is a PgtrackError too): retried later

@@ -30,9 +30,9 @@ import multiprocessing as mp
 import os
 import socket
 import time
-import warnings
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
+from . import notices
 from .errors import SchemaValidationError, ServerUnreachable
 
 Config = Dict[str, Any]
@@ -111,8 +111,7 @@ def _next(experiment: Any, stale_after: _dt.timedelta, name: str) -> Tuple[Any, 
             now = time.monotonic()
             if waited_since is None:
                 waited_since = now
-                warnings.warn(f"pgtrack sweep: worker {name}: {exc}; waiting up to {OUTAGE_PATIENCE:g} s for it",
-                              RuntimeWarning, stacklevel=2)
+                notices.warn(f"pgtrack sweep: worker {name}: {exc}; waiting up to {OUTAGE_PATIENCE:g} s for it", stacklevel=2)
             elif now - waited_since > OUTAGE_PATIENCE:
                 raise
             time.sleep(2.0)

@@ -24,17 +24,17 @@ heartbeat gets PT004 (lease lost) it sets ``run.lease_lost``; the next ``add_met
 """
 from __future__ import annotations
 
+import datetime as _dt
 import signal
 import sys
 import threading
 import time
 import traceback
-import warnings
 from typing import TYPE_CHECKING, Any, Optional, Tuple
 
 import psycopg
 
-from . import spill
+from . import notices, spill
 from .buffer import BACKGROUND_AFTER, RETRY_EVERY
 from .errors import LeaseLostError, PgtrackError
 
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from .run import Run
 
 ERROR_TAIL_CHARS = 4000
+FINAL_RETRY_FOR = 2.0  # seconds the end of track() sends the final status again before saving it to a file
 DEFAULT_HEARTBEAT = 15.0
 
 
@@ -70,10 +71,9 @@ class SigtermGuard:
 
     def install(self) -> None:
         if threading.current_thread() is not threading.main_thread():
-            warnings.warn("pgtrack: track() runs outside the main thread, where Python cannot catch SIGTERM; "
+            notices.warn("pgtrack: track() runs outside the main thread, where Python cannot catch SIGTERM; "
                           "a terminated process leaves this run RUNNING until it goes stale "
-                          "(pass heartbeat=... so claim_next/claim_if_stale can take it over)",
-                          RuntimeWarning, stacklevel=4)
+                          "(pass heartbeat=... so claim_next/claim_if_stale can take it over)", stacklevel=4)
             return
         previous = signal.getsignal(signal.SIGTERM)
         if previous is signal.SIG_IGN:  # the program chose to ignore SIGTERM: so do we
@@ -203,18 +203,20 @@ class Tracking:
                     status, error = self.statuses["exception"], describe_exception(flush_error)
             if not run._stopped and not run.lease_lost:
                 try:
-                    run.stop(status, error=error)
+                    run.stop(status, error=error, retry_for=FINAL_RETRY_FOR)
                     if spill.pending():  # the server answers: what this process spilled earlier goes in now
                         run._load_spilled()
                 except psycopg.OperationalError as stop_error:  # server away: the final status waits in a spill file
                     try:
-                        where = run._spill([], stop={"status": status, "error": error})
+                        finished = _dt.datetime.now(_dt.timezone.utc).isoformat()  # recover records this end time
+                        where = run._spill([], stop={"status": status, "error": error, "finished": finished})
                     except (OSError, PgtrackError) as spill_error:  # and no spill file: say so, end normally
                         print(f"pgtrack: run {run.id}: could not record status {status}: the server is unreachable "
                               f"({str(stop_error).strip().splitlines()[0] if str(stop_error).strip() else 'no answer'}) "
                               f"and no spill file could be written ({spill_error})", file=sys.stderr)
                     else:
-                        run._warn(f"could not record status {status}; saved to {where} for `pgtrack recover`")
+                        run._warn(f"could not record status {status} (the server is unreachable); saved to {where}: "
+                                  "`pgtrack recover`, or this process's next successful write, records it")
                 except Exception as stop_error:
                     problems.append(stop_error)
             elif run.lease_lost and exc is None:
@@ -226,6 +228,5 @@ class Tracking:
         if problems and exc is None:
             raise problems[0]
         for problem in problems:
-            warnings.warn(f"pgtrack: while ending run {run.id} after {exc_type.__name__}: {problem}",
-                          RuntimeWarning, stacklevel=2)
+            notices.warn(f"pgtrack: while ending run {run.id} after {exc_type.__name__}: {problem}", stacklevel=2)
         return False

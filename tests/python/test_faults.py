@@ -167,7 +167,8 @@ def test_an_ambiguous_unbuffered_step(proxy, client, dbname):
     mine = pgtrack.Client(dbname=dbname, **proxy.params)
     run = pgtrack.Experiment(mine, name="unbuffered").get_run()
     run.add_metrics(step=0, loss=1.0)
-    proxy.drop_reply_to(b"424242", (424242).to_bytes(8, "big"))  # the step, as text or binary
+    # The step, as text or binary (the typed statement), or the function a distributed database uses.
+    proxy.drop_reply_to(b"424242", (424242).to_bytes(8, "big"), (424242).to_bytes(4, "big"), b"run_add_metrics(")
     run.add_metrics(step=424242, loss=2.0)
     assert proxy.dropped == 1
     assert _stored(client, run.id) == {0: 1.0, 424242: 2.0}
@@ -320,11 +321,15 @@ def test_a_signal_during_an_outage_is_recorded_by_recover(proxy, client, dbname,
     assert script.finish() == code, script.stderr
     last = max(int(line.split()[1]) for line in script.out if line.startswith("step "))
     proxy.up()
+    time.sleep(1)
+    before_recover = client.value("SELECT clock_timestamp()")
     env = dict(os.environ, PGTRACK_SPILL_DIR=str(tmp_path / "spill"), PGDATABASE=dbname)
     recovered = subprocess.run([PGTRACK, "recover"], env=env, capture_output=True, text=True, timeout=60)
     assert recovered.returncode == 0, recovered.stderr
     assert _status(client, run_id) == status
     assert _stored(client, run_id) == _every_row(last + 1)
+    # the end time is when the script ended (saved in the spill file), not when recover loaded it
+    assert client.value("SELECT time_finished FROM pgtrack.runs WHERE id = %s", (run_id,)) < before_recover
 
 
 # -- the registry: sweeps and run_lifecycle under cut connections ----------------------------------
@@ -375,7 +380,8 @@ def test_the_registry_under_cut_connections(proxy, client, dbname, tmp_path, dri
                           "ORDER BY 1", (experiment_id,))
     assert runs == [(k, "COMPLETED", 1) for k in range(8)]
     stored = client.execute("SELECT (r.identity->>'k')::int, m.step, m.loss FROM pgtrack.metrics m JOIN pgtrack.runs r "
-                            "ON r.id = m.run_id WHERE r.experiment_id = %s", (experiment_id,))
+                            "ON r.id = m.run_id AND r.experiment_id = m.experiment_id WHERE m.experiment_id = %s",
+                            (experiment_id,))
     assert sorted(stored) == [(k, step, k + step / 10) for k in range(8) for step in range(15)]
 
 
@@ -415,3 +421,38 @@ def test_a_retry_while_the_first_call_still_runs_takes_one_run(proxy, client, db
                            "OR identity = '{\"seed\": 7}')", (experiment.id,))
     assert taken == [(outcome["run"].id,)]
     mine.close()
+
+
+def test_a_long_outage_spills_once_a_spill_after_and_warns_once(proxy, client, dbname, tmp_path):
+    """Promise: an outage longer than spill_after saves rows to a spill file once per spill_after (not
+    at every retry), says so once, and every row is stored once the server is back."""
+    script, run_id = _train(proxy, dbname, tmp_path, steps=400, pause=0.02, spill_after=2)
+    script.wait_for("step 20")
+    proxy.down()
+    time.sleep(6.5)
+    proxy.up()
+    assert script.finish() == 0, script.stderr
+    assert script.stderr.count("metric rows saved to") == 1
+    assert script.stderr.count("cannot reach the server") == 1
+    assert "loaded" in script.stderr
+    assert _stored(client, run_id) == _every_row(400)
+    assert not list((tmp_path / "spill").glob("*.jsonl"))  # loaded by the script itself once the server was back
+
+
+@pytest.mark.parametrize("buffer", [True, False], ids=["buffered", "unbuffered"])
+def test_warnings_turned_into_errors_never_stop_training(proxy, client, dbname, tmp_path, buffer):
+    """Promise: under `python -W error` (or warnings.filterwarnings("error"), pytest -W error) pgtrack's
+    warnings go to stderr instead of raising: training goes on through an outage, every row is
+    stored and the run is COMPLETED."""
+    env = dict(os.environ, **proxy.env, PGTRACK_SPILL_DIR=str(tmp_path / "spill"))
+    source = TRAIN.replace('warnings.simplefilter("always")', 'warnings.simplefilter("error")')
+    script = Script(source, json.dumps({"dbname": dbname, "steps": 150, "buffer": buffer}), env=env)
+    run_id = int(script.wait_for("run ").split()[1])
+    script.wait_for("step 20")
+    proxy.down()
+    time.sleep(2)
+    proxy.up()
+    assert script.finish() == 0, script.stderr
+    assert "printed because warnings are errors here" in script.stderr
+    assert _stored(client, run_id) == _every_row(150)
+    assert _status(client, run_id) == "COMPLETED"

@@ -9,9 +9,9 @@ import atexit
 import datetime as _dt
 import math
 import sys
-import warnings
 from typing import Any, Dict, Mapping, Optional
 
+from .. import notices
 from ..errors import AlreadyCompleted, AlreadyRunning
 from ..metric_names import storable_name
 from ..tracking import Terminated
@@ -141,8 +141,8 @@ class RunHolder:
             stored = storable_name(name)
             if stored != name and name not in self._mapped:
                 self._mapped.add(name)
-                warnings.warn(f"pgtrack: metric {name!r} is stored as {stored!r} ({name!r} is one of the metrics "
-                              "table's own or PostgreSQL's system column names)", RuntimeWarning, stacklevel=3)
+                notices.warn(f"pgtrack: metric {name!r} is stored as {stored!r} ({name!r} is one of the metrics "
+                              "table's own or PostgreSQL's system column names)", stacklevel=3)
             values[stored] = value
         if values:
             self.open().add_metrics(step=int(step or 0), **values)
