@@ -18,7 +18,10 @@ registry's claims, resumable.
    ``run.track()``: COMPLETED on return, FAILED with the traceback on an exception, CANCELLED on
    SIGTERM, heartbeats every stale_after / 4. A worker that finds nothing to claim while runs are
    still live waits: if their worker died (SIGKILL, a lost node) the run goes stale after
-   ``stale_after`` and is claimed again, as attempt 2, within the same call.
+   ``stale_after`` and is claimed again, as attempt 2, within the same call. While the server is
+   unreachable a worker waits for it (a warning, then quiet) for up to 10 minutes; a claim whose reply
+   was lost is not lost (claim_next_once), and a connection reset costs nothing (docs/python.md, "What
+   happens when...").
 4. Returns one dict per configuration (status, its values, best and final metrics, duration,
    attempt, error): ``pandas.DataFrame(summary)``.
 """
