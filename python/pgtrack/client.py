@@ -258,15 +258,17 @@ class Client:
     def retrying(self, call: Callable[[], T], retry_for: float = RETRY_FOR) -> T:
         """``call()``, which must be safe to run twice (reads, idempotent writes): when the connection
         breaks or the server does not answer, it runs again on a new connection (after 0.1 s, doubling
-        to 2 s) for up to ``retry_for`` seconds, then ServerUnreachable. Inside ``client.connect()``
-        the block's transaction is lost: raised at once."""
-        deadline = time.monotonic() + retry_for
+        to 2 s) for up to ``retry_for`` seconds after the first failure (so at least once), then
+        ServerUnreachable. Inside ``client.connect()`` the block's transaction is lost: raised at once."""
+        deadline = None
         pause = 0.1
         while True:
             try:
                 return call()
             except ServerUnreachable:
-                if self._depth or time.monotonic() + pause > deadline:
+                now = time.monotonic()
+                deadline = now + retry_for if deadline is None else deadline
+                if self._depth or now + pause > deadline:
                     raise
             time.sleep(pause)
             pause = min(2.0, pause * 2)

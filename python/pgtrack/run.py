@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 AUTO = "auto"
 STOP_RETRY_FOR = 10.0  # seconds stop() keeps sending the final status while the connection is broken
 READ_RETRY_FOR = 2.0  # seconds a read of the run (fields, refresh) is sent again: a cut, not an outage
+CUT_RETRY_FOR = 0.3  # an unbuffered step is sent again once or twice (a reset connection), never waits out an outage
 BIGINT_LIMIT = BIGINT[1] + 1
 
 
@@ -290,8 +291,9 @@ class Run:
                 try:
                     if self._write_row(step, progress, metrics, client._copyable_names):
                         return
-                    self._lease_call(client, sql.ADD_METRICS,
-                                     (self.id, step, progress, to_json(metrics), True, self.attempt, False, self.experiment_id))
+                    self._lease_call(client, sql.ADD_METRICS,  # an upsert that merges: sent again after a cut
+                                     (self.id, step, progress, to_json(metrics), True, self.attempt, False, self.experiment_id),
+                                     CUT_RETRY_FOR)
                 except ServerUnreachable:
                     if not self._tracking:
                         raise
@@ -322,8 +324,9 @@ class Run:
                     return
                 # A name without a column gets one (double precision) in the same call, when the caller
                 # may add metrics; a pgtrack_writer gets SchemaChangeError naming client.add_metric.
-                self._lease_call(self.client, sql.ADD_METRICS,
-                                 (self.id, step, progress, to_json(metrics), touch, self.attempt, not known, self.experiment_id))
+                self._lease_call(self.client, sql.ADD_METRICS,  # idempotent, so sent again after a cut
+                                 (self.id, step, progress, to_json(metrics), touch, self.attempt, not known, self.experiment_id),
+                                 CUT_RETRY_FOR)
             except psycopg.OperationalError as exc:
                 if not keeps or not isinstance(exc, ServerUnreachable) and not buffered:
                     raise
