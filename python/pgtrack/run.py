@@ -372,9 +372,10 @@ class Run:
         try:
             return metric_row.write(client._reused_cursor(conn), self.id, self.attempt, self.experiment_id, step, progress, metrics,
                                     client._copyable_metric_names() if float_columns is None else float_columns)
-        except psycopg.OperationalError:
-            if not conn.closed:  # a timeout, a cancel: the connection is fine, the caller hears of it
-                raise
+        except psycopg.OperationalError as exc:
+            if not conn.closed and exc.sqlstate and not exc.sqlstate.startswith("08"):
+                raise  # a timeout, a cancel: the connection is fine, the caller hears of it
+            conn.close()  # psycopg may see the socket hang up before libpq marks the connection bad
             return False
 
     def _known_metrics(self, metrics: Dict[str, Any]) -> bool:

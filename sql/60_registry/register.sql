@@ -165,13 +165,6 @@ BEGIN
         PERFORM pgtrack._check_stale_after(p_stale_after,
                                            CASE p_policy WHEN 'claim_if_stale' THEN 'on_duplicate => ''claim_if_stale''' END);
     END IF;
-    IF p_request IS NOT NULL THEN  -- the same request again: its reply was lost, not its work
-        PERFORM pgtrack._lock_request(p_experiment_id, p_request);
-        v_result := pgtrack._replayed(p_experiment_id, p_request, false);
-        IF v_result.run_id IS NOT NULL THEN
-            RETURN v_result;
-        END IF;
-    END IF;
     IF p_annotating <> '{}' THEN
         p_annotating := pgtrack._annotating_values(p_annotating);
     END IF;
@@ -180,10 +173,13 @@ BEGIN
     -- every stored identity is a fixed point of the current normalisation (changes of the fields
     -- re-normalise them under the exclusive lock), so that run is the one normalising would find. The
     -- text is compared too, since jsonb equality holds for 1.0 and 1 and an int field refuses 1.0.
+    -- A run this very request inserted is not a hit: its reply was lost, and the replay below reports
+    -- it as inserted (so a hit costs a request nothing more than this condition).
     IF p_policy <> 'claim_if_stale' AND p_policy <> 'overwrite' THEN
         SELECT r.id, r.uuid, r.status, r.attempt, false, false, false INTO v_result
           FROM pgtrack.runs r
-         WHERE r.experiment_id = p_experiment_id AND r.identity = $2 AND r.identity::text = $2::text;
+         WHERE r.experiment_id = p_experiment_id AND r.identity = $2 AND r.identity::text = $2::text
+           AND (p_request IS NULL OR r.claim_request IS DISTINCT FROM p_request);
         IF v_result.run_id IS NOT NULL AND p_policy = 'return_existing' THEN
             RETURN v_result;
         END IF;
@@ -194,6 +190,16 @@ BEGIN
     -- normalises again under the lock (_runs_normalize_identity): that identity is the one the unique
     -- key arbitrates.
     v_identity := CASE WHEN v_existing IS NULL THEN pgtrack._normalize_identity(p_experiment_id, $2, false) ELSE $2 END;
+    -- About to write, with a request: the same request sent again (its reply was lost, not its work)
+    -- gets the run it took. The request's calls are serialised first, so a retry that overlaps the
+    -- first call waits for it and then finds its run (once.sql).
+    IF v_existing IS NULL AND p_request IS NOT NULL THEN
+        PERFORM pgtrack._lock_request(p_experiment_id, p_request);
+        v_result := pgtrack._replayed(p_experiment_id, p_request, false);
+        IF v_result.run_id IS NOT NULL THEN
+            RETURN v_result;
+        END IF;
+    END IF;
 
     IF v_existing IS NOT NULL THEN
         NULL;  -- skip or raise, below
