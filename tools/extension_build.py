@@ -15,8 +15,8 @@ Standard library only: it runs before any dependency is installed.
 """
 from __future__ import annotations
 
+import os
 import re
-import shutil
 import sys
 from pathlib import Path
 from typing import Dict, List
@@ -77,14 +77,22 @@ def write(target: Path, root: Path = ROOT, with_released: bool = True) -> List[P
     for name, text in scripts.items():
         path = target / name
         if not path.is_file() or path.read_text() != text:
-            path.write_text(text)
+            _replace(path, text.encode())
         written.append(path)
     if with_released and target.resolve() != (root / "extension").resolve():
         for source in [root / "extension" / "pgtrack.control", *sorted((root / "extension").glob("pgtrack--*.sql"))]:
             if source.name not in scripts:
-                shutil.copyfile(source, target / source.name)
+                _replace(target / source.name, source.read_bytes())
                 written.append(target / source.name)
     return written
+
+
+def _replace(path: Path, content: bytes) -> None:
+    """Write ``path`` whole or not at all (a temporary file beside it, renamed over it): a reader, a
+    server running CREATE EXTENSION or another build, never sees half a script."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(content)
+    os.replace(temporary, path)
 
 
 if __name__ == "__main__":

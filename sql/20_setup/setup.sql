@@ -9,12 +9,13 @@ SET search_path = pg_catalog, pg_temp
 SET client_min_messages = warning
 AS $$
 /* Idempotent: every statement is CREATE ... IF NOT EXISTS (or an ALTER guarded by the catalog), so
-   calling it again, or from an upgrade script, brings any database to the current layout. The tables
+   calling it again brings any database to the current layout: the tables as the first version made
+   them, then every later version's step (_layout, layout.sql). The tables
    belong to the function's owner (the role that created the extension). Returns the layout version.
    metrics_partitions: NULL keeps pgtrack.metrics as it is; a number makes it (or converts it to) that
    many hash partitions on run_id, 0 an ordinary table (partition_metrics()). */
 DECLARE
-    c_layout CONSTANT text := '0.3.0';
+    v_layout text;
 BEGIN
     IF to_regclass('pgtrack.meta') IS NULL THEN
         -- First setup: meta does not exist yet to be locked. Two first setups at once are serialised by
@@ -38,10 +39,6 @@ BEGIN
         float_precision integer NOT NULL DEFAULT 12 CHECK (float_precision BETWEEN 1 AND 1000)
     );
     CREATE INDEX IF NOT EXISTS experiments_tags_idx ON pgtrack.experiments USING gin (tags);
-    -- 0.3.0: how long a run in a live status may be silent before it shows as lost (80_analysis/lost.sql).
-    -- The same statement is in sql/upgrade/0.2.0--0.3.0.sql.
-    ALTER TABLE pgtrack.experiments ADD COLUMN IF NOT EXISTS lost_after interval NOT NULL DEFAULT interval '10 minutes'
-        CONSTRAINT experiments_lost_after_check CHECK (lost_after > interval '0');
 
     CREATE TABLE IF NOT EXISTS pgtrack.experiment_relationships (
         from_id bigint NOT NULL REFERENCES pgtrack.experiments (id) ON DELETE CASCADE,
@@ -74,32 +71,6 @@ BEGIN
     -- index and the identity trigger. CREATE EXTENSION + setup() repairs the table: every run is then
     -- PENDING (the old statuses are gone with the column), and the column is last.
     ALTER TABLE pgtrack.runs ADD COLUMN IF NOT EXISTS status pgtrack.runstatus NOT NULL DEFAULT 'PENDING';
-    -- 0.3.0: metric rows the server refused after the call that logged them had returned (a buffered
-    -- row whose column was retyped, or whose domain's CHECK failed): counted here, the other rows of
-    -- their flush stored (run_count_rejected). After status, so a new and an upgraded table agree.
-    ALTER TABLE pgtrack.runs ADD COLUMN IF NOT EXISTS metric_rows_rejected bigint NOT NULL DEFAULT 0;
-    -- 0.3.0: how often the run's holder promised a heartbeat (track() sets it): such a run counts as
-    -- lost after three silent intervals, or the experiment's lost_after if that is shorter (lost.sql).
-    ALTER TABLE pgtrack.runs ADD COLUMN IF NOT EXISTS heartbeat_every interval
-        CONSTRAINT runs_heartbeat_every_check CHECK (heartbeat_every > interval '0' AND heartbeat_every <= interval '1 day');
-    -- 0.3.0: the request (a uuid the client made) whose register/claim_next/create_run took the run
-    -- last: the same request sent again after an ambiguous commit (the reply was lost) gets this run
-    -- back instead of a second one (once.sql). Unique within an experiment: one request, one run.
-    ALTER TABLE pgtrack.runs ADD COLUMN IF NOT EXISTS claim_request uuid;
-    CREATE UNIQUE INDEX IF NOT EXISTS runs_claim_request_idx ON pgtrack.runs (experiment_id, claim_request)
-        WHERE claim_request IS NOT NULL;
-    -- 0.3.0: invariants that raw writes (a writer's column privileges) must keep too, so that no single
-    -- row can stall the queue or stay alive forever: attempt within [0, 10^9] (claims skip a run at the
-    -- top instead of overflowing), no liveness time more than 5 minutes ahead of the database clock,
-    -- ids within 2^53 - 1 (the sequence moves past explicit ids). One constraint, not four: PostgreSQL
-    -- 15 reads every CHECK of a table from its catalog text for each statement that writes a row
-    -- (stringToNode, then planning the expression), which was 6% of a register() of a new key; the
-    -- error's DETAIL shows the row. The same statement is in sql/upgrade/0.2.0--0.3.0.sql.
-    IF NOT EXISTS (SELECT FROM pg_constraint WHERE conrelid = 'pgtrack.runs'::regclass AND conname = 'runs_bounds_check') THEN
-        ALTER TABLE pgtrack.runs ADD CONSTRAINT runs_bounds_check
-            CHECK (attempt BETWEEN 0 AND 1000000000 AND id BETWEEN 1 AND 9007199254740991
-                   AND greatest(time_updated, time_created) <= clock_timestamp() + interval '5 minutes');
-    END IF;
     -- Runs by (experiment_id, status), id-ordered, for the work queue and status queries. Partial on
     -- purpose: only queries that filter on status can use it. A non-partial index would be chosen for
     -- identity lookups whenever an experiment grows faster than autovacuum analyzes it, turning each
@@ -126,14 +97,6 @@ BEGIN
         experiment_id bigint NOT NULL,
         PRIMARY KEY (run_id, step, progress)
     );
-    -- 0.3.0: every metric row carries its run's experiment, the distribution column on Citus (metric rows
-    -- live in the shard of their run: distribute.sql). The writers fill it; a raw INSERT must give it.
-    -- The same statements are in sql/upgrade/0.2.0--0.3.0.sql.
-    IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'pgtrack.metrics'::regclass AND attname = 'experiment_id' AND NOT attisdropped) THEN
-        ALTER TABLE pgtrack.metrics ADD COLUMN experiment_id bigint;
-        UPDATE pgtrack.metrics m SET experiment_id = r.experiment_id FROM pgtrack.runs r WHERE r.id = m.run_id;
-        ALTER TABLE pgtrack.metrics ALTER COLUMN experiment_id SET NOT NULL;
-    END IF;
 
     CREATE TABLE IF NOT EXISTS pgtrack.identifying_fields (
         experiment_id bigint NOT NULL REFERENCES pgtrack.experiments (id) ON DELETE CASCADE,
@@ -151,6 +114,8 @@ BEGIN
         applied_at timestamptz NOT NULL DEFAULT now()
     );
 
+    v_layout := pgtrack._layout();  -- the later versions' steps (layout.sql), the same ones an upgrade runs
+
     -- Every write of runs.identity, raw SQL included, goes through normalize_identity().
     CREATE OR REPLACE TRIGGER runs_normalize_identity
         BEFORE INSERT OR UPDATE OF identity, experiment_id ON pgtrack.runs
@@ -161,11 +126,8 @@ BEGIN
         PERFORM pgtrack.partition_metrics(metrics_partitions);
     END IF;
 
-    INSERT INTO pgtrack.meta (key, value) VALUES ('layout_version', c_layout)
-    ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
-
     PERFORM pgtrack._regenerate_writers();  -- also re-applies the role grants (70_roles.sql)
-    RETURN c_layout;
+    RETURN v_layout;
 END
 $$;
 COMMENT ON FUNCTION pgtrack.setup(integer) IS

@@ -93,7 +93,7 @@ BEGIN
     FOREACH v_status IN ARRAY c_live LOOP
         EXECUTE format('SELECT r.id FROM pgtrack.runs r
          WHERE %s AND r.status = $2 AND r.identity IS NOT NULL
-           AND coalesce(r.time_updated, r.time_created) < $3 AND r.attempt < 1000000000
+           AND pgtrack.last_seen(r.time_updated, r.time_started, r.time_created) < $3 AND r.attempt < 1000000000
          ORDER BY r.experiment_id, r.status, r.id LIMIT 1 FOR UPDATE SKIP LOCKED', v_exp)
           INTO v_id USING $1, v_status, v_now - $2;
         EXIT WHEN v_id IS NOT NULL;

@@ -212,7 +212,7 @@ BEGIN
                time_updated = v_now, time_finished = NULL, error = NULL, claim_request = p_request
          WHERE r.status <> 'COMPLETED' AND r.attempt < 1000000000
            AND (r.status <> ALL (pgtrack._live_statuses())
-                OR coalesce(r.time_updated, r.time_created) < v_stale_before)
+                OR pgtrack.last_seen(r.time_updated, r.time_started, r.time_created) < v_stale_before)
         RETURNING r.id, r.uuid, r.status, r.attempt, r.xmax = 0, r.xmax <> 0, false INTO v_result;
     ELSIF p_policy = 'overwrite' THEN
         INSERT INTO pgtrack.runs AS r (experiment_id, identity, time_updated, claim_request)

@@ -7,13 +7,30 @@
 -- back to life by itself if its holder was only slow (its next heartbeat or metric row updates
 -- time_updated).
 
+CREATE OR REPLACE FUNCTION pgtrack.last_seen(time_updated timestamptz, time_started timestamptz,
+                                             time_created timestamptz)
+RETURNS timestamptz
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    /* A run's last sign of life, the one formula behind both judgements of silence: stale for a claim
+       (register's claim_if_stale, claim_next) and lost for display (is_lost, runs_status). Every write
+       by the run's holder (a metric row, a heartbeat, a status change) sets time_updated; a run
+       started but not yet written to counts from its start, one never started from its creation.
+       No SET search_path: it inlines into the queries that call it. */
+    SELECT coalesce($1, $2, $3)
+$$;
+COMMENT ON FUNCTION pgtrack.last_seen(timestamptz, timestamptz, timestamptz) IS
+$$A run's last sign of life: time_updated, else time_started, else time_created. Pass r.time_updated, r.time_started, r.time_created. Claims judge staleness and is_lost judges lost runs by it.$$;
+
 CREATE OR REPLACE FUNCTION pgtrack.is_lost(status pgtrack.runstatus, last_seen timestamptz,
                                            lost_after interval DEFAULT interval '10 minutes')
 RETURNS boolean
 LANGUAGE sql
 STABLE
 AS $$
-    /* Live status, and no sign of life (last_seen: time_updated, else time_started, else time_created)
+    /* Live status, and no sign of life (pgtrack.last_seen: time_updated, else time_started, else time_created)
        for longer than lost_after, judged by the database clock. No SET search_path (it runs once per
        run in runs_status and stays inlinable): every function and operator is qualified. */
     SELECT $1 OPERATOR(pg_catalog.=) ANY (pgtrack._live_statuses())
@@ -21,7 +38,7 @@ AS $$
            OPERATOR(pg_catalog.<) (pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) coalesce($3, interval '10 minutes'))
 $$;
 COMMENT ON FUNCTION pgtrack.is_lost(pgtrack.runstatus, timestamptz, interval) IS
-$$True when a run in a live status (RUNNING, CONFIGURING, COMPLETING, SIGNALING, STAGE_OUT, RESIZING, SUSPENDED) showed no sign of life for longer than lost_after (the database clock): its worker died. Pass coalesce(time_updated, time_started, time_created) and the experiment's lost_after; pgtrack.runs_status(experiment_id) does it for you.$$;
+$$True when a run in a live status (RUNNING, CONFIGURING, COMPLETING, SIGNALING, STAGE_OUT, RESIZING, SUSPENDED) showed no sign of life for longer than lost_after (the database clock): its worker died. Pass pgtrack.last_seen(time_updated, time_started, time_created) and the experiment's lost_after; pgtrack.runs_status(experiment_id) does it for you.$$;
 
 CREATE OR REPLACE FUNCTION pgtrack.lost_time(lost_after interval, heartbeat_every interval)
 RETURNS interval
@@ -56,7 +73,7 @@ BEGIN
            l.seen, clock_timestamp() - l.seen
       FROM pgtrack.runs r
       JOIN pgtrack.experiments e ON e.id = r.experiment_id
-     CROSS JOIN LATERAL (SELECT coalesce(r.time_updated, r.time_started, r.time_created) AS seen) s
+     CROSS JOIN LATERAL (SELECT pgtrack.last_seen(r.time_updated, r.time_started, r.time_created) AS seen) s
      CROSS JOIN LATERAL (SELECT pgtrack.is_lost(r.status, s.seen, pgtrack.lost_time(e.lost_after, r.heartbeat_every)) AS lost, s.seen) l
      WHERE p_experiment_id IS NULL OR r.experiment_id = p_experiment_id;
 END

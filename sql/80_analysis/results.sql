@@ -93,7 +93,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 /* The experiment's runs by status: how many, their durations (time_finished - time_started, for runs
    that have both), and how long ago the most recently and the least recently updated run of each
-   status last showed a sign of life (time_updated, else time_created). A live status with a large
+   status last showed a sign of life (pgtrack.last_seen). A live status with a large
    oldest_heartbeat_age is a worker that died; lost counts the runs of the status that are silent for
    longer than the experiment's lost_after (pgtrack.is_lost). Reads the experiment's runs through
    runs_identity_key. */
@@ -102,9 +102,9 @@ BEGIN
     RETURN QUERY
         SELECT r.status, count(*),
                avg(r.time_finished - r.time_started), min(r.time_finished - r.time_started), max(r.time_finished - r.time_started),
-               clock_timestamp() - max(coalesce(r.time_updated, r.time_created)),
-               clock_timestamp() - min(coalesce(r.time_updated, r.time_created)),
-               count(*) FILTER (WHERE pgtrack.is_lost(r.status, coalesce(r.time_updated, r.time_started, r.time_created), pgtrack.lost_time(e.lost_after, r.heartbeat_every)))
+               clock_timestamp() - max(pgtrack.last_seen(r.time_updated, r.time_started, r.time_created)),
+               clock_timestamp() - min(pgtrack.last_seen(r.time_updated, r.time_started, r.time_created)),
+               count(*) FILTER (WHERE pgtrack.is_lost(r.status, pgtrack.last_seen(r.time_updated, r.time_started, r.time_created), pgtrack.lost_time(e.lost_after, r.heartbeat_every)))
           FROM pgtrack.runs r
           JOIN pgtrack.experiments e ON e.id = r.experiment_id
          WHERE r.experiment_id = $1

@@ -2,9 +2,9 @@
 --
 -- setup() cannot run inside an extension script: PostgreSQL refuses CREATE ... IF NOT EXISTS on an
 -- existing object that is not a member, and whatever the script creates becomes a member (which
--- pg_dump would then not save). So data-table changes of a version go into its hand-written
--- sql/upgrade/A--B.sql as explicit ALTERs, and this tail only regenerates the metric writers for the
--- current columns and detaches them from the extension, as setup() would have left them. The
+-- pg_dump would then not save). So this tail runs the layout steps (sql/20_setup/layout.sql: guarded
+-- ALTERs, the same ones setup() runs), then regenerates the metric writers for the current columns
+-- and detaches them from the extension, as setup() would have left them. The
 -- writers the old version generated are not members, and an extension script may not CREATE OR
 -- REPLACE a non-member: they are dropped first (whatever their signature) and made anew.
 DO $$
@@ -20,6 +20,7 @@ BEGIN
         EXECUTE format('DROP FUNCTION %s', v_fn);
     END LOOP;
     IF to_regclass('pgtrack.metrics') IS NOT NULL THEN
+        PERFORM pgtrack._layout();  -- every layout step (sql/20_setup/layout.sql), as setup() runs them
         PERFORM pgtrack._regenerate_writers();
         FOR v_fn IN
             SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p

@@ -1,7 +1,7 @@
 -- Lost runs (0.3.0): a live status whose last sign of life is older than the experiment's lost_after.
 \set ON_ERROR_STOP 1
 BEGIN;
-SELECT plan(11);
+SELECT plan(15);
 SELECT pgtrack.experiment('lost-test') AS e \gset
 SELECT pgtrack.create_run(:e) AS dead \gset
 SELECT pgtrack.create_run(:e) AS alive \gset
@@ -33,6 +33,21 @@ SELECT throws_ok($$SELECT pgtrack.experiment_set_lost_after(-5, '1 hour')$$, 'PT
 SELECT pgtrack.heartbeat(:dead);
 SELECT pgtrack.experiment_set_lost_after(:e, '10 minutes');
 SELECT is((SELECT lost FROM pgtrack.runs_status(:e) WHERE run_id = :dead), false, 'a heartbeat brings it back');
+
+-- One last sign of life for both judgements (pgtrack.last_seen): a run started 2 minutes ago and not
+-- written to since, made 1 day ago, is neither stale for a claim nor lost; started 2 hours ago it is both.
+SELECT pgtrack.declare_identifying(:e, 'lr', 'float');
+SELECT run_id AS started FROM pgtrack.register(:e, '{"lr": 0.1}', on_duplicate => 'raise') \gset
+UPDATE pgtrack.runs SET status = 'RUNNING', time_created = now() - interval '1 day', time_started = now() - interval '2 minutes',
+       time_updated = NULL WHERE id = :started;
+SELECT is((SELECT was_skipped FROM pgtrack.register(:e, '{"lr": 0.1}', on_duplicate => 'claim_if_stale', stale_after => '1 hour')),
+          true, 'started 2 minutes ago: not stale for claim_if_stale');
+SELECT is((SELECT count(*)::int FROM pgtrack.claim_next(:e, '1 hour') WHERE run_id = :started), 0,
+          'nor for claim_next');
+UPDATE pgtrack.runs SET time_started = now() - interval '2 hours' WHERE id = :started;
+SELECT is((SELECT lost FROM pgtrack.runs_status(:e) WHERE run_id = :started), true, 'started 2 hours ago, silent since: lost');
+SELECT is((SELECT was_updated FROM pgtrack.register(:e, '{"lr": 0.1}', on_duplicate => 'claim_if_stale', stale_after => '1 hour')),
+          true, 'and stale: claim_if_stale takes it');
 
 SELECT * FROM finish();
 ROLLBACK;
