@@ -47,7 +47,7 @@ ensure_venv() {
     fi
     if [ ! -f "$stamp" ] || [ "$ROOT_DIR/pyproject.toml" -nt "$stamp" ]; then
         log "installing Python dependencies into $VENV"
-        "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT_DIR[test,embedded]"
+        "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT_DIR[test,embedded,lint]"
         touch "$stamp"
     fi
 }

@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# make test: every test on a fresh machine. Installs what is missing, installs the extension, then for
-# each PostgreSQL version (15 from Debian, 18 from the embedded extra's wheel; PGTRACK_TEST_VERSIONS
-# picks) starts a throwaway cluster, runs pgTAP (pg_prove) then pytest, and always stops the cluster.
+# make test: every test on a fresh machine. Installs what is missing, installs the extension, then runs
+# the lanes side by side, each on a throwaway cluster of its own that it always stops: one per
+# PostgreSQL version (15 from Debian, 18 from the embedded extra's wheel; PGTRACK_TEST_VERSIONS picks),
+# each pgTAP (pg_prove) then pytest, and the Citus group. One lane keeps about one core busy (its tests
+# wait on servers, children and sleeps half the time), so on 2 cores the lanes overlap instead of
+# queueing; PGTRACK_TEST_JOBS=1 runs them one after another. Each line of output names its lane.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT_DIR"
 
 run_suite() {
-    local status=0
-    create_pgtrack_db pgtrack_tap
-    psql -q -v ON_ERROR_STOP=1 -d pgtrack_tap -c "CREATE EXTENSION pgtap" >/dev/null
-    log "PostgreSQL $PG_MAJOR: pgTAP tests/sql/*.sql"
-    pg_prove -d pgtrack_tap --ext .sql tests/sql/ || status=1
+    local status=0 out
+    out=$(mktemp -d /tmp/pgtrack-iso.XXXXXX)
+    log "PostgreSQL $PG_MAJOR: make installcheck (pgTAP tests/sql/*.sql, isolation specs tests/isolation)"
+    make -s -C "$ROOT_DIR" installcheck PG_CONFIG="$PG15_BIN/pg_config" ISOLATION_OUT="$out" \
+        || { status=1; cat "$out/regression.diffs" 2>/dev/null || true; }
+    rm -rf "$out"
     # The same tests on a plain-SQL install (pgtrack setup --plain: no CREATE EXTENSION pgtrack), less
     # install.sql, which checks extension membership.
     log "PostgreSQL $PG_MAJOR: pgTAP on a plain-SQL install"
@@ -36,9 +40,10 @@ run_suite() {
 # server, wheel and install, server restarts, streaming replica, query plans, dump/restore, rebuilds,
 # the README walk-through, the browser tests), and the role and search_path hardening files, whose
 # cluster counterparts are in test_distributed.py (roles on a cluster).
-CITUS_PYTEST="test_distributed.py test_registry_races.py test_leases.py test_client.py test_registry_api.py test_track.py
-    test_cli.py test_analysis_helpers.py test_wallow_compat.py test_sqltrack_functions.py test_lifecycle.py test_migrate.py
-    test_schema.py test_errors.py test_faults.py"
+CITUS_PYTEST="install/test_distributed.py registry/test_registry_races.py registry/test_leases.py client/test_client.py
+    registry/test_registry_api.py metrics/test_track.py client/test_cli.py client/test_analysis_helpers.py
+    compat/test_wallow_compat.py compat/test_sqltrack_functions.py registry/test_lifecycle.py
+    install/test_migrate.py install/test_schema.py client/test_errors.py metrics/test_faults.py"
 
 run_citus_suite() {
     local status=0 dir conninfo
@@ -73,22 +78,48 @@ citus_stop() {
     unset CITUS_DIR_STARTED
 }
 
+# lane NAME: the lane's group on its own cluster; its output prefixed with [NAME], its status in
+# $LANES/NAME.rc.
+lane() {
+    local name=$1
+    (
+        set +e
+        (  # set -e holds in here: not part of a list
+            set -e
+            if [ "$name" = citus ]; then
+                trap citus_stop EXIT
+                use_postgres 15
+                run_citus_suite
+            else
+                trap cluster_stop EXIT
+                use_postgres "$name"
+                cluster_start
+                run_suite
+            fi
+        )
+        echo $? > "$LANES/$name.rc"
+    ) 2>&1 | sed -u "s/^/[$name] /"
+}
+
 ensure_system_deps
 ensure_venv
+"$ROOT_DIR/tools/lint.sh" || exit 1
 [ "${PGTRACK_SKIP_INTEGRATIONS:-0}" = 1 ] || ensure_integrations_venv
 install_extension
-trap 'cluster_stop; citus_stop' EXIT
-failed=()
-for major in ${PGTRACK_TEST_VERSIONS:-15 18}; do
-    use_postgres "$major"
-    cluster_start
-    run_suite || failed+=("$major")
-    cluster_stop
-done
+"$VENV/bin/python" -c 'from pgtrack.embedded import server_binaries; server_binaries(18)' >/dev/null  # the lanes share it
+LANES=$(mktemp -d /tmp/pgtrack-lanes.XXXXXX)
+trap 'rm -rf "$LANES"' EXIT
+names=(${PGTRACK_TEST_VERSIONS:-15 18})
 # PGTRACK_SKIP_CITUS=1 leaves the Citus group out (it needs the Citus build: about 2-4 minutes, once).
-if [ "${PGTRACK_SKIP_CITUS:-0}" != 1 ]; then
-    use_postgres 15
-    run_citus_suite || failed+=("15 with Citus")
-fi
-[ ${#failed[@]} -eq 0 ] || { log "FAILED on PostgreSQL ${failed[*]}"; exit 1; }
-log "all tests passed on PostgreSQL ${PGTRACK_TEST_VERSIONS:-15 18}$([ "${PGTRACK_SKIP_CITUS:-0}" = 1 ] || echo ' and on Citus')"
+[ "${PGTRACK_SKIP_CITUS:-0}" = 1 ] || names+=(citus)
+started=$SECONDS
+for name in "${names[@]}"; do
+    if [ "${PGTRACK_TEST_JOBS:-3}" = 1 ]; then lane "$name"; else lane "$name" & fi
+done
+wait
+failed=()
+for name in "${names[@]}"; do
+    [ "$(cat "$LANES/$name.rc" 2>/dev/null)" = 0 ] || failed+=("$name")
+done
+[ ${#failed[@]} -eq 0 ] || { log "FAILED: ${failed[*]} (lanes named by PostgreSQL version; citus: 15 with Citus)"; exit 1; }
+log "all tests passed: ${names[*]} in $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s"

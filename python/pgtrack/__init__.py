@@ -33,6 +33,6 @@ __version__ = "0.3.0"
 __all__ = [
     "AlreadyCompleted", "AlreadyRunning", "Client", "F", "Field", "Query", "CollisionGroup", "DuplicateRunError", "Experiment",
     "IdentifyingField", "LeaseLostError", "LifecycleHandle", "NotFoundError", "PgtrackError", "RegisterResult",
-    "Run", "SchemaChangeError", "SchemaValidationError", "ServerUnreachable", "Store", "Terminated", "find", "sweep", "heartbeat", "load_schema",
-    "register", "run_from_env", "run_lifecycle", "translate", *_functions,
+    "Run", "SchemaChangeError", "SchemaValidationError", "ServerUnreachable", "Store", "Terminated", "find", "sweep", "heartbeat",
+    "load_schema", "register", "run_from_env", "run_lifecycle", "translate", *_functions,
 ]

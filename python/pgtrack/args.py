@@ -15,7 +15,7 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, overload
 
 _conversions: List[Tuple[str, Callable[[str, Any], Any]]] = []
 
@@ -72,9 +72,9 @@ def convert_argument(name: str, value: Any) -> Any:
             return _json_safe(func(name, value))
         except (ValueError, TypeError, SyntaxError):
             pass
-    for func in (int, float, complex, json.loads):
+    for parse in (int, float, complex, json.loads):
         try:
-            return _json_safe(func(value))
+            return _json_safe(parse(value))
         except (ValueError, TypeError):
             pass
     return value
@@ -83,6 +83,14 @@ def convert_argument(name: str, value: Any) -> Any:
 def simplify_name(name: str) -> str:
     """``--batch-size`` -> ``batch_size``, ``<file>`` -> ``file``."""
     return name.lstrip("-").replace("-", "_").replace("<", "").replace(">", "")
+
+
+@overload
+def convert_arguments(args: Dict[str, Any], simplify_names: bool = True) -> Dict[str, Any]: ...
+
+
+@overload
+def convert_arguments(args: None, simplify_names: bool = True) -> None: ...
 
 
 def convert_arguments(args: Optional[Dict[str, Any]], simplify_names: bool = True) -> Optional[Dict[str, Any]]:
@@ -124,8 +132,8 @@ def _docstrings(path: Path) -> List[str]:
             for dec in node.decorator_list:
                 target = dec.func if isinstance(dec, ast.Call) else dec
                 name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", None)
-                if name in _DECORATORS and ast.get_docstring(node):
-                    found.append((node.lineno, ast.get_docstring(node)))
+                if name in _DECORATORS and (doc := ast.get_docstring(node)):
+                    found.append((node.lineno, doc))
     return [doc for _, doc in sorted(found)] + [ast.get_docstring(tree) or ""]
 
 

@@ -185,6 +185,7 @@ class MetricBuffer:
             raise exc
         # Rows go to a spill file once the outage is spill_after old, then once every spill_after while
         # it lasts (one file a minute, not one a retry), and at the end of track(); one warning.
+        assert self.failing_since is not None  # set above if this outage had not already set it
         if final or now - max(self.failing_since, self._last_spill) >= self.spill_after:
             try:
                 where = self.spill(rows)

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
 import datetime as _dt
+import errno
 import json
 import os
 import subprocess
@@ -36,9 +36,9 @@ import psycopg
 from . import __version__
 from .client import Client
 from .embedded import EmbeddedUnavailable
-from .plain import installed
 from .errors import NotFoundError, PgtrackError, ServerUnreachable
 from .jsonvalues import json_safe
+from .plain import installed
 from .statements import RUN_STATUS_JOIN
 from .status import status_name
 
@@ -204,7 +204,8 @@ def cmd_experiments(client: Client, opts: argparse.Namespace) -> int:
                count(r.id) FILTER (WHERE r.status = 'RUNNING' AND NOT s.lost) AS running,
                count(r.id) FILTER (WHERE s.lost) AS lost,
                count(r.id) FILTER (WHERE r.status = 'COMPLETED') AS completed,
-               count(r.id) FILTER (WHERE r.status IN ('FAILED', 'NODE_FAIL', 'OUT_OF_MEMORY', 'TIMEOUT', 'BOOT_FAIL', 'DEADLINE')) AS failed,
+               count(r.id) FILTER (WHERE r.status IN ('FAILED', 'NODE_FAIL', 'OUT_OF_MEMORY', 'TIMEOUT', 'BOOT_FAIL', """
+        """'DEADLINE')) AS failed,
                count(r.id) FILTER (WHERE r.status IN ('CANCELLED', 'PREEMPTED', 'REVOKED')) AS cancelled,
                e.time_created AS created, e.comment
           FROM pgtrack.experiments e LEFT JOIN pgtrack.runs r ON r.experiment_id = e.id
@@ -254,8 +255,11 @@ def cmd_inspect(client: Client, opts: argparse.Namespace) -> int:
     if not rows:
         raise CliError(f"no run with id={opts.run}; list runs with: pgtrack runs", EXIT_NOT_FOUND)
     record = dict(zip(columns, rows[0]))
-    lost, silent = client.one("SELECT lost, silent_for FROM pgtrack.runs_status(%s) WHERE run_id = %s",
-                              (record["experiment_id"], int(opts.run)))
+    found = client.one("SELECT lost, silent_for FROM pgtrack.runs_status(%s) WHERE run_id = %s",
+                       (record["experiment_id"], int(opts.run)))
+    if found is None:  # deleted since the statement above read it
+        raise CliError(f"no run with id={opts.run}; list runs with: pgtrack runs", EXIT_NOT_FOUND)
+    lost, silent = found
     if lost:
         record["status"] = f"LOST (stored {record['status']}; no sign of life for {_text(silent)})"
     record["final metrics"] = {m: v for m, v, _, _ in client.execute("SELECT * FROM pgtrack.final_metrics(%s)", (int(opts.run),))}
@@ -339,10 +343,14 @@ def cmd_experiments_rename(client: Client, opts: argparse.Namespace) -> int:
 
 def cmd_experiments_delete(client: Client, opts: argparse.Namespace) -> int:
     exp_id = _experiment_id(client, opts.name)
-    name, runs, rows = client.one(
-        "SELECT e.name, count(r.id), coalesce(sum((SELECT count(*) FROM pgtrack.metrics m WHERE m.run_id = r.id AND m.experiment_id = r.experiment_id)), 0) "
+    found = client.one(
+        "SELECT e.name, count(r.id), coalesce(sum((SELECT count(*) FROM pgtrack.metrics m "
+        "WHERE m.run_id = r.id AND m.experiment_id = r.experiment_id)), 0) "
         "FROM pgtrack.experiments e LEFT JOIN pgtrack.runs r ON r.experiment_id = e.id WHERE e.id = %s GROUP BY e.name",
         (exp_id,))
+    if found is None:  # deleted since _experiment_id found it
+        raise CliError(f"no experiment named or numbered {opts.name!r}; list them with: pgtrack experiments", EXIT_NOT_FOUND)
+    name, runs, rows = found
     what = f"experiment {name!r} (id {exp_id}): {runs} runs and {rows} metric rows"
     if not opts.yes:
         if not sys.stdin.isatty():
@@ -351,7 +359,9 @@ def cmd_experiments_delete(client: Client, opts: argparse.Namespace) -> int:
         if answer not in ("y", "yes"):
             print("nothing deleted")
             return EXIT_OK
-    runs, rows = client.one("SELECT runs, metric_rows FROM pgtrack.delete_experiment(%s)", (exp_id,))
+    deleted = client.one("SELECT runs, metric_rows FROM pgtrack.delete_experiment(%s)", (exp_id,))
+    assert deleted is not None  # delete_experiment returns one row, or raises PT002 (NotFoundError)
+    runs, rows = deleted
     if opts.json:
         print(json.dumps({"experiment": name, "id": exp_id, "runs": runs, "metric_rows": rows}))
     else:
@@ -384,7 +394,7 @@ def cmd_ui(client: Client, opts: argparse.Namespace) -> int:
 
     experiment = _experiment_id(client, opts.experiment) if opts.experiment else None
     if opts.token_file:  # a file or the environment: a command line is visible to every user in ps
-        token = _read_token_file(opts.token_file)
+        token: Optional[str] = _read_token_file(opts.token_file)
     else:
         token = os.environ.get("PGTRACK_UI_TOKEN") or None  # None: a random one
     try:
@@ -469,8 +479,8 @@ def cmd_sweep(client: Client, opts: argparse.Namespace) -> int:
             raise RuntimeError(f"{' '.join(command)} exited {done.returncode}: {done.stderr.strip()[-2000:]}")
 
     found = _find_experiment(client, opts.experiment)  # an existing one by name or number, else a new name
-    summary = sweep(found[1] if found else opts.experiment, configs, run_command, workers=opts.workers, stale_after=dt.timedelta(seconds=opts.stale_after),
-                    client=client)
+    summary = sweep(found[1] if found else opts.experiment, configs, run_command, workers=opts.workers,
+                    stale_after=dt.timedelta(seconds=opts.stale_after), client=client)
     columns = [c for c in (summary[0].keys() if summary else []) if c not in ("args", "started", "updated")]
     emit(opts, columns, [[row[c] for c in columns] for row in summary])
     failed = [row for row in summary if row["status"] != "COMPLETED"]
@@ -517,7 +527,7 @@ def _global_options(parser: argparse.ArgumentParser, defaults: bool, own: Sequen
     subcommand again with SUPPRESS defaults, so they are accepted after the command too
     (``pgtrack runs sweep --json``) without undoing what was given before it. ``own``: long options
     the subcommand uses for itself (``ui --host/--port``: the database's stay -a/-p there)."""
-    keep = {} if defaults else {"default": argparse.SUPPRESS}
+    keep: Dict[str, Any] = {} if defaults else {"default": argparse.SUPPRESS}
     conn = parser.add_argument_group("connection (default: PGTRACK_DSN_*, pgtrack.conf, libpq's PG* variables)")
     conn.add_argument("-u", "--user", help="database user", **keep)
     conn.add_argument(*(["-a"] if "--host" in own else ["-a", "--host"]), dest="host", help="database host, or host:port", **keep)
@@ -678,7 +688,7 @@ def _explain(exc: BaseException) -> CliError:
     if isinstance(exc, EmbeddedUnavailable):
         return CliError(f"{exc}", EXIT_UNREACHABLE)
     if isinstance(exc, ServerUnreachable):  # before PgtrackError: a connection, not a refusal
-        exc = exc.original
+        exc = exc.original if exc.original is not None else exc  # without from_error: an OperationalError itself
     elif isinstance(exc, PgtrackError):
         return CliError(_terminal_text(exc), EXIT_REFUSED)
     if isinstance(exc, psycopg.errors.InsufficientPrivilege):

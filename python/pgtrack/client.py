@@ -34,13 +34,16 @@ import os
 import select
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple, TypeVar
 
 import psycopg
 
 from . import embedded
 from .config import conninfo, network_defaults, resolve_params
 from .errors import ServerUnreachable, translate
+
+if TYPE_CHECKING:
+    from psycopg.abc import Params  # a sequence (%s placeholders) or a mapping (%(name)s), as psycopg takes them
 
 _TUPLES_OK = psycopg.pq.ExecStatus.TUPLES_OK
 T = TypeVar("T")
@@ -59,7 +62,9 @@ class Client:
     def _setup(self, params: Dict[str, str], is_embedded: bool, read_dsn: Optional[str]) -> None:
         self.params = params
         self.conninfo = conninfo(params)
-        self._network = network_defaults(self.conninfo)  # timeouts, so a silent server cannot hang a call
+        # timeouts, so a silent server cannot hang a call. Any: passed as **kwargs, a str value would be
+        # checked against connect()'s own keywords too (autocommit: bool, ...)
+        self._network: Dict[str, Any] = network_defaults(self.conninfo)
         self.embedded = is_embedded
         self.read_dsn = read_dsn
         self._conn: Optional[psycopg.Connection] = None
@@ -203,7 +208,7 @@ class Client:
 
     # -- calls -----------------------------------------------------------------------------------
 
-    def _cursor(self, query: Any, params: Optional[Sequence[Any]], row_factory: Any = None) -> psycopg.Cursor:
+    def _cursor(self, query: Any, params: Optional[Params], row_factory: Any = None) -> psycopg.Cursor:
         conn = None
         try:
             conn = self._connection()
@@ -234,7 +239,7 @@ class Client:
             cur = self._reused = conn.cursor()
         return cur
 
-    def execute(self, query: Any, params: Optional[Sequence[Any]] = None, row_factory: Any = None) -> List[Any]:
+    def execute(self, query: Any, params: Optional[Params] = None, row_factory: Any = None) -> List[Any]:
         """Run one statement and return its rows ([] if it returns none); ``row_factory`` as in
         psycopg (e.g. ``psycopg.rows.dict_row``). pgtrack SQLSTATEs become pgtrack exceptions; a
         connection the server closed between calls is replaced before the call."""
@@ -242,14 +247,14 @@ class Client:
         result = cur.pgresult  # not cur.description: that builds a Column object per column, every call
         return cur.fetchall() if result is not None and result.status == _TUPLES_OK else []
 
-    def execute_with_columns(self, query: Any, params: Optional[Sequence[Any]] = None):
+    def execute_with_columns(self, query: Any, params: Optional[Params] = None) -> Tuple[List[str], List[Any]]:
         """(column names, rows) of one statement, for tables and DataFrames."""
         cur = self._cursor(query, params)
         if cur.description is None:
             return [], []
         return [c.name for c in cur.description], cur.fetchall()
 
-    def repeat(self, query: Any, params: Optional[Sequence[Any]] = None, retry_for: float = RETRY_FOR,
+    def repeat(self, query: Any, params: Optional[Params] = None, retry_for: float = RETRY_FOR,
                row_factory: Any = None) -> List[Any]:
         """``execute`` for a statement that is safe to send twice (a read, an idempotent write, a
         ``*_once`` call with its request id): see :meth:`retrying`."""
@@ -273,12 +278,12 @@ class Client:
             time.sleep(pause)
             pause = min(2.0, pause * 2)
 
-    def one(self, query: Any, params: Optional[Sequence[Any]] = None) -> Optional[tuple]:
+    def one(self, query: Any, params: Optional[Params] = None) -> Optional[tuple]:
         """The first row of a statement, or None."""
         rows = self.execute(query, params)
         return rows[0] if rows else None
 
-    def value(self, query: Any, params: Optional[Sequence[Any]] = None) -> Any:
+    def value(self, query: Any, params: Optional[Params] = None) -> Any:
         """The first column of the first row, or None."""
         row = self.one(query, params)
         return None if row is None else row[0]

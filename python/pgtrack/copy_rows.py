@@ -187,11 +187,13 @@ class _Exchange:
         data = self._encode(batch, run_id, experiment_id)  # while the server runs the check
         begun = self._result()
         if begun.status != pq.ExecStatus.TUPLES_OK:  # the check refused (lease lost, no such run)
-            return self._failed(begun)
+            self._failed(begun)
+            return None
         experiment = begun.get_value(0, 0)
         copying = self._result()
         if copying.status != pq.ExecStatus.COPY_IN:
-            return self._failed(copying)
+            self._failed(copying)
+            return None
         if experiment is None:  # rows of the range are stored already: the upsert merges
             data = None
         elif int(experiment) != experiment_id:
@@ -204,7 +206,8 @@ class _Exchange:
         self._flush()
         copied = self._result()
         if copied.status != pq.ExecStatus.COMMAND_OK:
-            return self._failed(copied)
+            self._failed(copied)
+            return None
         self._drain()
         return None if data is None else copied.command_tuples
 

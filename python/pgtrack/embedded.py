@@ -44,7 +44,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from .errors import PgtrackError
 
@@ -207,11 +207,12 @@ class EmbeddedServer:
 
     def run(self, program: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """Run a server program as the server's OS user, detached from our terminal's signals."""
-        # As root: the server user's own uid, gid and no other groups (else root's group bits apply).
-        identity = {"user": self.runas, "group": self.runas, "extra_groups": []} if self.runas else {}
+        # As root: the server user's own uid, gid and no other groups (else root's group bits apply);
+        # otherwise None for all three, subprocess's defaults (our own identity).
         try:
             done = subprocess.run([str(self.bin / program), *args], stdin=subprocess.DEVNULL, capture_output=True,
-                                  text=True, start_new_session=True, timeout=120, **identity)
+                                  text=True, start_new_session=True, timeout=120, user=self.runas, group=self.runas,
+                                  extra_groups=[] if self.runas else None)
         except subprocess.TimeoutExpired:
             raise EmbeddedUnavailable(f"{program} did not finish in 120 s", hint=f"see {self.log}") from None
         if check and done.returncode != 0:
@@ -267,7 +268,8 @@ class EmbeddedServer:
         if not self.running():
             return []
         try:
-            with psycopg.connect(**dict(self.params(), dbname="postgres"), autocommit=True, connect_timeout=5) as conn:
+            params: Dict[str, Any] = dict(self.params(), dbname="postgres")  # Any: see _prepare_database
+            with psycopg.connect(**params, autocommit=True, connect_timeout=5) as conn:
                 rows = conn.execute(
                     "SELECT pid, usename, datname, application_name FROM pg_stat_activity "
                     "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() ORDER BY pid").fetchall()
@@ -366,11 +368,11 @@ class EmbeddedServer:
             useradd = shutil.which("useradd", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"]))
             made = subprocess.run([useradd or "useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
                                    SERVER_OS_USER], capture_output=True, text=True) if useradd else None
-            if made is None or made.returncode != 0:
+            if (made is None or made.returncode != 0) and not _user_exists(SERVER_OS_USER):  # another process may have won
                 raise EmbeddedUnavailable(
                     f"as root the embedded server needs an OS user {SERVER_OS_USER!r} and useradd could not make it"
                     + (f": {made.stderr.strip()}" if made else ""),
-                    hint=f"create the user {SERVER_OS_USER!r}, or run pgtrack as an ordinary user")
+                    hint=f"create the user {SERVER_OS_USER!r}, or run pgtrack as an ordinary user") from None
             entry = pwd.getpwnam(SERVER_OS_USER)
         if stat.S_ISLNK(os.lstat(path).st_mode):
             raise EmbeddedUnavailable(f"refusing to hand over {path}: it is a symbolic link",
@@ -432,8 +434,10 @@ class EmbeddedServer:
         if self.runas:
             self._hand_over(self.log)
 
-    def _prepare_database(self, params: Dict[str, str]) -> None:
+    def _prepare_database(self, params: Dict[str, Any]) -> None:
         """CREATE DATABASE pgtrack, CREATE (or UPDATE) EXTENSION pgtrack and setup(), as needed."""
+        # params: str values, typed Any: as connect()'s **kwargs a str would be checked against its own
+        # keywords too (autocommit: bool, ...)
         import psycopg
         from psycopg import sql
 
@@ -448,7 +452,8 @@ class EmbeddedServer:
                 conn.execute("CREATE EXTENSION pgtrack")
             elif installed != available:
                 conn.execute("ALTER EXTENSION pgtrack UPDATE")
-            if installed != available or conn.execute("SELECT to_regclass('pgtrack.runs')").fetchone()[0] is None:
+            # (a SELECT without FROM returns one row: "or (None,)" never applies, it tells mypy so)
+            if installed != available or (conn.execute("SELECT to_regclass('pgtrack.runs')").fetchone() or (None,))[0] is None:
                 conn.execute("SELECT pgtrack.setup()")
 
 
@@ -537,3 +542,13 @@ def psql_program(embedded: bool) -> str:
     """psql: the wheel's own for the embedded server (it matches the server), else PATH's."""
     found = None if embedded else shutil.which("psql")
     return found or str(binaries() / "psql")
+
+
+def _user_exists(name: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False

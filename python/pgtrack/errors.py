@@ -96,6 +96,8 @@ class ServerUnreachable(PgtrackError, psycopg.OperationalError):
     libpq's own message runs to many; a psycopg.OperationalError too, so code that catches that still
     does. ``original`` is libpq's error. The Client reconnects on its next call."""
 
+    original: Optional[BaseException] = None  # set by from_error; None for one constructed directly
+
     @classmethod
     def from_error(cls, exc: BaseException) -> "ServerUnreachable":
         text = str(exc).strip()
@@ -128,7 +130,8 @@ class AlreadyRunning(PgtrackError):
 _PYTHON_HINTS = [
     (re.compile(r"SELECT pgtrack\.add_metric\(('(?:[^']|'')*')\);?"), r"client.add_metric(\1)"),
     (re.compile(r"SELECT pgtrack\.add_run_column\(('(?:[^']|'')*'), 'text'\)"),
-     r"an [annotating] field in the schema file (pgtrack.load_schema) or client.execute(\"SELECT pgtrack.add_run_column(%s, 'text')\", (\1,))"),
+     r"an [annotating] field in the schema file (pgtrack.load_schema) or "
+     r"client.execute(\"SELECT pgtrack.add_run_column(%s, 'text')\", (\1,))"),
     (re.compile(r"pgtrack\.declare_identifying\(\)"), "experiment.declare_identifying(name, type)"),
     (re.compile(r"SELECT pgtrack\.experiment\([^)]*\)"), "pgtrack.Experiment(client, name=...)"),
     (re.compile(r"SELECT pgtrack\.create_run\(experiment_id\) or pgtrack\.register\(\.\.\.\)"),
@@ -167,8 +170,8 @@ def translate(exc: psycopg.Error) -> BaseException:
                                                         for word in ("surrogate", "Unicode", "UTF8")):
         sqlstate, hint = "PT003", "text must be valid Unicode: a lone surrogate such as '\\ud800' cannot be stored"
     elif not sqlstate and isinstance(exc, psycopg.DataError) and "NUL" in str(exc):  # psycopg refused to send it
-        error = SchemaValidationError("text with a NUL character (\\x00) cannot be stored",
-                                      hint="PostgreSQL text holds no NUL character: remove it")
+        error: PgtrackError = SchemaValidationError("text with a NUL character (\\x00) cannot be stored",
+                                                    hint="PostgreSQL text holds no NUL character: remove it")
         error.__cause__ = exc
         return error
     cls = _BY_SQLSTATE.get(sqlstate)

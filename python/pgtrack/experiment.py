@@ -38,6 +38,9 @@ class Experiment:
     comment and tags apply only when it is created; ``float_precision`` sets the significant digits
     of identifying floats (changing it re-normalises registered keys, or SchemaChangeError)."""
 
+    name: Optional[str]  # None when bound by id alone (_bind), without a database call
+    schema_extra_identifying: List[str]  # set by load_schema: identifying fields the schema file lacks
+
     def __init__(self, client: Client, experiment_id: Optional[int] = None, name: Optional[str] = None,
                  comment: Optional[str] = None, tags: Optional[Iterable[str]] = None,
                  float_precision: Optional[int] = None):

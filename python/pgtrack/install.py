@@ -36,8 +36,9 @@ def _refresh_from_checkout(builder: Path, folder: Path) -> None:
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("pgtrack_extension_build", builder)
+    assert spec is not None and spec.loader is not None  # a .py file: the source loader takes it
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    spec.loader.exec_module(module)
     newest_input = max(p.stat().st_mtime for p in module.inputs())
     outputs = list(folder.glob("pgtrack*"))
     if not outputs or min(p.stat().st_mtime for p in outputs) < newest_input:
@@ -61,6 +62,11 @@ def install_extension(share: Optional[os.PathLike] = None, pg_config: Optional[s
         raise PermissionError(f"cannot write {folder}: run as a user who may (e.g. sudo), or use a server you own")
     written = []
     for source in extension_files():
-        shutil.copyfile(source, folder / source.name)
+        # whole or not at all (a copy beside it, renamed over it): a server running CREATE EXTENSION
+        # or ALTER EXTENSION UPDATE meanwhile reads the old script or the new one, never half of one
+        temporary = folder / f".{source.name}.{os.getpid()}.tmp"
+        shutil.copyfile(source, temporary)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, folder / source.name)
         written.append(folder / source.name)
     return written

@@ -80,6 +80,7 @@ def run_lifecycle(experiment: "Experiment", identifying: Mapping[str, Any], anno
     experiment = experiment_of(experiment)
     result = experiment.register(identifying, annotating, on_duplicate="claim_if_stale", stale_after=stale_after)
     run = result.run
+    assert run is not None  # claim_if_stale always names the run (None is for on_duplicate='skip')
     if result.was_skipped:
         if run.status != "COMPLETED":
             raise AlreadyRunning(run)
@@ -90,6 +91,7 @@ def run_lifecycle(experiment: "Experiment", identifying: Mapping[str, Any], anno
         if result.was_skipped:
             raise AlreadyRunning(result.run)
         run = result.run
+        assert run is not None  # as above
     if heartbeat is None:
         heartbeat = stale_after.total_seconds() / 3
     handle = LifecycleHandle(experiment, identifying, run)

@@ -13,7 +13,7 @@ with the guarantees of the function's own first write of a run:
   None keeps a stored value), so a retried step is idempotent;
 - one statement in autocommit: written and durable when the call returns, or not at all;
 - every operator and type named with its schema, like the server's unpinned writers: a caller whose
-  search_path puts someone else's schema first runs nothing of theirs (tests/python/test_search_path.py).
+  search_path puts someone else's schema first runs nothing of theirs (tests/python/security/test_search_path.py).
 
 When the UPDATE matches no run (lost lease, no such run, another experiment) nothing is written, and
 the caller calls ``run_add_metrics``, whose error says which. A column retyped since the client cached
@@ -46,8 +46,8 @@ def statement(conn: psycopg.Connection, names: Tuple[str, ...]) -> bytes:
         values = _sql.SQL("").join(_sql.SQL(", %b") for _ in names)
         merge = _sql.SQL(", ").join(_sql.SQL("{0} = coalesce(EXCLUDED.{0}, m.{0})").format(ident(n)) for n in names)
         typed = _sql.SQL("").join(
-            _sql.SQL(" AND pg_catalog.pg_typeof((NULL::pgtrack.metrics).{}) OPERATOR(pg_catalog.=) 'pg_catalog.float8'::pg_catalog.regtype").format(
-                ident(n)) for n in names)
+            _sql.SQL(" AND pg_catalog.pg_typeof((NULL::pgtrack.metrics).{})"
+                     " OPERATOR(pg_catalog.=) 'pg_catalog.float8'::pg_catalog.regtype").format(ident(n)) for n in names)
         query = _sql.SQL(
             "WITH t AS (UPDATE pgtrack.runs r SET time_updated = pg_catalog.clock_timestamp()"
             " WHERE r.id OPERATOR(pg_catalog.=) %b"

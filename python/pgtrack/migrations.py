@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Iterable, List, Tuple, Union
+from typing import Any, Iterable, List, Union
 
 import psycopg
 
@@ -56,7 +56,3 @@ def apply(client: Any, path: Path) -> bool:
                     break
         raise MigrationError(f"migration {path}{where} failed, nothing of it was applied: {diag.message_primary or exc}",
                              hint=diag.message_hint) from None
-
-
-def apply_all(client: Any, paths: Union[str, Path, Iterable[Union[str, Path]]]) -> List[Tuple[Path, bool]]:
-    return [(path, apply(client, path)) for path in script_paths(paths)]

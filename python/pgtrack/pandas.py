@@ -12,6 +12,7 @@ from ._extras import require
 from ._sqlparts import ident, literal
 from .client import for_reading
 
+
 def query_dataframe(cursor_or_client: Any, query: Any, params: Optional[Sequence[Any]] = ()) -> Any:
     """Run a query and return its result as a DataFrame with the query's column names. Accepts a
     psycopg cursor or connection, or a pgtrack.Client (which may send it to its read replica)."""
@@ -66,7 +67,7 @@ def runs(experiment: Any, client: Any = None, maximize: Iterable[str] = ()) -> A
         experiment, client = client, experiment  # runs(client, experiment)
     client, exp_id = _client_and_experiment(client if client is not None else experiment,
                                             experiment if client is not None else None)
-    table = run_table(for_reading(client), exp_id, maximize)
+    table = run_table(for_reading(client), exp_id, tuple(maximize))  # read once per metric: a generator would run dry
     columns = [c for c in table.columns if c not in ("started", "updated")]
     frame = pd.DataFrame.from_records([{c: r[c] for c in columns} for r in table.rows], columns=columns)
     frame["duration"] = pd.to_timedelta(frame["duration"], unit="s")

@@ -61,7 +61,7 @@ def substitute_layout(layout: str, values: Mapping[str, Any]) -> str:
     return _PLACEHOLDER.sub(value_of, layout)
 
 
-def artefacts_path(root: Union[str, os.PathLike], layout: str, values: Mapping[str, Any],
+def artefacts_path(root: Union[str, os.PathLike, None], layout: str, values: Mapping[str, Any],
                    parts: Iterable[Any] = (), mkdir: bool = False) -> Path:
     """``root / substituted layout / sanitised parts``, proven to stay inside ``root``."""
     if root is None or str(root) == "" or "\x00" in str(root):

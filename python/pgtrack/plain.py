@@ -138,10 +138,9 @@ def upgrade_path(start: str, goal: Optional[str] = None) -> List[Tuple[str, str]
     if goal not in previous:
         raise FileNotFoundError(f"no upgrade path from pgtrack {start} to {goal} in this package's scripts")
     steps: List[Tuple[str, str]] = []
-    while previous[goal] is not None:
-        step = previous[goal]
-        steps.append(step)
-        goal = step[0]
+    while (back := previous[goal]) is not None:
+        steps.append(back)
+        goal = back[0]
     return steps[::-1]
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from psycopg import sql as _sql
 
@@ -179,7 +179,7 @@ class OrderClause:
 class Field:
     """A named field, optionally a path into a JSON field (``json_path("a.b")``)."""
 
-    __hash__ = None  # type: ignore[assignment]  (== builds an expression, so a Field cannot be a dict key)
+    __hash__ = None  # type: ignore[assignment]  # == builds an expression, so a Field cannot be a dict key
 
     def __init__(self, name: str, json_path: Tuple[str, ...] = ()):
         self.name = name
@@ -357,6 +357,7 @@ class _In(Expr):
                                         hint="use is_null() / is_not_null() for missing values")
         items = [_coerce(self.field, kind, v) for v in self.values]
         value = self.field.value_sql(schema)  # placeholders in order: the field's first
+        rendered: List[_sql.Composable]
         if kind in ("json", "jsonpath"):
             rendered = [_sql.SQL("{}::jsonb").format(schema.param(v if kind == "json" else json.dumps(v))) for v in items]
         elif where == "identifying" and kind == "float":
@@ -434,7 +435,7 @@ class Query:
     # -- SQL --------------------------------------------------------------------------------------
 
     def _where(self, schema: Schema) -> _sql.Composable:
-        parts = [_sql.SQL("r.experiment_id = {}").format(schema.param(self.experiment.id))]
+        parts: List[_sql.Composable] = [_sql.SQL("r.experiment_id = {}").format(schema.param(self.experiment.id))]
         parts += [e.compile(schema) for e in self._exprs]
         return _sql.SQL(" AND ").join(parts)
 

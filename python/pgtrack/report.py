@@ -44,7 +44,8 @@ def _experiment_id(client: Any, experiment: Any) -> int:
 
 
 def _asset(name: str) -> str:
-    return resources.files("pgtrack.ui").joinpath("static", name).read_text(encoding="utf-8")
+    # one name a step: Traversable.joinpath takes several only from Python 3.11
+    return resources.files("pgtrack.ui").joinpath("static").joinpath(name).read_text(encoding="utf-8")
 
 
 def _script(text: str) -> str:
@@ -68,12 +69,14 @@ def _json_script(value: Any) -> str:
 def build_report(client: Any, experiment: Any, metric: Optional[str] = None, direction: Optional[str] = None,
                  buckets: int = 100, curve_runs: int = CURVE_RUNS) -> Tuple[str, int, int]:
     """(html, number of runs, number of charts)."""
-    from .errors import SchemaValidationError
+    from .errors import NotFoundError, SchemaValidationError
     from .ui import data
 
     client = for_reading(client)  # the read replica, when the Client has one
     exp_id = _experiment_id(client, experiment)
     info = data.experiment(client, exp_id)
+    if info is None:  # an Experiment object is taken as it is: its experiment may have been deleted
+        raise NotFoundError(f"experiment {exp_id} does not exist")
     if metric is not None:
         if metric not in info["metrics"]:
             raise SchemaValidationError(f"metric {metric!r} has no values in this experiment",
@@ -91,7 +94,8 @@ def build_report(client: Any, experiment: Any, metric: Optional[str] = None, dir
         runs["best_id"] = pick(scored, key=lambda r: r[f"best {primary}"])["id"] if scored else None
         sign = -1 if info["directions"][primary] == "max" else 1
         ordered = sorted(runs["rows"], key=lambda r: (not isinstance(r.get(f"best {primary}"), (int, float)),
-                                                      sign * r[f"best {primary}"] if isinstance(r.get(f"best {primary}"), (int, float)) else 0, r["id"]))
+                                                      sign * r[f"best {primary}"] if isinstance(r.get(f"best {primary}"), (int, float))
+                                                      else 0, r["id"]))
     else:
         ordered = runs["rows"]
     chart_ids = [r["id"] for r in ordered[:curve_runs]]

@@ -12,25 +12,25 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import uuid as _uuid
 import sys
+import uuid as _uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Set, Union
 
 import psycopg
 from psycopg.rows import dict_row
 
+from . import copy_rows, metric_row, metric_values, notices, spill
 from . import statements as sql
 from .args import detect_args
-from . import copy_rows, metric_row, metric_values, notices, spill
 from .buffer import DEFAULT_MAX_ROWS, DEFAULT_MAX_SECONDS, DEFAULT_SPILL_AFTER, MetricBuffer
 from .client import RETRY_FOR, Client
 from .environment import capture_env
 from .errors import LeaseLostError, NotFoundError, SchemaValidationError, ServerUnreachable
 from .jsonvalues import json_batches, to_json
+from .metric_names import BIGINT, check_step
 from .paths import artefacts_path
 from .status import Status
-from .metric_names import BIGINT, check_step
 from .tracking import DEFAULT_HEARTBEAT, Tracking
 
 if TYPE_CHECKING:
@@ -277,11 +277,11 @@ class Run:
         if (set_updated is AUTO and type(step) is int and -BIGINT_LIMIT <= step < BIGINT_LIMIT
                 and (type(progress) is float or type(progress) is int) and not self.lease_lost):
             client = self.client
-            known = client._metric_names  # the common cases, kept short: what follows checks it all
-            if known is not None and known.issuperset(metrics):
+            cached = client._metric_names  # the common cases, kept short: what follows checks it all
+            if cached is not None and cached.issuperset(metrics):
                 for value in metrics.values():
                     if value.__class__ is not float:  # ints too: 10 ** 400 fits no double
-                        metric_values.check(metrics, client._float_names, known)
+                        metric_values.check(metrics, client._float_names, cached)
                         break
                 if buffer is not None:
                     metrics["step"], metrics["progress"] = step, progress  # **metrics is this call's own dict
@@ -315,6 +315,7 @@ class Run:
             known = False
         metric_values.check(metrics, self.client._float_names, self.client._metric_names or set())
         if buffered and known:
+            assert buffer is not None  # buffered says so
             metrics["step"], metrics["progress"] = step, progress  # **metrics is this call's own dict
             buffer.add(metrics)
         else:

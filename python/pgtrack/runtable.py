@@ -49,7 +49,8 @@ def run_table(client: Any, experiment_id: int, maximize: Sequence[str] = ()) -> 
     best = [_sql.SQL("{best}({c}::float8) FILTER (WHERE {c}::float8 <> 'NaN') AS {alias}").format(
         best=_sql.SQL(directions[name]), c=_sql.SQL("m.{}").format(ident(name)), alias=_sql.Identifier(f"b{i}"))
         for i, name in enumerate(numeric)]
-    final = [_sql.SQL("(SELECT f.{c}::float8 FROM pgtrack.metrics f WHERE f.run_id = r.id AND f.experiment_id = r.experiment_id AND f.{c} IS NOT NULL "
+    final = [_sql.SQL("(SELECT f.{c}::float8 FROM pgtrack.metrics f "
+                      "WHERE f.run_id = r.id AND f.experiment_id = r.experiment_id AND f.{c} IS NOT NULL "
                       "ORDER BY f.step DESC, f.progress DESC LIMIT 1)").format(c=ident(name)) for name in numeric]
     pairs = [_sql.SQL("agg.{}, {}").format(_sql.Identifier(f"b{i}"), final[i]) for i in range(len(numeric))]
     aggregates = _sql.SQL(", ").join(best) if best else _sql.SQL("NULL AS none")
@@ -59,7 +60,8 @@ def run_table(client: Any, experiment_id: int, maximize: Sequence[str] = ()) -> 
         "greatest(0, extract(epoch FROM coalesce(r.time_finished, CASE WHEN s.lost THEN s.last_seen ELSE clock_timestamp() END)"
         " - r.time_started)), r.worker, r.attempt, split_part(r.error, E'\\n', 1), r.time_started, s.last_seen, {selected} "
         "FROM pgtrack.runs r JOIN pgtrack.experiments e ON e.id = r.experiment_id " + RUN_STATUS_JOIN + " "
-        "LEFT JOIN LATERAL (SELECT {aggregates} FROM pgtrack.metrics m WHERE m.run_id = r.id AND m.experiment_id = r.experiment_id) agg ON true "
+        "LEFT JOIN LATERAL (SELECT {aggregates} FROM pgtrack.metrics m "
+        "WHERE m.run_id = r.id AND m.experiment_id = r.experiment_id) agg ON true "
         "WHERE r.experiment_id = %s ORDER BY r.id").format(aggregates=aggregates, selected=selected)
     raw = client.execute(query, (experiment_id,))
     fields = sorted({k for row in raw for k in (row[2] or {})})

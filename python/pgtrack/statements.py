@@ -87,7 +87,7 @@ IDENTIFYING_FIELDS = ("SELECT name, type, default_value, doc FROM pgtrack.identi
 # silent_for. Join it as "JOIN <RUN_STATUS> s ON s.run_id = r.id AND s.experiment_id = r.experiment_id":
 # written inline, and joined on the distribution column, so that on Citus the whole query runs on the
 # shards (a function that queries the tables cannot be joined with them there).
-_SEEN = "coalesce(x.time_updated, x.time_started, x.time_created)"
+_SEEN = "pgtrack.last_seen(x.time_updated, x.time_started, x.time_created)"
 _LOST = f"pgtrack.is_lost(x.status, {_SEEN}, pgtrack.lost_time(xe.lost_after, x.heartbeat_every))"
 SET_HEARTBEAT = "SELECT pgtrack.run_set_heartbeat(%s, make_interval(secs => %s), attempt => %s, experiment_id => %s)"
 SET_LOST_AFTER = "SELECT pgtrack.experiment_set_lost_after(%s, %s::interval)"

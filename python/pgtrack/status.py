@@ -36,15 +36,14 @@ class Status(str):
         equal = self.__eq__(other)
         return equal if equal is NotImplemented else not equal
 
-    __hash__ = str.__hash__  # the label's hash: a Status is found in sets and dicts of labels
+    # The label's hash: a Status is found in sets and dicts keyed by labels ({"COMPLETED"}, and by other
+    # Status values). No hash can agree with == for every spelling (hash("completed") and
+    # hash("COMPLETED") differ, and both strings equal Status("COMPLETED")), so a set of other spellings
+    # does not find it: write labels there, or compare with ==. docs/python.md says so.
+    __hash__ = str.__hash__
 
     def __repr__(self) -> str:
         return f"Status({str.__str__(self)!r})"
 
     def __str__(self) -> str:
         return str.__str__(self)
-
-
-def as_status(value: Any) -> Any:
-    """A Status for a label, None stays None."""
-    return None if value is None else Status(value)

@@ -2,11 +2,19 @@
 from __future__ import annotations
 
 import difflib
-from typing import Iterable, Optional
+from typing import Iterable, Optional, overload
 
 
 def close_matches(word: str, known: Iterable[str], n: int = 3):
     return difflib.get_close_matches(word, list(known), n=n, cutoff=0.6)
+
+
+@overload
+def suggest(word: str, known: Iterable[str], otherwise: str) -> str: ...  # with ``otherwise``, always a text
+
+
+@overload
+def suggest(word: str, known: Iterable[str], otherwise: None = None) -> Optional[str]: ...
 
 
 def suggest(word: str, known: Iterable[str], otherwise: Optional[str] = None) -> Optional[str]:

@@ -33,7 +33,7 @@ import multiprocessing as mp
 import os
 import socket
 import time
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Sequence, Tuple, Union
 
 from . import notices
 from .errors import SchemaValidationError, ServerUnreachable
@@ -81,7 +81,8 @@ def declare_missing(experiment: Any, configs: List[Config]) -> None:
         present = [c[name] for c in configs if name in c]
         if len(present) != len(configs):
             raise SchemaValidationError(f"field {name!r} is missing from some configurations",
-                                        hint=f"declare it with a default first: experiment.declare_identifying({name!r}, type, default=...)")
+                                        hint="declare it with a default first: "
+                                             f"experiment.declare_identifying({name!r}, type, default=...)")
         experiment.declare_identifying(name, field_type(present))
 
 
@@ -173,7 +174,7 @@ def sweep(experiment: Any, configs: Union[Mapping[str, Sequence[Any]], Iterable[
     if workers == 1:
         work(experiment, fn, stale_after, f"{host}:{os.getpid()}")
     else:
-        context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        context = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context("spawn")
         procs = [context.Process(target=_child, args=(dict(experiment.client.params), experiment.client.embedded,
                                                         experiment.id, fn, stale_after, f"{host}:sweep-{i}"))
                  for i in range(workers)]

@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import TYPE_CHECKING, Any, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Literal, Optional, Tuple
 
 import psycopg
 
@@ -163,7 +163,7 @@ class Tracking:
         if self.env is not None:
             run.set_env(self.env)
         run._begin(self.started)
-        run.uuid  # known from here on, so rows spilled while the server is away name their run exactly
+        _ = run.uuid  # known from here on, so rows spilled while the server is away name their run exactly
         run._tracking = True
         self.guard.install()
         if self.buffered:
@@ -188,7 +188,7 @@ class Tracking:
             return self.statuses["exception"], f"SystemExit: {exc.code}"
         return self.statuses["exception"], describe_exception(exc)
 
-    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> Literal[False]:
         run = self.run
         status, error = self._outcome(exc)
         problems = []
@@ -220,7 +220,7 @@ class Tracking:
                 except Exception as stop_error:
                     problems.append(stop_error)
             elif run.lease_lost and exc is None:
-                problems.append(run._lease_error)
+                problems.append(run._lease_error or LeaseLostError(f"lease lost on run {run.id}"))  # as _check_lease
         finally:
             run._tracking = False
             run._close_buffer()

@@ -7,7 +7,7 @@
 -- name is used (CASE x WHEN, IS DISTINCT FROM, NULLIF, IN): a caller's search_path that puts a
 -- writable schema first could otherwise resolve an exact-signature shadow of a polymorphic or "any"
 -- built-in (count(record), format(text, ...)) in place of pg_catalog's, running its owner's code
--- with the caller's rights. tests/python/test_search_path.py plants such shadows and drives every
+-- with the caller's rights. tests/python/security/test_search_path.py plants such shadows and drives every
 -- writer path. Every other pgtrack function pins search_path = pg_catalog, pg_temp.
 
 CREATE OR REPLACE FUNCTION pgtrack._check_metric_call(p_run_id bigint, p_payload jsonb, p_kind text)

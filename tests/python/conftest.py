@@ -41,16 +41,43 @@ def create_database(setup: bool = True) -> str:
     name = f"t_{os.getpid()}_{next(_counter)}_{uuid.uuid4().hex[:6]}"
     if CITUS_DIR:
         _create_citus_database(name)
+    elif setup:  # a copy of a database set up once: what CREATE EXTENSION and setup() make, in half the time
+        with admin_connect() as conn:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{_template()}"')
+        return name
     else:
         with admin_connect() as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
     if setup:
         with psycopg.connect(dbname=name, autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION pgtrack")
-            conn.execute("SELECT pgtrack.setup()")
+            _set_up(conn)
             if CITUS_DIR:
                 conn.execute("SELECT pgtrack.distribute(shard_count => 4)")  # fewer shards: faster to make
     return name
+
+
+def _set_up(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE EXTENSION pgtrack")
+    conn.execute("SELECT pgtrack.setup()")
+
+
+_templates: dict = {}
+
+
+def _template() -> str:
+    """This process's template: a database with CREATE EXTENSION pgtrack and setup() done, made on first
+    use on the current server (PGHOST/PGPORT: a test may start another), closed to connections so that
+    copying it never waits for a session (autovacuum included)."""
+    key = (os.environ.get("PGHOST"), os.environ.get("PGPORT"))
+    if key not in _templates:
+        name = f"pgtrack_template_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        with admin_connect() as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+            with psycopg.connect(dbname=name, autocommit=True) as conn:
+                _set_up(conn)
+            admin.execute(f'ALTER DATABASE "{name}" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false')
+        _templates[key] = name
+    return _templates[key]
 
 
 def _create_citus_database(name: str) -> None:

@@ -24,9 +24,10 @@ from .._extras import require
 from ._holder import RunHolder
 
 _keras = require("keras", extra="keras")
+_Callback: Any = _keras.callbacks.Callback  # Any: an optional package's class, a base class mypy takes as it is
 
 
-class PgtrackCallback(_keras.callbacks.Callback):
+class PgtrackCallback(_Callback):
     def __init__(self, experiment: Any, identifying: Optional[Mapping[str, Any]] = None, client: Any = None,
                  stale_after: _dt.timedelta = _dt.timedelta(minutes=10), rerun_completed: bool = False,
                  heartbeat: Optional[float] = 15.0, batch_every: int = 0):

@@ -31,7 +31,7 @@ from ..errors import AlreadyCompleted
 from ._holder import RunHolder
 
 _lightning = require("lightning.pytorch", extra="lightning")
-Logger = _lightning.loggers.logger.Logger
+Logger: Any = _lightning.loggers.logger.Logger  # Any: an optional package's class, a base class mypy takes as it is
 rank_zero_only = _lightning.utilities.rank_zero_only
 
 _STATUS = {"success": "COMPLETED", "finished": "COMPLETED", "failed": "FAILED"}

@@ -32,7 +32,7 @@ from .._extras import require
 from ._holder import RunHolder
 
 _transformers = require("transformers", extra="transformers")
-TrainerCallback = _transformers.TrainerCallback
+TrainerCallback: Any = _transformers.TrainerCallback  # Any: an optional package's class, a base class mypy takes as it is
 
 
 class PgtrackCallback(TrainerCallback):

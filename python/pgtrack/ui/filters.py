@@ -42,6 +42,7 @@ def _tokens(text: str) -> List[Tuple[str, str, int]]:
         if not match or match.end() == pos:
             raise FilterError(f"cannot read the filter at position {pos}: {text[pos:pos + 20]!r}")
         kind = match.lastgroup
+        assert kind is not None  # a match of some length took one of the named alternatives
         out.append((kind, match.group(kind), match.start(kind)))
         pos = match.end()
     return out
@@ -118,13 +119,13 @@ class _Parser:
         parts = [self.parse_and()]
         while self.keyword("or"):
             parts.append(self.parse_and())
-        return parts[0] if len(parts) == 1 else (lambda row, ps=parts: any(p(row) for p in ps))
+        return parts[0] if len(parts) == 1 else (lambda row: any(p(row) for p in parts))  # parts does not change after this
 
     def parse_and(self) -> Predicate:
         parts = [self.parse_not()]
         while self.keyword("and"):
             parts.append(self.parse_not())
-        return parts[0] if len(parts) == 1 else (lambda row, ps=parts: all(p(row) for p in ps))
+        return parts[0] if len(parts) == 1 else (lambda row: all(p(row) for p in parts))  # parts does not change after this
 
     def parse_not(self) -> Predicate:
         if self.keyword("not"):

@@ -93,6 +93,7 @@ class Dashboard:
 class Handler(BaseHTTPRequestHandler):
     server_version = "pgtrack-ui"
     dashboard: Dashboard  # set on the subclass made by make_server
+    server: ThreadingHTTPServer  # make_server's: a TCP server, whose address is (host, port[, ...])
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: the terminal is the user's
         pass
@@ -134,8 +135,8 @@ class Handler(BaseHTTPRequestHandler):
                 given = credentials.strip(" \t")
                 if same_token(_latin1(given), token) or same_token(unquote_to_bytes(given), token):
                     return True
-        given = query_token(raw_query)
-        return given is not None and same_token(given, token)
+        from_query = query_token(raw_query)
+        return from_query is not None and same_token(from_query, token)
 
     def do_HEAD(self) -> None:
         self.do_GET()
@@ -157,7 +158,8 @@ class Handler(BaseHTTPRequestHandler):
                 name = path[len("/static/"):]
                 if name not in STATIC:
                     raise LookupError(f"no asset {name}")
-                body = resources.files("pgtrack.ui").joinpath("static", name).read_bytes()
+                # one name a step: Traversable.joinpath takes several only from Python 3.11
+                body = resources.files("pgtrack.ui").joinpath("static").joinpath(name).read_bytes()
                 self._send(HTTPStatus.OK, body, STATIC[name])
             elif path == "/" or path.split("/")[1] in ("experiments", "runs", "compare"):
                 self._send(HTTPStatus.OK, SHELL.encode(), "text/html; charset=utf-8")
@@ -309,6 +311,7 @@ def url_of(server: ThreadingHTTPServer, path: str = "/") -> str:
     browser sends no fragment to any server; the page moves the token to sessionStorage and out of
     the address bar. For /api/ requests from a script, send ``auth_header(server)`` instead."""
     host, port = server.server_address[:2]
+    assert isinstance(host, str)  # an AF_INET/AF_INET6 socket's address names its host as text
     shown = f"[{host}]" if ":" in host else host
     token = server.dashboard.token  # type: ignore[attr-defined]
     path, _, fragment = path.partition("#")

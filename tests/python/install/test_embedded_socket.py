@@ -41,7 +41,7 @@ def _python_for(user):
 
     system = Path("/usr/bin/python3")
     same = system.exists() and subprocess.run([str(system), "-c", f"import sys; sys.exit(sys.version_info[:2] != {sys.version_info[:2]})"]).returncode == 0
-    paths = [Path(sysconfig.get_paths()["purelib"]), Path(__file__).resolve().parents[2] / "python"]
+    paths = [Path(sysconfig.get_paths()["purelib"]), Path(__file__).resolve().parents[3] / "python"]
     if not same or not all(_reachable(p) for p in paths):
         return None, {}
     return str(system), {"PYTHONPATH": os.pathsep.join(map(str, paths))}

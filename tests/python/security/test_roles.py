@@ -6,7 +6,7 @@ import psycopg
 import pytest
 
 import pgtrack
-from test_security import roles  # noqa: F401  (fixture)
+from test_shared_server import roles  # noqa: F401  (fixture)
 
 
 def can(dbname, role, sql, params=None):

@@ -10,11 +10,11 @@ import uuid
 import psycopg
 import pytest
 from psycopg import sql
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 
 import hostile
 from conftest import CITUS_DIR, admin_connect, drop_roles
-from test_security import connect_as, is_superuser, roles  # noqa: F401  (the fixture)
+from test_shared_server import connect_as, is_superuser, roles  # noqa: F401  (the fixture)
 
 GENERATED = ("_metrics_write", "_metrics_write_batch", "_metrics_copy_begin")
 
@@ -86,7 +86,10 @@ def assert_generated_code_quotes(conn, names, baseline):
         for name in names:
             if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name in base:
                 continue  # a plain word is also a keyword or variable of the code itself
-            assert name not in code, f"{name!r} outside quotes in {fn}"
+            # Operator characters alone ('>>') are also part of the code's own qualified operators, which
+            # a metric column adds (OPERATOR(pg_catalog.->>) reads its JSON value): those say nothing.
+            own = re.sub(r"OPERATOR\(pg_catalog\.[^\s()]+\)", " ", code) if not re.search(r"\w", name) else code
+            assert name not in own, f"{name!r} outside quotes in {fn}"
             assert name not in comments, f"{name!r} in a comment of {fn}"
         assert code.count("(") == code.count(")"), fn
 
@@ -175,6 +178,7 @@ def test_the_whole_corpus_is_a_column_or_pt003_and_never_code(dbname, conn, base
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=hostile.names_strategy())
+@example(name=">>")  # also part of the qualified operator ->> that a metric column brings into the writers
 def test_generated_names_are_columns_or_pt003(conn, baseline, name):
     if _add(conn, name):
         assert_generated_code_quotes(conn, [name], baseline)

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import let_the_server_user_through, without_settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 SCRIPT = """
 import pgtrack

@@ -5,7 +5,7 @@ intervals and names: tests/sql/leases.sql, lost.sql, invariants.sql.)"""
 import psycopg
 import pytest
 
-from test_security import connect_as, roles  # noqa: F401  (the fixture)
+from test_shared_server import connect_as, roles  # noqa: F401  (the fixture)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import _require_cluster, create_database, drop_database
 
-SWEEP = Path(__file__).resolve().parents[2] / "examples" / "sweep.py"
+SWEEP = Path(__file__).resolve().parents[3] / "examples" / "sweep.py"
 
 
 @pytest.fixture(scope="module")

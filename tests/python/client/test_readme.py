@@ -12,7 +12,7 @@ import pytest
 
 from conftest import create_database, drop_database
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[3] / "README.md"
 FENCE = re.compile(r"(?P<marker><!-- not run: [^>]+-->\n)?```(?P<lang>\w+)\n(?P<body>.*?)```", re.S)
 
 

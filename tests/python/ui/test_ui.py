@@ -4,7 +4,7 @@ the best row and the lost marker, sort and filter, charts drawn, a run written b
 appearing without reload, the compare view, hostile strings shown as text; and the server's own
 guards (read-only, Host check, the token, errors as pages). The browser opens the URL the command
 printed (its fragment carries the access token, which the page keeps in sessionStorage for the tab),
-as a person does, then browses in that tab; tests/python/test_ui_access.py tests the token and Host
+as a person does, then browses in that tab; tests/python/ui/test_ui_access.py tests the token and Host
 rules themselves."""
 import json
 import os

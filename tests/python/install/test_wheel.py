@@ -14,7 +14,7 @@ import pytest
 
 from conftest import create_database, drop_database, without_settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PG_CONFIG = os.path.join(os.environ.get("PGTRACK_PG_BIN", "/usr/lib/postgresql/15/bin"), "pg_config")
 
 SCRIPT = """
@@ -32,10 +32,18 @@ print(run.refresh().status, client.value("SELECT loss FROM pgtrack.metrics WHERE
 
 
 @pytest.fixture(scope="module")
-def wheel():
-    built = subprocess.run(["make", "-s", "-C", str(ROOT), "wheel"], capture_output=True, text=True, timeout=600)
-    assert built.returncode == 0, built.stderr[-2000:]
-    return sorted((ROOT / "dist").glob("pgtrack-*.whl"))[-1]
+def wheel(tmp_path_factory):
+    """make wheel, then a copy of the wheel of our own: under a lock, since make test's lanes share the
+    checkout's dist/ (and make wheel empties it first)."""
+    import fcntl
+
+    (ROOT / "dist").mkdir(exist_ok=True)
+    with open(ROOT / "dist" / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built = subprocess.run(["make", "-s", "-C", str(ROOT), "wheel"], capture_output=True, text=True, timeout=600)
+        assert built.returncode == 0, built.stderr[-2000:]
+        made = sorted((ROOT / "dist").glob("pgtrack-*.whl"))[-1]
+        return Path(shutil.copy(made, tmp_path_factory.mktemp("wheel")))
 
 
 def test_the_wheel_installs_the_extension_and_tracks_a_run(tmp_path, wheel):
