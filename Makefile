@@ -35,6 +35,7 @@ all: $(GENERATED) $(GENERATED_UPGRADES)
 else ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
 installcheck: installcheck-tap
+WITH_PGXS := 1
 else
 all: $(GENERATED) $(GENERATED_UPGRADES)
 install:
@@ -52,8 +53,10 @@ test: $(GENERATED) $(GENERATED_UPGRADES)
 
 # Everyday work, in under 3 minutes: ruff and mypy, then PostgreSQL 15 only: pgTAP, the isolation
 # specs and the pytest tests not marked slow (tests/README.md).
+ifndef WITH_PGXS
 check: $(GENERATED) $(GENERATED_UPGRADES)
 	bash tools/check.sh
+endif
 
 lint:
 	bash tools/lint.sh

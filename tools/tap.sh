@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 db=${PGTRACK_TAP_DB:-pgtrack_tap}
-psql -q -v ON_ERROR_STOP=1 -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+PGOPTIONS="-c client_min_messages=warning" psql -q -v ON_ERROR_STOP=1 -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
 psql -q -v ON_ERROR_STOP=1 -d "$db" -c "CREATE EXTENSION pgtrack" -c "SELECT pgtrack.setup()" \
      -c "CREATE EXTENSION pgtap" >/dev/null
 if [ $# -eq 0 ]; then set -- tests/sql/; fi

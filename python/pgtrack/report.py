@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Optional, Tuple
 
 from .client import for_reading
+from .runtable import best_run, score
 
 CURVE_RUNS = 100
 
@@ -88,14 +89,10 @@ def build_report(client: Any, experiment: Any, metric: Optional[str] = None, dir
     runs = data.runs_page(client, exp_id, limit=data.MAX_PAGE * 1000)
     runs["primary"], runs["directions"] = info["primary"], info["directions"]
     primary = info["primary"]
-    if primary:  # the best row by the (possibly overridden) primary metric
-        scored = [r for r in runs["rows"] if isinstance(r.get(f"best {primary}"), (int, float))]
-        pick = max if info["directions"][primary] == "max" else min
-        runs["best_id"] = pick(scored, key=lambda r: r[f"best {primary}"])["id"] if scored else None
+    if primary:  # the best row by the (possibly overridden) primary metric, first; rows without a score last
+        runs["best_id"] = best_run(runs["rows"], primary, info["directions"][primary])
         sign = -1 if info["directions"][primary] == "max" else 1
-        ordered = sorted(runs["rows"], key=lambda r: (not isinstance(r.get(f"best {primary}"), (int, float)),
-                                                      sign * r[f"best {primary}"] if isinstance(r.get(f"best {primary}"), (int, float))
-                                                      else 0, r["id"]))
+        ordered = sorted(runs["rows"], key=lambda r: (score(r, primary) is None, sign * (score(r, primary) or 0), r["id"]))
     else:
         ordered = runs["rows"]
     chart_ids = [r["id"] for r in ordered[:curve_runs]]

@@ -9,9 +9,10 @@ One SQL statement: per run one scan of its metrics through the primary key.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from psycopg import sql as _sql
 
@@ -23,6 +24,25 @@ MAXIMISED = re.compile(r"acc|auc|f1|precision|recall|score|reward|iou|bleu|map",
 
 def maximised(metric: str, maximize: Iterable[str] = ()) -> bool:
     return metric in set(maximize) or bool(MAXIMISED.search(metric))
+
+
+def score(row: Dict[str, Any], metric: str) -> Optional[float]:
+    """The row's ``best <metric>`` when it is a number that can win (not None, not NaN), else None."""
+    value = row.get(f"best {metric}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value):
+        return value
+    return None
+
+
+def best_run(rows: Iterable[Dict[str, Any]], metric: str, direction: str) -> Optional[int]:
+    """The id of the best of ``rows`` by ``best <metric>``: the lowest, or the highest for direction
+    "max"; a row without a score (score()) never wins; of equal scores the first row wins. The
+    dashboard's highlight and the report's both come from here."""
+    scored = [(value, row["id"]) for row in rows if (value := score(row, metric)) is not None]
+    if not scored:
+        return None
+    pick = max if direction == "max" else min
+    return pick(scored, key=lambda pair: pair[0])[1]
 
 
 @dataclass

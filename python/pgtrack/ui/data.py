@@ -10,7 +10,7 @@ import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..jsonvalues import json_safe
-from ..runtable import RunTable, run_table
+from ..runtable import RunTable, best_run, run_table
 from ..statements import RUN_STATUS_JOIN
 from .filters import compile_filter
 
@@ -116,13 +116,7 @@ def runs_page(client: Any, experiment_id: int, sort: Optional[str] = None, desce
     predicate = compile_filter(filter_text, table.columns)
     rows = [r for r in table.rows if predicate(r)]
     primary = choose_primary(table)
-    best_id = None
-    if primary:
-        scored = [r for r in rows if isinstance(r.get(f"best {primary}"), (int, float))
-                  and not math.isnan(r[f"best {primary}"])]
-        if scored:
-            pick = max if table.directions[primary] == "max" else min
-            best_id = pick(scored, key=lambda r: r[f"best {primary}"])["id"]
+    best_id = best_run(rows, primary, table.directions[primary]) if primary else None
     if sort:
         if sort not in table.columns:
             raise ValueError(f"unknown column {sort!r}")
