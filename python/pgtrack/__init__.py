@@ -16,13 +16,13 @@ from .errors import (
     ServerUnreachable,
     translate,
 )
-from .experiment import CollisionGroup, Experiment, IdentifyingField
+from .experiment import CollisionGroup, Experiment, IdentifyingField, run_from_env
 from .functions import *  # noqa: F401,F403  (SQLTrack's module-level experiment_*/run_* functions)
 from .functions import __all__ as _functions
 from .lifecycle import LifecycleHandle, run_lifecycle
 from .query import F, Field, Query
 from .registry import RegisterResult, find, heartbeat, register
-from .run import Run, run_from_env
+from .run import Run
 from .schema import load_schema
 from .store import Store
 from .sweep import sweep

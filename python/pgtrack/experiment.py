@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import uuid
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Mapping, Optional
@@ -11,6 +12,7 @@ from . import statements as sql
 from .client import Client
 from .errors import NotFoundError
 from .jsonvalues import identifying_json, to_json
+from .query import Fields, Query
 from .run import Run
 from .suggest import suggest
 
@@ -94,21 +96,15 @@ class Experiment:
 
     def where(self, *exprs: Any) -> Any:
         """A Query over this experiment's runs: ``experiment.where(F("lr") < 0.01).order_by(...).all()``."""
-        from .query import Query
-
         return Query(self).where(*exprs)
 
     def query(self) -> Any:
         """A Query of every run (then where/order_by/limit/...)."""
-        from .query import Query
-
         return Query(self)
 
     @property
     def f(self) -> Any:
         """``experiment.f.<name>``: a field checked at once (AttributeError for a typo); ``dir()`` lists them."""
-        from .query import Fields
-
         return Fields(self)
 
     def add_metric(self, name: str, type: str = "double precision", comment: Optional[str] = None) -> bool:
@@ -206,3 +202,19 @@ def experiment_id(client: Client, experiment: Any) -> int:
     if isinstance(experiment, str) and experiment.isdigit() and client.one(sql.EXPERIMENT_BY_NAME, (experiment,)) is None:
         experiment = int(experiment)
     return Experiment.get(client, experiment).id
+
+
+def run_from_env(client: Client) -> Run:
+    """The run named by PGTRACK_EXPERIMENT_NAME and/or PGTRACK_EXPERIMENT_ID, and optionally
+    PGTRACK_RUN_ID (created with that id if it does not exist; a new run without it). SQLTrack's
+    SQLTRACK_EXPERIMENT_NAME/_ID and SQLTRACK_RUN_ID are read when pgtrack's are not set."""
+
+    def env(suffix: str) -> Optional[str]:  # pgtrack's names, else SQLTrack's
+        return os.environ.get(f"PGTRACK_{suffix}") or os.environ.get(f"SQLTRACK_{suffix}") or None
+
+    name, exp_id = env("EXPERIMENT_NAME"), env("EXPERIMENT_ID")
+    if name is None and exp_id is None:
+        raise ValueError("set PGTRACK_EXPERIMENT_NAME and/or PGTRACK_EXPERIMENT_ID (or SQLTrack's SQLTRACK_*)")
+    experiment = Experiment(client, experiment_id=None if exp_id is None else int(exp_id), name=name)
+    run_id = env("RUN_ID")
+    return experiment.get_run(run_id=None if run_id is None else int(run_id))

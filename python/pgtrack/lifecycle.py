@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, Mapping, Optional
 
 from . import statements as sql
 from .errors import AlreadyCompleted, AlreadyRunning
+from .registry import experiment_of
 from .run import Run
 
 if TYPE_CHECKING:
@@ -75,8 +76,6 @@ def run_lifecycle(experiment: "Experiment", identifying: Mapping[str, Any], anno
                   *, stale_after: _dt.timedelta = _dt.timedelta(minutes=10), force: bool = False,
                   heartbeat: Optional[float] = None) -> Iterator[LifecycleHandle]:
     """Claim, run and finalise one configuration (see the module docstring). ``experiment`` may be a Store."""
-    from .store import experiment_of
-
     experiment = experiment_of(experiment)
     result = experiment.register(identifying, annotating, on_duplicate="claim_if_stale", stale_after=stale_after)
     run = result.run

@@ -29,11 +29,11 @@ from psycopg import sql as _sql
 
 from ._sqlparts import ident
 from .errors import SchemaValidationError
-from .status import status_name
+from .run import Run
+from .status import Status, status_name
 
 if TYPE_CHECKING:
     from .experiment import Experiment
-    from .run import Run
 
 # run column types -> the DSL's kinds
 _KINDS = {"bigint": "int", "integer": "int", "smallint": "int", "double precision": "float", "real": "float",
@@ -453,9 +453,6 @@ class Query:
 
     def _runs(self, limit: Optional[int] = None) -> List["Run"]:
         from psycopg.rows import dict_row
-
-        from .run import Run
-        from .status import Status
 
         client = self.experiment.client
         runs = []

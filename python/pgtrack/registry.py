@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
 
 from . import statements as sql
-from .errors import DuplicateRunError, SchemaValidationError
+from .errors import DuplicateRunError, NotFoundError, SchemaValidationError
 from .jsonvalues import identifying_json, to_json
 from .run import Run
 from .status import status_name
-from .store import experiment_of
 
 if TYPE_CHECKING:
     from .experiment import Experiment
@@ -54,6 +53,12 @@ def stale_interval(stale_after: Any) -> Optional[_dt.timedelta]:
         return stale_after
     raise SchemaValidationError(f"stale_after must be a datetime.timedelta, got {stale_after!r}",
                                 hint="pass stale_after=timedelta(minutes=10)")
+
+
+def experiment_of(thing: Any) -> "Experiment":
+    """The Experiment behind what the caller passed: an Experiment, or a face that wraps one and names
+    it ``experiment`` (wallow's Store, whose module sits on top of this one)."""
+    return getattr(thing, "experiment", None) or thing
 
 
 def run_from_registration(experiment: "Experiment", row: tuple, claimed: bool) -> Optional[Run]:
@@ -95,8 +100,6 @@ def heartbeat(run: Any, identifying: Optional[Mapping[str, Any]] = None) -> _dt.
     ``heartbeat(store, identifying={...})``, finds the run by its identifying values first (NotFoundError
     if there is none)."""
     if identifying is not None:
-        from .errors import NotFoundError
-
         found = find(run, **identifying)
         if found is None:
             raise NotFoundError(f"no run with identifying values {dict(identifying)!r}", hint="register it first")

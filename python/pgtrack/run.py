@@ -554,20 +554,3 @@ def _json_or_none(value: Any) -> Optional[str]:
 
 def _id_of(value: Any) -> int:
     return value.id if hasattr(value, "id") else value
-
-
-def run_from_env(client: Client) -> Run:
-    """The run named by PGTRACK_EXPERIMENT_NAME and/or PGTRACK_EXPERIMENT_ID, and optionally
-    PGTRACK_RUN_ID (created with that id if it does not exist; a new run without it). SQLTrack's
-    SQLTRACK_EXPERIMENT_NAME/_ID and SQLTRACK_RUN_ID are read when pgtrack's are not set."""
-    from .experiment import Experiment
-
-    def env(suffix: str) -> Optional[str]:  # pgtrack's names, else SQLTrack's
-        return os.environ.get(f"PGTRACK_{suffix}") or os.environ.get(f"SQLTRACK_{suffix}") or None
-
-    name, exp_id = env("EXPERIMENT_NAME"), env("EXPERIMENT_ID")
-    if name is None and exp_id is None:
-        raise ValueError("set PGTRACK_EXPERIMENT_NAME and/or PGTRACK_EXPERIMENT_ID (or SQLTrack's SQLTRACK_*)")
-    experiment = Experiment(client, experiment_id=None if exp_id is None else int(exp_id), name=name)
-    run_id = env("RUN_ID")
-    return experiment.get_run(run_id=None if run_id is None else int(run_id))

@@ -12,18 +12,15 @@ Experiment. ``store.experiment`` is pgtrack's own object, ``store.client`` its C
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
+from .experiment import Experiment
+from .registry import experiment_of  # noqa: F401  (pgtrack.store.experiment_of, as before)
 from .run import Run
-
-if TYPE_CHECKING:
-    from .experiment import Experiment
 
 
 class Store:
-    def __init__(self, experiment: "Experiment"):
-        from .experiment import Experiment
-
+    def __init__(self, experiment: Experiment):
         if not isinstance(experiment, Experiment):
             raise TypeError("Store wraps a pgtrack.Experiment (e.g. what pgtrack.load_schema returns)")
         self.experiment = experiment
@@ -52,8 +49,3 @@ class Store:
         if run.experiment is None:
             run.experiment = self.experiment
         return run.artefacts_dir(None, None, *parts, mkdir=mkdir)
-
-
-def experiment_of(thing: Any) -> "Experiment":
-    """The Experiment behind an Experiment or a Store."""
-    return thing.experiment if isinstance(thing, Store) else thing

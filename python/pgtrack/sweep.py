@@ -36,7 +36,11 @@ import time
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Sequence, Tuple, Union
 
 from . import notices
+from .client import Client
 from .errors import SchemaValidationError, ServerUnreachable
+from .experiment import Experiment
+from .jsonvalues import identifying_json
+from .runtable import run_table
 
 Config = Dict[str, Any]
 OUTAGE_PATIENCE = 600.0  # seconds a worker waits for an unreachable server before it gives up
@@ -144,9 +148,6 @@ def work(experiment: Any, fn: Callable[[Config, Any], Any], stale_after: _dt.tim
 
 def _child(client_params: Dict[str, Any], embedded: bool, experiment_id: int, fn: Callable, stale_after: _dt.timedelta,
            name: str) -> None:
-    from .client import Client
-    from .experiment import Experiment
-
     client = Client.__new__(Client)
     client._setup(client_params, embedded, None)
     work(Experiment._bind(client, experiment_id), fn, stale_after, name)
@@ -159,9 +160,6 @@ def sweep(experiment: Any, configs: Union[Mapping[str, Sequence[Any]], Iterable[
     """Run ``fn(config, run)`` for every configuration not completed yet, in ``workers`` processes;
     returns a summary row per configuration (see the module docstring). ``experiment``: an Experiment,
     or a name (then ``client``, default ``pgtrack.Client()``)."""
-    from .client import Client
-    from .experiment import Experiment
-
     if not isinstance(experiment, Experiment):
         experiment = Experiment(client or Client(), name=str(experiment))
     if not isinstance(stale_after, _dt.timedelta) or stale_after.total_seconds() <= 0:
@@ -186,8 +184,6 @@ def sweep(experiment: Any, configs: Union[Mapping[str, Sequence[Any]], Iterable[
 
 
 def _summary(experiment: Any, wanted: List[Config]) -> List[Dict[str, Any]]:
-    from .runtable import run_table
-
     table = run_table(experiment.client, experiment.id)
     keys = {experiment.client.value("SELECT pgtrack.normalize_identity(%s, %s::jsonb)::text", (experiment.id, _json(c)))
             for c in wanted}
@@ -197,6 +193,4 @@ def _summary(experiment: Any, wanted: List[Config]) -> List[Dict[str, Any]]:
 
 
 def _json(value: Any) -> str:
-    from .jsonvalues import identifying_json
-
     return identifying_json(value)
