@@ -96,3 +96,82 @@ RUN_STATUS = (
     f"{_SEEN} AS last_seen, clock_timestamp() - {_SEEN} AS silent_for "
     "FROM pgtrack.runs x JOIN pgtrack.experiments xe ON xe.id = x.experiment_id)")
 RUN_STATUS_JOIN = "JOIN " + RUN_STATUS + " s ON s.run_id = r.id AND s.experiment_id = r.experiment_id"
+
+# Command line (pgtrack.cli): its reads for display, and the few statements only it sends
+# The experiment named or numbered ref, a name winning over a number: (ref, ref, ref) -> (id, name)
+EXPERIMENT_BY_REF = "SELECT id, name FROM pgtrack.experiments WHERE id::text = %s OR name = %s ORDER BY name = %s DESC LIMIT 1"
+# Every experiment's name, in no order: the candidates of a "did you mean"
+EXPERIMENT_NAMES_UNORDERED = "SELECT name FROM pgtrack.experiments"
+# The experiment's name by id
+EXPERIMENT_NAME = "SELECT name FROM pgtrack.experiments WHERE id = %s"
+# The experiment's lost time as text (interval output), after experiment_set_lost_after
+EXPERIMENT_LOST_AFTER = "SELECT lost_after::text FROM pgtrack.experiments WHERE id = %s"
+# What deleting the experiment would take: (name, runs, metric rows), asked before DELETE_EXPERIMENT
+EXPERIMENT_SIZE = (
+    "SELECT e.name, count(r.id), coalesce(sum((SELECT count(*) FROM pgtrack.metrics m "
+    "WHERE m.run_id = r.id AND m.experiment_id = r.experiment_id)), 0) "
+    "FROM pgtrack.experiments e LEFT JOIN pgtrack.runs r ON r.experiment_id = e.id WHERE e.id = %s GROUP BY e.name")
+# The experiment with its runs and metric rows: (runs, metric_rows) deleted, or PT002 (not found)
+DELETE_EXPERIMENT = "SELECT runs, metric_rows FROM pgtrack.delete_experiment(%s)"
+# Every experiment with its runs counted by status (LOST ones apart, RUN_STATUS_JOIN), oldest first
+EXPERIMENT_LISTING = ("""
+        SELECT e.id, e.name, count(r.id) AS runs,
+               count(r.id) FILTER (WHERE r.status = 'RUNNING' AND NOT s.lost) AS running,
+               count(r.id) FILTER (WHERE s.lost) AS lost,
+               count(r.id) FILTER (WHERE r.status = 'COMPLETED') AS completed,
+               count(r.id) FILTER (WHERE r.status IN ('FAILED', 'NODE_FAIL', 'OUT_OF_MEMORY', 'TIMEOUT', 'BOOT_FAIL', """
+    """'DEADLINE')) AS failed,
+               count(r.id) FILTER (WHERE r.status IN ('CANCELLED', 'PREEMPTED', 'REVOKED')) AS cancelled,
+               e.time_created AS created, e.comment
+          FROM pgtrack.experiments e LEFT JOIN pgtrack.runs r ON r.experiment_id = e.id
+          LEFT """ + RUN_STATUS_JOIN + """
+         GROUP BY e.id ORDER BY e.id""")
+# The labels of pgtrack.runstatus (the Slurm job states), to check a status asked for
+RUN_STATUSES = "SELECT enum_range(NULL::pgtrack.runstatus)::text[]"
+
+# The run listing's lost flag and shown status: the run's own (RUN_STATUS_JOIN), or judged with
+# --lost-after for this listing only.
+_OVERRIDDEN_LOST = "pgtrack.is_lost(r.status, s.last_seen, %(l)s::interval)"
+_OVERRIDDEN_SHOWN = f"CASE WHEN {_OVERRIDDEN_LOST} THEN 'LOST' ELSE r.status::text END"
+
+
+def _run_listing(lost: str, shown: str) -> str:
+    """Runs newest first, of experiment %(e)s (NULL: all) and shown status %(s)s (NULL: any), at most %(n)s;
+    a lost run's duration stops at its last sign of life instead of growing."""
+    return f"""
+        SELECT r.id, e.name AS experiment, {shown} AS status, coalesce(r.identity, r.args) AS config,
+               r.attempt, r.worker, r.time_started AS started,
+               coalesce(r.time_finished, CASE WHEN {lost} THEN s.last_seen ELSE clock_timestamp() END) - r.time_started AS duration,
+               s.silent_for AS updated_ago,
+               split_part(r.error, E'\\n', 1) AS error
+          FROM pgtrack.runs r JOIN pgtrack.experiments e ON e.id = r.experiment_id
+         {RUN_STATUS_JOIN}
+         WHERE (%(e)s::bigint IS NULL OR r.experiment_id = %(e)s) AND (%(s)s::text IS NULL OR {shown} = %(s)s)
+         ORDER BY r.id DESC LIMIT %(n)s"""
+
+
+# The run listing with each run's own lost time; ..._LOST_AFTER with %(l)s (an interval) for every run
+RUN_LISTING = _run_listing("s.lost", "s.shown_status")
+RUN_LISTING_LOST_AFTER = _run_listing(_OVERRIDDEN_LOST, _OVERRIDDEN_SHOWN)
+# One run with its experiment's name, every column of pgtrack.runs
+RUN_WITH_EXPERIMENT = ("SELECT r.*, e.name AS experiment FROM pgtrack.runs r JOIN pgtrack.experiments e ON e.id = r.experiment_id "
+                       "WHERE r.id = %s")
+# Whether the run is lost, and how long it has been silent: (experiment_id, run_id) -> (lost, silent_for)
+RUN_LOST = "SELECT lost, silent_for FROM pgtrack.runs_status(%s) WHERE run_id = %s"
+# The last non-null value of each metric the run logged: (metric, value as jsonb, step, progress) rows
+FINAL_METRICS = "SELECT * FROM pgtrack.final_metrics(%s)"
+# The run's relationships to other runs, as (kind, to_id)
+RUN_RELATIONSHIPS_FROM = "SELECT kind, to_id FROM pgtrack.run_relationships WHERE from_id = %s ORDER BY 1, 2"
+# The metric columns for display: name, type (its SQL name), comment
+METRIC_LISTING = "SELECT name, type::text AS type, comment FROM pgtrack.metric_columns()"
+# pgtrack setup: the extension when neither it nor a plain install is there, then the data tables (returns the layout)
+CREATE_EXTENSION = "CREATE EXTENSION pgtrack"
+SETUP = "SELECT pgtrack.setup()"
+# pgtrack status: the server, database and user it is connected as, pgtrack's layout, and counts
+SERVER_VERSION = "SHOW server_version"
+CURRENT_DATABASE = "SELECT current_database()"
+CURRENT_USER = "SELECT current_user"
+LAYOUT_VERSION = "SELECT value FROM pgtrack.meta WHERE key = 'layout_version'"
+EXPERIMENT_COUNT = "SELECT count(*) FROM pgtrack.experiments"
+METRIC_COLUMN_COUNT = "SELECT count(*) FROM pgtrack.metric_columns()"
+RUN_COUNTS = "SELECT shown_status, count(*) FROM pgtrack.runs_status() GROUP BY 1 ORDER BY 1"
