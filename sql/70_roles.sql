@@ -77,7 +77,49 @@ BEGIN
             END IF;
         END LOOP;
     END IF;
-    -- The typed experiment views (views.sql): security_invoker, so reading one needs the tables too.
+    PERFORM pgtrack._grant_views();
+END
+$$;
+
+-- What a change of one kind needs, instead of every grant again: re-applying all of them rewrites the
+-- catalog rows of every pgtrack table and function (a GRANT writes its row even when nothing changes),
+-- which made each add_metric and drop_metric 5-10 times slower with the roles present, and
+-- invalidated every session's cached plans of every pgtrack table.
+
+CREATE OR REPLACE FUNCTION pgtrack._grant_writers()
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* EXECUTE on the generated metric writers, which _regenerate_writers has just made anew, for whichever
+   of the three roles exist (every role executes the SECURITY INVOKER functions: _role_grants). */
+DECLARE
+    v_role text;
+BEGIN
+    FOREACH v_role IN ARRAY ARRAY['pgtrack_reader', 'pgtrack_writer', 'pgtrack_admin'] LOOP
+        IF to_regrole(v_role) IS NOT NULL THEN
+            EXECUTE format('GRANT EXECUTE ON FUNCTION
+                                pgtrack._metrics_write(bigint, bigint, double precision, jsonb, boolean, integer, bigint),
+                                pgtrack._metrics_write_batch(bigint, jsonb, boolean, integer, bigint, boolean),
+                                pgtrack._metrics_copy_begin(bigint, bigint, double precision, bigint, double precision, integer, bigint)
+                            TO %I', v_role);
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION pgtrack._grant_writers() IS
+$$Internal: EXECUTE on the generated metric writers for the pgtrack roles that exist.$$;
+
+CREATE OR REPLACE FUNCTION pgtrack._grant_views()
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+/* The typed experiment views (views.sql) for whichever of the three roles exist: security_invoker
+   views, so reading one needs the tables too (_role_grants). */
+DECLARE
+    v_role text;
+BEGIN
     IF to_regnamespace('pgtrack_views') IS NOT NULL THEN
         FOREACH v_role IN ARRAY ARRAY['pgtrack_reader', 'pgtrack_writer', 'pgtrack_admin'] LOOP
             IF to_regrole(v_role) IS NOT NULL THEN
@@ -88,6 +130,8 @@ BEGIN
     END IF;
 END
 $$;
+COMMENT ON FUNCTION pgtrack._grant_views() IS
+$$Internal: USAGE and SELECT on the typed experiment views for the pgtrack roles that exist.$$;
 
 CREATE OR REPLACE FUNCTION pgtrack._runs_insert_without_id(p_role name, p_update boolean)
 RETURNS void

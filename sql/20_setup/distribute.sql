@@ -185,6 +185,7 @@ BEGIN
     INSERT INTO pgtrack.meta (key, value) VALUES ('distributed', 'citus')
     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
     PERFORM pgtrack._regenerate_writers();
+    PERFORM pgtrack._role_grants();  -- the workers' grants (_citus_worker_grants) and the new lock table's
     RETURN format('distributed: runs, metrics and experiment_locks by experiment_id (%s co-located shards); meta, '
                   'applied_migrations, experiments, experiment_relationships, identifying_fields, run_relationships '
                   'as reference tables', v_shards);

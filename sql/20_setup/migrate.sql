@@ -194,6 +194,7 @@ BEGIN
     INSERT INTO pgtrack.applied_migrations (name, checksum, applied_at)
     VALUES (p_name, v_checksum, pg_catalog.clock_timestamp());
     PERFORM pgtrack._regenerate_writers();  -- the script may have added metric columns
+    PERFORM pgtrack._role_grants();  -- ... or run columns, which pgtrack_writer's column privileges name
     PERFORM pgtrack._create_experiment_views(v_views);
     RETURN true;
 END

@@ -126,7 +126,8 @@ BEGIN
         PERFORM pgtrack.partition_metrics(metrics_partitions);
     END IF;
 
-    PERFORM pgtrack._regenerate_writers();  -- also re-applies the role grants (70_roles.sql)
+    PERFORM pgtrack._regenerate_writers();
+    PERFORM pgtrack._role_grants();  -- every grant, for the tables and columns a later version added (70_roles.sql)
     RETURN v_layout;
 END
 $$;

@@ -306,7 +306,7 @@ $fn$, CASE WHEN pgtrack._is_distributed() THEN E'    RETURN NULL;  -- a distribu
     IF v_propagate IS NOT NULL THEN
         PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', v_propagate, true);
     END IF;
-    PERFORM pgtrack._role_grants();
+    PERFORM pgtrack._grant_writers();  -- the roles' EXECUTE on the new functions: nothing else changed
 END
 $$;
 

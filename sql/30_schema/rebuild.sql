@@ -178,7 +178,8 @@ BEGIN
         EXECUTE format('ALTER TABLE pgtrack.metrics SET (%s)', array_to_string(v_options, ', '));
     END IF;
     ANALYZE pgtrack.metrics;  -- a new table has no statistics; best_runs' plans need them
-    PERFORM pgtrack._regenerate_writers();  -- new table, new plans; also re-applies the role grants
+    PERFORM pgtrack._regenerate_writers();  -- new table, new plans
+    PERFORM pgtrack._role_grants();  -- a new table: its grants again
     PERFORM pgtrack._create_experiment_views(v_views);
     RETURN v_dropped;
 END

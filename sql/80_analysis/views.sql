@@ -161,7 +161,7 @@ BEGIN
                        v_id);
         EXECUTE format('COMMENT ON VIEW pgtrack_views.%I IS %L', v_view, 'pgtrack experiment ' || v_id);
     END LOOP;
-    PERFORM pgtrack._role_grants();
+    PERFORM pgtrack._grant_views();
 END
 $$;
 

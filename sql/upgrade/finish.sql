@@ -22,6 +22,7 @@ BEGIN
     IF to_regclass('pgtrack.metrics') IS NOT NULL THEN
         PERFORM pgtrack._layout();  -- every layout step (sql/20_setup/layout.sql), as setup() runs them
         PERFORM pgtrack._regenerate_writers();
+        PERFORM pgtrack._role_grants();  -- new functions and columns of this version, for the roles
         FOR v_fn IN
             SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
               JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
