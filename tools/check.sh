@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make check: the everyday run, in under 3 minutes. ruff and mypy, then on a throwaway PostgreSQL 15
-# cluster: make installcheck (pgTAP and the isolation specs) and the pytest tests not marked slow,
-# in two processes (pytest-xdist), each on a cluster of its own (conftest.py). make test runs it all.
+# cluster: make installcheck (pgTAP and the isolation specs) and the pytest tests not marked slow, in
+# PGTRACK_CHECK_JOBS processes (pytest-xdist, default 3: the tests wait on servers more than they
+# compute), each on a cluster of its own (conftest.py). make test runs everything.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT_DIR"
@@ -12,6 +13,7 @@ out=$(mktemp -d /tmp/pgtrack-iso.XXXXXX)
 log "PostgreSQL 15: make installcheck (pgTAP, isolation specs)"
 make -s installcheck PG_CONFIG="$PG15_BIN/pg_config" ISOLATION_OUT="$out" \
     || { cat "$out/regression.diffs" 2>/dev/null; exit 1; }
-log "PostgreSQL 15: pytest -m 'not slow'"
-"$VENV/bin/python" -m pytest -q -p no:cacheprovider -m "not slow" ${PGTRACK_CHECK_JOBS:+-n "$PGTRACK_CHECK_JOBS"} tests/python
+jobs=${PGTRACK_CHECK_JOBS:-3}
+log "PostgreSQL 15: pytest -m 'not slow' in $jobs processes, each on a cluster of its own"
+PGTRACK_CLUSTER_PER_WORKER=1 "$VENV/bin/python" -m pytest -q -p no:cacheprovider -m "not slow" -n "$jobs" tests/python
 log "make check passed in $((SECONDS - started)) s"

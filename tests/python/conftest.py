@@ -19,6 +19,34 @@ import pytest
 _counter = itertools.count()
 
 
+def pytest_configure(config):
+    """Under pytest-xdist with PGTRACK_CLUSTER_PER_WORKER=1 (make check), each worker starts a throwaway
+    cluster of its own (tools/lib.sh's cluster_start, the server version of PG_MAJOR), so that tests
+    which restart the server, or make roles with fixed names, never meet another worker's."""
+    if os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("PGTRACK_CLUSTER_PER_WORKER") == "1":
+        import atexit
+        import subprocess
+
+        lib = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "lib.sh")
+        started = subprocess.run(
+            ["bash", "-c", f'source "{lib}"; use_postgres "${{PG_MAJOR:-15}}" >/dev/null 2>&1; cluster_start >/dev/null 2>&1; '
+                           'printf "%s\\n%s\\n%s\\n" "$PGTRACK_CLUSTER_DIR" "$PGPORT" "$PGTRACK_PG_BIN"'],
+            capture_output=True, text=True, check=True, timeout=120)
+        directory, port, bin_dir = started.stdout.split()
+        os.environ.update(PGHOST=directory, PGPORT=port, PGTRACK_CLUSTER_DIR=directory, PGTRACK_PG_BIN=bin_dir)
+        atexit.register(_stop_worker_cluster, directory, bin_dir)
+
+
+def _stop_worker_cluster(directory: str, bin_dir: str) -> None:
+    import shutil
+    import subprocess
+
+    runas = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    subprocess.run(runas + [os.path.join(bin_dir, "pg_ctl"), "-D", os.path.join(directory, "data"), "-m", "immediate", "-w", "stop"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
 def _require_cluster() -> None:
     if not os.environ.get("PGTRACK_CLUSTER_DIR"):
         pytest.exit("these tests need the throwaway cluster: run them with `make test`", returncode=2)
@@ -252,3 +280,86 @@ def row_paths(monkeypatch):
     from pgtrack import metric_row
 
     return spy_on(monkeypatch, metric_row, "write")
+
+
+# -- slow tests and machine tests --------------------------------------------------------------------
+
+# Tests that take more than about 2 s each (servers restarted, children killed, timeouts waited out,
+# virtualenvs built, a browser), measured: `make check` leaves them out (-m "not slow"), `make test`
+# runs them. Whole files, then single tests (parameters included).
+SLOW_FILES = {
+    "compat/test_seed_examples.py",
+    "install/test_install_from_checkout.py",
+    "install/test_plain.py",
+    "install/test_wheel.py",
+    "metrics/test_faults.py",
+    "metrics/test_replica.py",
+    "metrics/test_resilience.py",
+    "registry/test_registry_races.py",
+    "security/test_names_capture.py",
+    "ui/test_demo.py",
+    "ui/test_report_markup.py",
+    "ui/test_ui.py",
+}
+SLOW_TESTS = {
+    "client/test_cli.py::test_experiments_rename_and_delete",
+    "client/test_cli.py::test_global_options_after_the_command",
+    "client/test_cli.py::test_listing_commands",
+    "client/test_cli.py::test_lost_runs_in_runs_status_and_inspect",
+    "client/test_cli.py::test_metrics_and_schema",
+    "client/test_cli.py::test_output_into_a_closed_pipe_ends_quietly",
+    "client/test_cli.py::test_setup_with_migrations_twice",
+    "client/test_cli.py::test_small_things_a_user_meets",
+    "client/test_cli.py::test_unreachable_database_and_missing_extension",
+    "client/test_errors.py::test_add_metric_behind_a_busy_logger_fails_clearly_with_lock_timeout",
+    "client/test_readme.py::test_python_blocks_run_verbatim",
+    "install/test_dump_restore.py::test_restore_of_a_non_superuser_install_keeps_the_owner",
+    "install/test_embedded.py::test_as_root_the_embedded_server_changes_no_mode_of_a_directory_it_did_not_create",
+    "install/test_embedded.py::test_four_processes_start_and_share_one_fresh_server",
+    "install/test_embedded.py::test_no_settings_means_the_embedded_server",
+    "install/test_embedded_socket.py::test_a_planted_socket_path_gains_nothing",
+    "install/test_embedded_socket.py::test_the_log_is_private",
+    "install/test_rebuild.py::test_1700_add_drop_cycles_then_add_metric_works_and_nothing_is_lost",
+    "install/test_rebuild.py::test_near_the_limit_a_large_table_is_not_compacted_inside_add_metric",
+    "install/test_rebuild.py::test_partitioned_metrics_keep_every_metric_function",
+    "install/test_rebuild.py::test_the_live_column_limit_is_a_clear_error",
+    "install/test_upgrade.py::test_upgrade_keeps_data_and_matches_fresh_install",
+    "metrics/test_bad_values.py::test_a_row_the_server_refuses_at_a_flush_costs_that_row_alone",
+    "metrics/test_lost.py::test_a_run_without_heartbeats_keeps_lost_after_which_can_be_changed",
+    "metrics/test_lost.py::test_a_sigkilled_tracked_run_is_lost_after_three_missed_heartbeats",
+    "metrics/test_transaction_cost.py::test_per_call_cost_is_flat_in_the_transaction_size",
+    "registry/test_plans.py::test_analysis_reads_only_the_experiments_metrics",
+    "registry/test_plans.py::test_claim_next_reads_the_queue_in_index_order",
+    "registry/test_plans.py::test_register_lookup_uses_the_identity_key_despite_stale_statistics",
+    "registry/test_races.py::test_twelve_processes_creating_one_experiment_get_one_id",
+    "registry/test_registry_hits.py::test_a_hit_does_not_wait_for_a_change_of_the_fields",
+    "registry/test_sweep.py::test_a_killed_worker_is_recovered_in_the_same_call",
+    "registry/test_sweep.py::test_the_command_line_sweep",
+    "security/test_corpus_entry_points.py::test_generated_values_round_trip_or_raise_a_pgtrack_error",
+    "security/test_corpus_entry_points.py::test_the_cli_and_the_dashboard_show_every_name_as_text",
+    "security/test_local_files.py::test_hostile_config_text_gets_a_clear_error_or_works",
+    "security/test_local_files.py::test_hostile_spill_files_are_loaded_or_refused_never_a_traceback",
+    "security/test_names_are_data.py::test_generated_names_are_columns_or_pt003",
+    "security/test_names_are_data.py::test_no_call_takes_an_unbounded_input",
+    "security/test_names_are_data.py::test_the_whole_corpus_is_a_column_or_pt003_and_never_code",
+    "ui/test_ui_access.py::test_a_browser_opens_the_dashboard_through_the_redirect_file",
+    "ui/test_ui_access.py::test_a_browser_sends_the_token_to_no_other_port",
+    "ui/test_ui_access.py::test_a_given_token_may_be_any_text",
+    "ui/test_ui_access.py::test_a_token_file_others_may_read_or_write_is_refused",
+}
+# Tests of the machine rather than of a server version: the embedded server (the wheel's own
+# PostgreSQL, whatever server the lane runs), pip installs from a clone. make test runs them in the
+# PostgreSQL 15 lane only (-m "not machine" in the others).
+MACHINE_FILES = {"install/test_install_from_checkout.py", "install/test_embedded.py", "install/test_embedded_socket.py"}
+MACHINE_TESTS = {"install/test_wheel.py::test_an_ordinary_user_gets_an_embedded_server_from_the_wheel"}
+
+
+def pytest_collection_modifyitems(config, items):
+    here = os.path.dirname(os.path.abspath(__file__))
+    for item in items:
+        path = os.path.relpath(str(item.path), here)
+        test = f"{path}::{item.originalname}"
+        if path in SLOW_FILES or test in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
+        if path in MACHINE_FILES or test in MACHINE_TESTS:
+            item.add_marker(pytest.mark.machine)
