@@ -106,6 +106,9 @@ def _uniform(rows: Sequence[Row], float_columns: Set[str]) -> Optional[Batch]:
     if not _NUMBERS.issuperset(map(type, chain.from_iterable(columns))) or any(a >= b for a, b in zip(steps, steps[1:])):
         return None  # a bool, None, str or numpy value; or steps repeated or out of order
     try:
+        for column in columns[1:]:
+            if 0.0 in column:  # -0.0 as 0, as every other route stores it (a JSON number has no sign of zero)
+                column[:] = [v + 0.0 for v in column]
         arrays = [array("q", steps)] + [array("d", c) for c in columns[1:]]
     except (OverflowError, TypeError):  # beyond int8 or float8, a float step: plan()'s path, and the upsert's refusal in words
         return None
@@ -140,6 +143,8 @@ def payload(run_id: int, experiment_id: int, tuples: Sequence[tuple]) -> bytes:
     pack, head, eights = row.pack, (width + 2, 8, run_id, 8, experiment_id), (8,) * width
     out = bytearray(_HEADER)
     for values in tuples:
+        if 0.0 in values:  # -0.0 as 0, as every other route stores it (step 0 lands here too: harmless)
+            values = (values[0], *[v if v is None else v + 0.0 for v in values[1:]])
         if None in values:  # a NULL field is a length of -1 and no data
             out += _FIELDS.pack(width + 2) + _INT8.pack(8, run_id) + _INT8.pack(8, experiment_id) + _INT8.pack(8, values[0])
             out += b"".join(_NULL if v is None else _FLOAT8.pack(8, v) for v in values[1:])
