@@ -21,7 +21,8 @@ EXTRA_CLEAN = $(GENERATED) $(GENERATED_UPGRADES)
 # make installcheck (PGXS): the isolation specs (tests/isolation: interleavings of two sessions, each
 # permutation against its expected output) and pgTAP (pg_prove, tests/sql) against the running server
 # that PGHOST/PGPORT name, with pgtrack installed there. ISOLATION_OUT: where results and diffs go.
-ISOLATION = claim_vs_heartbeat metric_write_vs_claim first_use_of_a_metric
+# Every spec in tests/isolation/specs (one: make installcheck ISOLATION=first_use_of_a_metric).
+ISOLATION = $(basename $(notdir $(wildcard tests/isolation/specs/*.spec)))
 ISOLATION_OUT ?= $(CURDIR)/.tmp/isolation
 ISOLATION_OPTS = --inputdir=$(CURDIR)/tests/isolation --outputdir=$(ISOLATION_OUT) --load-extension=pgtrack
 
@@ -62,6 +63,7 @@ lint:
 	bash tools/lint.sh
 
 installcheck-tap:
+	@mkdir -p $(ISOLATION_OUT)
 	bash tools/tap.sh
 
 demo: $(GENERATED) $(GENERATED_UPGRADES)

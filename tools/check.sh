@@ -12,7 +12,8 @@ prepare_cluster 15
 out=$(mktemp -d /tmp/pgtrack-iso.XXXXXX)
 log "PostgreSQL 15: make installcheck (pgTAP, isolation specs)"
 make -s installcheck PG_CONFIG="$PG15_BIN/pg_config" ISOLATION_OUT="$out" \
-    || { cat "$out/regression.diffs" 2>/dev/null; exit 1; }
+    || { cat "$out/regression.diffs" 2>/dev/null; log "isolation results kept in $out"; exit 1; }
+rm -rf "$out"
 jobs=${PGTRACK_CHECK_JOBS:-3}
 log "PostgreSQL 15: pytest -m 'not slow' in $jobs processes, each on a cluster of its own"
 PGTRACK_CLUSTER_PER_WORKER=1 "$VENV/bin/python" -m pytest -q -p no:cacheprovider -m "not slow" -n "$jobs" tests/python

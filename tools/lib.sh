@@ -71,11 +71,20 @@ ensure_integrations_venv() {
 }
 
 # make install into the server found by pg_config (root), else say how.
+# Nothing to do when the server already has this checkout's files (an ordinary user after `sudo make
+# install`). As root it installs over whatever another checkout installed: the server has one copy.
 install_extension() {
-    if [ "$(id -u)" -eq 0 ] || [ -w "$(pg_config --sharedir)/extension" ]; then
+    local share f current=1
+    share="$(pg_config --sharedir)/extension"
+    make -s -C "$ROOT_DIR" all
+    for f in "$ROOT_DIR"/extension/pgtrack.control "$ROOT_DIR"/extension/pgtrack--*.sql; do
+        cmp -s "$f" "$share/$(basename "$f")" || { current=0; break; }
+    done
+    [ "$current" = 0 ] || return 0
+    if [ "$(id -u)" -eq 0 ] || [ -w "$share" ]; then
         make -s -C "$ROOT_DIR" install >/dev/null
     else
-        echo "cannot write $(pg_config --sharedir)/extension; run: sudo make install" >&2
+        echo "$share has another pgtrack than this checkout's; run: sudo make install" >&2
         return 1
     fi
 }
@@ -138,6 +147,7 @@ cluster_stop() {
     "${CLUSTER_RUNAS[@]}" "$PG_BIN/pg_ctl" -D "$PGTRACK_CLUSTER_DIR/data" -m immediate -w stop >/dev/null 2>&1 || true
     rm -rf "$PGTRACK_CLUSTER_DIR"
     unset PGTRACK_CLUSTER_DIR
+    [ -z "${EXT_SHARE:-}" ] || rm -rf "$EXT_SHARE"  # use_postgres 18's share directory
 }
 
 # A fresh database with pgtrack installed and set up.

@@ -18,6 +18,7 @@ ensure_venv
 make -s all
 [ "$version" != 15 ] || install_extension
 use_postgres "$version"
+export PG_CONFIG="$PG15_BIN/pg_config"  # PGXS (make installcheck) is Debian's 15 whatever the server
 trap cluster_stop EXIT
 cluster_start
 create_pgtrack_db pgtrack

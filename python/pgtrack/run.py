@@ -423,6 +423,8 @@ class Run:
             loaded = spill.recover_written(self.client)
         except psycopg.OperationalError:
             return  # the server went away again: the files wait for the next success
+        if not loaded["files"]:
+            return  # another process (or pgtrack recover) took them first: nothing to tell
         stopped = loaded["stopped"]
         statuses = f" and {stopped} final status{'es' if stopped != 1 else ''}" if stopped else ""
         notices.warn(f"pgtrack: the server is back: loaded {loaded['rows']} metric rows{statuses} that this process had "

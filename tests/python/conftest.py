@@ -1,7 +1,8 @@
-"""Fixtures: a fresh database with pgtrack set up, on the throwaway cluster started by `make test`.
+"""Fixtures: a fresh database with pgtrack set up, on a throwaway cluster (make test, make check, or
+tools/with-cluster.sh: tests/README.md).
 
-The cluster is reached through the libpq environment (PGHOST, PGPORT, PGUSER) that tools/test.sh
-exports; these tests never touch a system cluster. With PGTRACK_CITUS_DIR (a cluster started by
+The cluster is reached through the libpq environment (PGHOST, PGPORT, PGUSER) that those export;
+these tests never touch a system cluster. With PGTRACK_CITUS_DIR (a cluster started by
 tools/citus.sh, PGHOST/PGPORT naming its coordinator) every database is made on every node with Citus,
 and pgtrack.distribute() runs after setup(): the same tests on the distributed layout.
 """
@@ -49,7 +50,8 @@ def _stop_worker_cluster(directory: str, bin_dir: str) -> None:
 
 def _require_cluster() -> None:
     if not os.environ.get("PGTRACK_CLUSTER_DIR"):
-        pytest.exit("these tests need the throwaway cluster: run them with `make test`", returncode=2)
+        pytest.exit("these tests need a throwaway cluster: tools/with-cluster.sh .venv/bin/python -m pytest ... "
+                    "(tests/README.md), or make check / make test", returncode=2)
 
 
 def admin_connect() -> psycopg.Connection:
