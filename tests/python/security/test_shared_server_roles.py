@@ -2,6 +2,8 @@
 against the admin's maintenance, and a writer's raw writes against the queue's invariants. (The
 embedded socket: test_embedded_socket.py; search_path shadows: test_search_path.py; mixed-sign
 intervals and names: tests/sql/leases.sql, lost.sql, invariants.sql.)"""
+import time
+
 import psycopg
 import pytest
 
@@ -30,7 +32,12 @@ def test_a_readers_temporary_view_is_named_and_blocks_nothing_once_gone(dbname, 
             assert info.value.sqlstate == "PT005", (call, info.value.sqlstate, message)
             assert "view pg_temp" in message and granted["reader"] in message and "temporary" in message
             assert "DROP VIEW" in info.value.diag.message_hint
-        reader.close()  # the reader's session ends, its view with it
+        pid = reader.info.backend_pid
+        reader.close()  # the reader's session ends, its view with it: once its backend has exited
+        for _ in range(100):  # (close() does not wait for that; under load it can take a moment)
+            if admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()[0] == 0:
+                break
+            time.sleep(0.1)
         admin.execute("SELECT pgtrack.drop_metric('old')")
         admin.execute("SELECT pgtrack.compact_metrics()")
 
