@@ -90,6 +90,10 @@ lane() {
         set +e
         (  # set -e holds in here: not part of a list
             set -e
+            # pytest's temporary directories of its own: pytest makes /tmp/pytest-of-USER 0700 again
+            # whenever a session starts, which took a concurrent lane's embedded server its way through.
+            export PYTEST_DEBUG_TEMPROOT="$LANES/$name-tmp"
+            mkdir -p "$PYTEST_DEBUG_TEMPROOT"
             if [ "$name" = citus ]; then
                 trap citus_stop EXIT
                 use_postgres 15
