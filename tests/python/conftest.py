@@ -351,7 +351,7 @@ SLOW_TESTS = {
 }
 # Tests of the machine rather than of a server version: the embedded server (the wheel's own
 # PostgreSQL, whatever server the lane runs), pip installs from a clone. make test runs them in the
-# last version's lane only (-m "not machine" in the others; tools/test.sh).
+# first version's lane only (-m "not machine" in the others; tools/test.sh).
 MACHINE_FILES = {"install/test_install_from_checkout.py", "install/test_embedded.py", "install/test_embedded_socket.py"}
 MACHINE_TESTS = {"install/test_wheel.py::test_an_ordinary_user_gets_an_embedded_server_from_the_wheel",
                  "metrics/test_resilience.py::test_embedded_restart_while_logging"}
