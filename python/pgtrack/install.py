@@ -10,6 +10,7 @@ neither; there, use the plain-SQL install (pgtrack setup --plain, docs/install.m
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -65,8 +66,13 @@ def install_extension(share: Optional[os.PathLike] = None, pg_config: Optional[s
         # whole or not at all (a copy beside it, renamed over it): a server running CREATE EXTENSION
         # or ALTER EXTENSION UPDATE meanwhile reads the old script or the new one, never half of one
         temporary = folder / f".{source.name}.{os.getpid()}.tmp"
-        shutil.copyfile(source, temporary)
-        os.chmod(temporary, 0o644)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)  # a crashed run's leftover, or something planted there: never followed
+        # O_EXCL: a name someone else makes between the unlink and here (a symlink, say) is refused, not written through
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        with os.fdopen(fd, "wb") as out:
+            out.write(source.read_bytes())
+        os.chmod(temporary, 0o644)  # whatever the umask: the server's user reads it
         os.replace(temporary, folder / source.name)
         written.append(folder / source.name)
     return written
