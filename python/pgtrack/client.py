@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List,
 import psycopg
 
 from . import embedded
+from ._columns import MetricColumns
 from .config import conninfo, network_defaults, resolve_params
 from .errors import ServerUnreachable, translate
 
@@ -69,11 +70,10 @@ class Client:
         self.read_dsn = read_dsn
         self._conn: Optional[psycopg.Connection] = None
         self._reused: Optional[psycopg.Cursor] = None  # see _reused_cursor
+        self._reused_raw: Optional[psycopg.RawCursor] = None  # see step_cursor
         self._reader: Optional[Client] = None
         self._depth = 0
-        self._metric_names: Optional[Set[str]] = None
-        self._copyable_names: Set[str] = set()
-        self._float_names: Set[str] = set()  # double precision columns: a value must be a number
+        self.columns = MetricColumns()  # what this client knows of the metric columns (pgtrack._columns)
 
     def __repr__(self) -> str:
         shown = {k: v for k, v in self.params.items() if k not in ("password", "dsn")}
@@ -107,7 +107,8 @@ class Client:
         """True inside ``with client.connect():``."""
         return self._depth > 0
 
-    def _connection(self) -> psycopg.Connection:
+    def connection(self) -> psycopg.Connection:
+        """The connection, opened (or replaced, when the server closed it) if needed."""
         conn = self._conn
         if conn is not None and self._depth == 0 and not conn.closed and _closed_by_server(conn):
             conn.close()
@@ -118,11 +119,17 @@ class Client:
             self._conn = conn = psycopg.connect(self.conninfo, autocommit=True, **self._network)
         return conn
 
+    def open_connection(self) -> psycopg.Connection:
+        """The connection as it is when it is open, without connection()'s check for one the server
+        closed: for writes that are safe to send again on a new connection (pgtrack._writer)."""
+        conn = self._conn
+        return conn if conn is not None and not conn.closed else self.connection()
+
     def close(self) -> None:
         """Close the connection, and the replica's (the next call opens a new one)."""
         if self._conn is not None:
             self._conn.close()
-            self._conn = self._reused = None
+            self._conn = self._reused = self._reused_raw = None
         if self._reader is not None:
             self._reader.close()
 
@@ -130,7 +137,7 @@ class Client:
     def connect(self) -> Iterator[psycopg.Connection]:
         """Reentrant: the outermost block is one transaction, committed at its end (rolled back on
         an exception); inner blocks share it."""
-        conn = self._connection()
+        conn = self.connection()
         outermost = self._depth == 0
         if outermost:
             conn.autocommit = False
@@ -184,34 +191,26 @@ class Client:
             raise SchemaValidationError(f"{type!r} is not a type: {exc.diag.message_primary}",
                                         hint="use a built-in type such as double precision, real, bigint, integer, "
                                              "boolean, text, timestamptz or jsonb") from None
-        self._metric_names = None
+        self.columns.forget()
         return added
 
     def metric_names(self, refresh_unless: Iterable[str] = ()) -> Set[str]:
         """The metric columns (cached; reloaded when the cache lacks one of ``refresh_unless``)."""
-        known = self._metric_names
-        if known is None or not known.issuperset(refresh_unless):
-            from . import statements as sql
+        return self.columns.load(self, refresh_unless)
 
-            columns = self.execute(sql.METRIC_NAMES)
-            self._copyable_names = {name for name, copyable, _ in columns if copyable}
-            self._float_names = {name for name, _, is_float in columns if is_float}
-            known = self._metric_names = {name for name, _, _ in columns}
-        return known
-
-    def _copyable_metric_names(self) -> Set[str]:
+    def copyable_metric_names(self) -> Set[str]:
         """The metric columns buffered flushes may COPY (double precision, sent in binary), from the same
         cache as metric_names; a stale entry only costs that batch the upsert path. Empty on a
         distributed database (Citus), where every flush is the upsert."""
-        self.metric_names()
-        return self._copyable_names
+        self.columns.load(self)
+        return self.columns.copyable
 
     # -- calls -----------------------------------------------------------------------------------
 
     def _cursor(self, query: Any, params: Optional[Params], row_factory: Any = None) -> psycopg.Cursor:
         conn = None
         try:
-            conn = self._connection()
+            conn = self.connection()
             cur = conn.cursor(row_factory=row_factory) if row_factory else self._reused_cursor(conn)
             cur.execute(query, params)
             return cur
@@ -237,6 +236,14 @@ class Client:
         cur = self._reused
         if cur is None or cur.connection is not conn:
             cur = self._reused = conn.cursor()
+        return cur
+
+    def step_cursor(self, conn: psycopg.Connection) -> psycopg.RawCursor:
+        """The one raw cursor ($n placeholders, as the server writes them) of this connection, reused
+        like _reused_cursor: for the statement of an unbuffered step (pgtrack._step)."""
+        cur = self._reused_raw
+        if cur is None or cur.connection is not conn:
+            cur = self._reused_raw = psycopg.RawCursor(conn)
         return cur
 
     def execute(self, query: Any, params: Optional[Params] = None, row_factory: Any = None) -> List[Any]:

@@ -62,6 +62,8 @@ ADD_METRICS_BATCH = ("SELECT pgtrack.run_add_metrics_batch(%s, %s::jsonb, %s, at
 # name, and whether buffered flushes may COPY it (double precision, on one server: on Citus the upsert)
 METRIC_NAMES = ("SELECT name, type = 'double precision'::regtype AND NOT pgtrack._is_distributed(), "
                 "type = 'double precision'::regtype FROM pgtrack.metric_columns()")
+# the server's statement for one unbuffered step of these double precision metrics (python/pgtrack/_columns.py)
+METRICS_STATEMENT = "SELECT pgtrack._metrics_statement(%s::text[])"
 COUNT_REJECTED = "SELECT pgtrack.run_count_rejected(%s, %s, attempt => %s, experiment_id => %s)"
 ADD_METRIC = "SELECT pgtrack.add_metric(%s, %s::regtype, %s)"
 ADD_RUN_COLUMN = "SELECT pgtrack.add_run_column(%s, %s::regtype, %s, %s)"

@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import TYPE_CHECKING, Any, Literal, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional, Tuple
 
 import psycopg
 
@@ -116,22 +116,25 @@ class Keeper(threading.Thread):
                 try:
                     if self.interval and time.monotonic() >= next_beat:
                         next_beat = time.monotonic() + min(self.interval, RETRY_EVERY)  # a failed beat: again soon
-                        self.run_._heartbeat_with(self.client)
+                        self.run_.lease.heartbeat(self.client)
                         next_beat = time.monotonic() + self.interval
                 except LeaseLostError:
                     return  # the run knows (lease_lost); nothing more to do for it
                 except Exception as exc:  # a passing failure: try again
                     self.last_error = exc
                 try:
-                    buffer = self.run_._buffer
+                    buffer = self.run_.writer.buffer
                     if buffer is not None and buffer.is_aged(BACKGROUND_AFTER) and not self.run_.client.in_transaction_block:
-                        buffer.flush(lambda rows: self.run_._write_batch(rows, self.client))
+                        buffer.flush(self._write_batch)
                 except LeaseLostError:
                     return
                 except Exception as exc:
                     self.last_error = exc
         finally:
             self.client.close()
+
+    def _write_batch(self, rows: List[Dict[str, Any]]) -> int:
+        return self.run_.writer.write_batch(rows, self.client)  # on this thread's own connection
 
     def stop(self) -> None:
         self.stopping.set()
@@ -162,14 +165,19 @@ class Tracking:
             run.set_args(self.args)
         if self.env is not None:
             run.set_env(self.env)
-        run._begin(self.started)
+        if run.attempt is not None:  # a claimed run proves its lease (it was started by its claim)
+            run.heartbeat()
+            run.stopped = False
+        else:
+            run.start(started=self.started)
         _ = run.uuid  # known from here on, so rows spilled while the server is away name their run exactly
-        run._tracking = True
+        writer = run.writer
+        writer.tracking = True
         self.guard.install()
         if self.buffered:
-            run._open_buffer(self.max_rows, self.max_seconds, self.spill_after)
+            writer.open_buffer(self.max_rows, self.max_seconds, self.spill_after)
         if self.heartbeat:  # a run that heartbeats is lost after three silent intervals (lost.sql)
-            run._promise_heartbeat(self.heartbeat)
+            run.lease.promise_heartbeat(run.client, self.heartbeat)
         if self.buffered or self.heartbeat:
             self.keeper = Keeper(run, self.heartbeat)
             self.keeper.start()
@@ -201,29 +209,29 @@ class Tracking:
                 problems.append(flush_error)
                 if exc is None:
                     status, error = self.statuses["exception"], describe_exception(flush_error)
-            if not run._stopped and not run.lease_lost:
+            if not run.stopped and not run.lease_lost:
                 try:
                     run.stop(status, error=error, retry_for=FINAL_RETRY_FOR)
                     if spill.pending():  # the server answers: what this process spilled earlier goes in now
-                        run._load_spilled()
+                        run.writer.load_spilled()
                 except psycopg.OperationalError as stop_error:  # server away: the final status waits in a spill file
                     try:
                         finished = _dt.datetime.now(_dt.timezone.utc).isoformat()  # recover records this end time
-                        where = run._spill([], stop={"status": status, "error": error, "finished": finished})
+                        where = run.writer.spill([], stop={"status": status, "error": error, "finished": finished})
                     except (OSError, PgtrackError) as spill_error:  # and no spill file: say so, end normally
                         print(f"pgtrack: run {run.id}: could not record status {status}: the server is unreachable "
                               f"({str(stop_error).strip().splitlines()[0] if str(stop_error).strip() else 'no answer'}) "
                               f"and no spill file could be written ({spill_error})", file=sys.stderr)
                     else:
-                        run._warn(f"could not record status {status} (the server is unreachable); saved to {where}: "
+                        run.writer.warn(f"could not record status {status} (the server is unreachable); saved to {where}: "
                                   "`pgtrack recover`, or this process's next successful write, records it")
                 except Exception as stop_error:
                     problems.append(stop_error)
             elif run.lease_lost and exc is None:
-                problems.append(run._lease_error or LeaseLostError(f"lease lost on run {run.id}"))  # as _check_lease
+                problems.append(run.lease.error or LeaseLostError(f"lease lost on run {run.id}"))  # as Lease.check
         finally:
-            run._tracking = False
-            run._close_buffer()
+            run.writer.tracking = False
+            run.writer.close_buffer()
             self.guard.restore()
         if problems and exc is None:
             raise problems[0]

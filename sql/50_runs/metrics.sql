@@ -1,4 +1,4 @@
--- Logging metrics: public entry points over the generated writers (20_setup/writers.sql).
+-- Logging metrics: public entry points over the generated writers (writers.sql, beside this file).
 --
 -- Hot path: these functions (and the generated writers) have no SET search_path: a SET clause costs
 -- a GUC save/restore on every call, measured at ~0.3x of a hand-written statement's time

@@ -268,20 +268,20 @@ def spy_on(monkeypatch, module, name):
 
 @pytest.fixture
 def paths(monkeypatch):
-    """The result of every copy_rows.copy call (the COPY path of buffered flushes): rows copied, or
+    """The result of every _copy.copy call (the COPY path of buffered flushes): rows copied, or
     None (the upsert wrote the batch)."""
-    from pgtrack import copy_rows
+    from pgtrack import _copy
 
-    return spy_on(monkeypatch, copy_rows, "copy")
+    return spy_on(monkeypatch, _copy, "copy")
 
 
 @pytest.fixture
 def row_paths(monkeypatch):
-    """The result of every metric_row.write call (the typed statement of unbuffered steps): True
+    """The result of every _step.write call (the typed statement of unbuffered steps): True
     written by it, False handed to run_add_metrics (which wrote the step or raised)."""
-    from pgtrack import metric_row
+    from pgtrack import _step
 
-    return spy_on(monkeypatch, metric_row, "write")
+    return spy_on(monkeypatch, _step, "write")
 
 
 # -- slow tests and machine tests --------------------------------------------------------------------

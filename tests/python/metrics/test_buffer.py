@@ -21,7 +21,7 @@ def test_buffered_rows_reach_the_server_by_count(client):
             run.add_metrics(step=step, loss=step)
             if step == 9:  # the 10th row filled the buffer: one batch went out
                 assert len(stored(client, run.id)) == 10
-        assert len(stored(client, run.id)) == 20 and len(run._buffer) == 5
+        assert len(stored(client, run.id)) == 20 and len(run.writer.buffer) == 5
     assert [r[0] for r in stored(client, run.id)] == list(range(25))
 
 
@@ -123,7 +123,7 @@ def test_interpreter_exit_flushes_rows_buffered_outside_a_block(client, dbname):
         client = pgtrack.Client(dbname=sys.argv[1])
         run = pgtrack.Experiment(client, name="b").get_run()
         print(run.id, flush=True)
-        run._open_buffer(1000, 3600)   # what track() does; the process ends without leaving a block
+        run.writer.open_buffer(1000, 3600)   # what track() does; the process ends without leaving a block
         run.add_metrics(step=7, loss=0.7)
     """, dbname)
     assert code == 0, err

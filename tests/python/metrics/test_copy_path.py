@@ -1,7 +1,7 @@
-"""The plain-insert paths for new steps: the COPY path of buffered flushes (pgtrack.copy_rows), used for
+"""The plain-insert paths for new steps: the COPY path of buffered flushes (pgtrack._copy), used for
 new steps of float metrics, and run_add_metrics_batch's plain INSERT. Every other batch (a step logged
 again, values COPY cannot carry, a raw INSERT racing it, a column whose type changed under the client's
-cache) goes through the upsert, with the upsert's results and errors. ``copy_rows.copy`` is wrapped
+cache) goes through the upsert, with the upsert's results and errors. ``_copy.copy`` is wrapped
 (not replaced) to see which path each flush took."""
 import datetime as dt
 import threading
@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 import pgtrack
-from pgtrack import copy_rows
+from pgtrack import _copy, _copy_data
 
 
 def metrics(client, run_id, columns="step, loss, acc"):
@@ -41,7 +41,7 @@ def race_with_a_raw_row(dbname, run, write, statement_like: str) -> None:
 
 def test_new_steps_are_copied_and_the_run_is_touched(client, paths):
     run = pgtrack.Experiment(client, name="c").get_run()
-    run._open_buffer(5, 3600)  # what track() does, without its start (which sets time_updated)
+    run.writer.open_buffer(5, 3600)  # what track() does, without its start (which sets time_updated)
     assert client.value("SELECT time_updated FROM pgtrack.runs WHERE id = %s", (run.id,)) is None
     for step in range(12):
         run.add_metrics(step=step, loss=step / 10, acc=None if step % 2 else 1)
@@ -114,7 +114,7 @@ def test_a_lost_lease_writes_nothing(dbname, client, paths):
     exp = pgtrack.Experiment(client, name="c")
     exp.declare_identifying("k", "int")
     holder = exp.register({"k": 1}, on_duplicate="claim_if_stale", stale_after=dt.timedelta(minutes=5)).run
-    holder._open_buffer(1000, 3600)
+    holder.writer.open_buffer(1000, 3600)
     holder.add_metrics(step=1, loss=1.0)
     client.execute("UPDATE pgtrack.runs SET time_updated = now() - interval '1 hour' WHERE id = %s", (holder.id,))
     other = pgtrack.Client(dbname=dbname)
@@ -132,7 +132,7 @@ def test_a_raw_insert_racing_the_copy_is_merged(dbname, client, paths):
     """Another session inserts step 5 of the run by hand and commits while the flush's COPY waits on it:
     the primary key refuses the COPY, and the upsert writes the batch over the raw row."""
     run = pgtrack.Experiment(client, name="c").get_run()
-    run._open_buffer(1000, 3600)
+    run.writer.open_buffer(1000, 3600)
     for step in range(10):
         run.add_metrics(step=step, loss=float(step))
     race_with_a_raw_row(dbname, run, run.flush, "%; COPY pgtrack.metrics%")
@@ -142,7 +142,7 @@ def test_a_raw_insert_racing_the_copy_is_merged(dbname, client, paths):
 
 def test_inside_a_transaction_block_the_upsert_is_used(client, paths):
     run = pgtrack.Experiment(client, name="c").get_run()
-    run._open_buffer(1000, 3600)
+    run.writer.open_buffer(1000, 3600)
     with client.connect():
         run.add_metrics(step=1, loss=1.0)
         run.flush()
@@ -163,23 +163,23 @@ def test_a_raw_insert_racing_the_batch_writer_is_merged(dbname, client):
 
 def test_plan_reads_absent_step_and_progress_as_zero():
     """As run_add_metrics_batch does: rows handed to a flush by other code may leave them out."""
-    assert copy_rows.plan([{"loss": 1.0}, {"step": 2, "progress": None, "loss": 2}], {"loss"}) == (
+    assert _copy_data.plan([{"loss": 1.0}, {"step": 2, "progress": None, "loss": 2}], {"loss"}) == (
         ["loss"], [(0, 0.0, 1.0), (2, 0.0, 2)])
-    assert copy_rows.plan([{"loss": True}], {"loss"}) is None
-    assert copy_rows.plan([{"note": 1.0}], {"loss"}) is None
+    assert _copy_data.plan([{"loss": True}], {"loss"}) is None
+    assert _copy_data.plan([{"note": 1.0}], {"loss"}) is None
 
 
 def test_the_column_encoding_matches_the_row_encoding():
     """The usual batch is encoded column by column (strided copies); anything else row by row. The two
     produce the same COPY data, and the column path steps aside for what it does not handle."""
     rows = [{"step": s, "progress": s / 4, "loss": s * 0.5, "acc": s} for s in range(7)]
-    uniform = copy_rows._uniform(rows, {"loss", "acc"})
+    uniform = _copy_data._uniform(rows, {"loss", "acc"})
     assert uniform is not None and uniform.names == ["loss", "acc"] and (uniform.first, uniform.last) == ((0, 0.0), (6, 1.5))
-    assert uniform.encode(12, 3) == copy_rows.payload(12, 3, copy_rows.plan(rows, {"loss", "acc"})[1])
+    assert uniform.encode(12, 3) == _copy_data.payload(12, 3, _copy_data.plan(rows, {"loss", "acc"})[1])
     for odd in ({**rows[2], "loss": None}, {**rows[2], "loss": True}, {**rows[2], "step": 1}, {"step": 2, "loss": 1.0},
                 {**rows[2], "loss": 10 ** 400}, {**rows[2], "step": 2 ** 63}):
         changed = rows[:2] + [odd] + rows[3:]
-        assert copy_rows._uniform(changed, {"loss", "acc"}) is None, odd
+        assert _copy_data._uniform(changed, {"loss", "acc"}) is None, odd
 
 
 def test_a_copy_interrupted_half_way_writes_nothing_and_the_client_goes_on(client, paths, monkeypatch):
@@ -187,13 +187,13 @@ def test_a_copy_interrupted_half_way_writes_nothing_and_the_client_goes_on(clien
     by a KeyboardInterrupt while the rows are encoded), the connection is dropped, the server rolls the
     batch back, and the next call opens a new connection."""
     run = pgtrack.Experiment(client, name="c").get_run()
-    run._open_buffer(1000, 3600)
+    run.writer.open_buffer(1000, 3600)
     for step in range(5):
         run.add_metrics(step=step, loss=float(step))
 
     def interrupted(*args):
         raise KeyboardInterrupt
-    monkeypatch.setattr(copy_rows._Exchange, "_encode", staticmethod(interrupted))
+    monkeypatch.setattr(_copy._Exchange, "_encode", staticmethod(interrupted))
     before = client._conn
     with pytest.raises(KeyboardInterrupt):
         run.flush()

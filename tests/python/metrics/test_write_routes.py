@@ -1,5 +1,5 @@
 """One contract for every route a metric value takes to pgtrack.metrics: the typed statement of an
-unbuffered step (pgtrack.metric_row), run_add_metrics, the binary COPY of a flush (pgtrack.copy_rows)
+unbuffered step (pgtrack._step), run_add_metrics, the binary COPY of a flush (pgtrack._copy)
 and run_add_metrics_batch. Each route either writes exactly what the function would, or declines and
 writes nothing, and its caller then sends the function (as Run does). So, whatever the route:
 
@@ -18,7 +18,9 @@ from psycopg import sql
 
 import hostile
 import pgtrack
-from pgtrack import copy_rows, metric_row
+from pgtrack import _copy, _step
+from pgtrack._columns import MetricColumns
+from pgtrack._lease import Lease
 from pgtrack._sqlparts import ident
 from pgtrack.errors import translate
 from pgtrack.jsonvalues import to_json
@@ -42,11 +44,12 @@ class Writer:
         floats = self.floats() if floats is None else floats
         try:
             if self.route == "statement":
-                left = [row for row in rows if not metric_row.write(
-                    self.conn.cursor(), self.run_id, self.attempt, self.experiment_id, row.get("step", 0),
+                lease, columns = Lease(self.run_id, self.attempt, self.experiment_id), MetricColumns()
+                left = [row for row in rows if not _step.write(
+                    psycopg.RawCursor(self.conn), columns, lease, row.get("step", 0),
                     row.get("progress", 0.0), {k: v for k, v in row.items() if k not in ("step", "progress")}, floats)]
             elif self.route == "copy":
-                left = rows if copy_rows.copy(self.conn, self.run_id, rows, floats, self.attempt, self.experiment_id) is None else []
+                left = rows if _copy.copy(self.conn, self.run_id, rows, floats, self.attempt, self.experiment_id) is None else []
             elif self.route == "batch":
                 self.conn.execute("SELECT pgtrack.run_add_metrics_batch(%s, %s::jsonb, true, attempt => %s, experiment_id => %s)",
                                   (self.run_id, to_json(rows), self.attempt, self.experiment_id))

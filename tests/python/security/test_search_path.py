@@ -282,8 +282,8 @@ CLIENT_SHADOWS = domain_shadows("int4", "int8", "float8")
 
 
 def test_the_python_clients_fast_paths_name_everything_by_schema(dbname, trapped, paths, row_paths):
-    """The statements the Python client composes itself (an unbuffered step: pgtrack.metric_row; a
-    buffered flush: copy_rows' check and COPY), sent by the owner with the writer's schema first on
+    """The statements the Python client composes itself (an unbuffered step: pgtrack._step; a
+    buffered flush: _copy's check and COPY), sent by the owner with the writer's schema first on
     search_path (SHADOWS' operators on int8 and int4, domains named int8, int4 and float8): none of the
     writer's code runs, and both paths did write."""
     import pgtrack
@@ -302,7 +302,7 @@ def test_the_python_clients_fast_paths_name_everything_by_schema(dbname, trapped
     run.add_metrics(step=1, loss=0.25)  # prepared by psycopg from the fifth use on: both forms run
     for step in range(2, 8):
         run.add_metrics(step=step, loss=float(step))
-    run._open_buffer(1000, 3600)
+    run.writer.open_buffer(1000, 3600)
     for step in range(8, 12):
         run.add_metrics(step=step, loss=float(step))
     run.flush()

@@ -1,7 +1,7 @@
-"""The typed statement of unbuffered steps (pgtrack.metric_row): a step of float metrics outside
+"""The typed statement of unbuffered steps (pgtrack._step): a step of float metrics outside
 client.connect() is one INSERT ... ON CONFLICT with the touch and lease check in a CTE; everything else,
 and any step the statement cannot write, goes through run_add_metrics with its results and errors.
-``metric_row.write`` is wrapped (not replaced) to see which path each step took: True for the statement,
+``_step.write`` is wrapped (not replaced) to see which path each step took: True for the statement,
 False where run_add_metrics wrote the step or raised."""
 import datetime as dt
 import threading
@@ -78,7 +78,7 @@ def test_a_lost_lease_writes_nothing_and_raises(dbname, client, row_paths):
     exp = pgtrack.Experiment(client, name="m")
     exp.declare_identifying("k", "int")
     holder = exp.register({"k": 1}, on_duplicate="claim_if_stale", stale_after=dt.timedelta(minutes=5)).run
-    holder._buffer = None
+    holder.writer.buffer = None
     holder.add_metrics(step=1, loss=1.0)
     client.execute("UPDATE pgtrack.runs SET time_updated = now() - interval '1 hour' WHERE id = %s", (holder.id,))
     other = pgtrack.Client(dbname=dbname)
