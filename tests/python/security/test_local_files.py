@@ -353,8 +353,8 @@ def test_a_spill_record_must_name_its_uuid_and_attempt(client, run, spill_dir, m
 
 def test_a_run_without_a_claim_spills_the_attempt_it_had(client, run, spill_dir):
     with run.track():
-        spilled = run._spill(ROWS)  # what its buffer does when the server stays away
-        run._spill(ROWS[:1])
+        spilled = run.writer.spill(ROWS)  # what its buffer does when the server stays away
+        run.writer.spill(ROWS[:1])
         header, rows, _ = spill.read(spilled)
         assert header == {"run_id": run.id, "uuid": run.uuid, "attempt": 0} and rows == ROWS
     # the block's end reached the server, so it loaded what this process had spilled
