@@ -2,7 +2,7 @@
 
 1. Buffered (inside run.track(), default max_rows=500) against COPY of the same rows in chunks of
    500 from Python (text format, as a person writes it). Target: <= 1.2x COPY per row.
-2. Unbuffered (Run(..., buffer=False) inside track(): one typed statement per step, pgtrack.metric_row)
+2. Unbuffered (Run(..., buffer=False) inside track(): one typed statement per step, pgtrack._step)
    against the hand-written statement of bench/metrics_bench.py sent from psycopg per step. Target:
    <= 1.1x. Each round includes the run's start and stop (about 12 ms: compare.py times the steps only).
 20,000 steps x 4 metrics per variant, interleaved rounds on the same server, median ratio reported.

@@ -89,12 +89,13 @@ IDENTIFYING_FIELDS = ("SELECT name, type, default_value, doc FROM pgtrack.identi
 # silent_for. Join it as "JOIN <RUN_STATUS> s ON s.run_id = r.id AND s.experiment_id = r.experiment_id":
 # written inline, and joined on the distribution column, so that on Citus the whole query runs on the
 # shards (a function that queries the tables cannot be joined with them there).
+# The rules are the server's (pgtrack.last_seen, run_is_lost, shown_status); only the join is written here.
 _SEEN = "pgtrack.last_seen(x.time_updated, x.time_started, x.time_created)"
-_LOST = f"pgtrack.is_lost(x.status, {_SEEN}, pgtrack.lost_time(xe.lost_after, x.heartbeat_every))"
+_LOST = "pgtrack.run_is_lost(x.status, x.time_updated, x.time_started, x.time_created, x.heartbeat_every, xe.lost_after)"
 SET_HEARTBEAT = "SELECT pgtrack.run_set_heartbeat(%s, make_interval(secs => %s), attempt => %s, experiment_id => %s)"
 SET_LOST_AFTER = "SELECT pgtrack.experiment_set_lost_after(%s, %s::interval)"
 RUN_STATUS = (
-    f"(SELECT x.id AS run_id, x.experiment_id, {_LOST} AS lost, CASE WHEN {_LOST} THEN 'LOST' ELSE x.status::text END AS shown_status, "
+    f"(SELECT x.id AS run_id, x.experiment_id, {_LOST} AS lost, pgtrack.shown_status(x.status, {_LOST}) AS shown_status, "
     f"{_SEEN} AS last_seen, clock_timestamp() - {_SEEN} AS silent_for "
     "FROM pgtrack.runs x JOIN pgtrack.experiments xe ON xe.id = x.experiment_id)")
 RUN_STATUS_JOIN = "JOIN " + RUN_STATUS + " s ON s.run_id = r.id AND s.experiment_id = r.experiment_id"
@@ -134,7 +135,7 @@ RUN_STATUSES = "SELECT enum_range(NULL::pgtrack.runstatus)::text[]"
 # The run listing's lost flag and shown status: the run's own (RUN_STATUS_JOIN), or judged with
 # --lost-after for this listing only.
 _OVERRIDDEN_LOST = "pgtrack.is_lost(r.status, s.last_seen, %(l)s::interval)"
-_OVERRIDDEN_SHOWN = f"CASE WHEN {_OVERRIDDEN_LOST} THEN 'LOST' ELSE r.status::text END"
+_OVERRIDDEN_SHOWN = f"pgtrack.shown_status(r.status, {_OVERRIDDEN_LOST})"
 
 
 def _run_listing(lost: str, shown: str) -> str:

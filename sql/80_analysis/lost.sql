@@ -53,6 +53,34 @@ $$;
 COMMENT ON FUNCTION pgtrack.lost_time(interval, interval) IS
 $$How long a run in a live status may show no sign of life before it counts as lost: the shorter of the experiment's lost_after and three times the run's heartbeat_every (set by the Python client's track(); NULL for a run without heartbeats, which then gets lost_after). Pass e.lost_after and r.heartbeat_every to is_lost's third argument through it.$$;
 
+CREATE OR REPLACE FUNCTION pgtrack.run_is_lost(status pgtrack.runstatus, time_updated timestamptz,
+                                               time_started timestamptz, time_created timestamptz,
+                                               heartbeat_every interval, lost_after interval)
+RETURNS boolean
+LANGUAGE sql
+STABLE
+AS $$
+    /* The one rule for a lost run, from its own columns and its experiment's lost_after: is_lost on
+       last_seen and lost_time. Every query that shows or counts lost runs (runs_status,
+       experiment_summary, the CLI, the dashboard) calls this; no SET search_path (it inlines, and on
+       Citus it runs on the shards with the rows). */
+    SELECT pgtrack.is_lost($1, pgtrack.last_seen($2, $3, $4), pgtrack.lost_time($6, $5))
+$$;
+COMMENT ON FUNCTION pgtrack.run_is_lost(pgtrack.runstatus, timestamptz, timestamptz, timestamptz, interval, interval) IS
+$$True when the run is lost: pgtrack.is_lost of its last_seen and its lost_time. Pass r.status, r.time_updated, r.time_started, r.time_created, r.heartbeat_every and the experiment's e.lost_after.$$;
+
+CREATE OR REPLACE FUNCTION pgtrack.shown_status(status pgtrack.runstatus, lost boolean)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+AS $$
+    /* The status a listing shows: 'LOST' for a lost run, else the stored label. No SET search_path
+       (it inlines); CASE WHEN with a boolean looks up no operator. */
+    SELECT CASE WHEN $2 THEN 'LOST' ELSE $1::pg_catalog.text END
+$$;
+COMMENT ON FUNCTION pgtrack.shown_status(pgtrack.runstatus, boolean) IS
+$$The status to show for a run: 'LOST' when lost (pgtrack.run_is_lost) is true, else the status label.$$;
+
 CREATE OR REPLACE FUNCTION pgtrack._runs_status(p_experiment_id bigint)
 RETURNS TABLE (run_id bigint, experiment_id bigint, status pgtrack.runstatus, lost boolean, shown_status text,
                last_seen timestamptz, silent_for interval)
@@ -69,12 +97,13 @@ AS $$
 #variable_conflict use_column
 BEGIN
     RETURN QUERY
-    SELECT r.id, r.experiment_id, r.status, l.lost, CASE WHEN l.lost THEN 'LOST' ELSE r.status::text END,
+    SELECT r.id, r.experiment_id, r.status, l.lost, pgtrack.shown_status(r.status, l.lost),
            l.seen, clock_timestamp() - l.seen
       FROM pgtrack.runs r
       JOIN pgtrack.experiments e ON e.id = r.experiment_id
-     CROSS JOIN LATERAL (SELECT pgtrack.last_seen(r.time_updated, r.time_started, r.time_created) AS seen) s
-     CROSS JOIN LATERAL (SELECT pgtrack.is_lost(r.status, s.seen, pgtrack.lost_time(e.lost_after, r.heartbeat_every)) AS lost, s.seen) l
+     CROSS JOIN LATERAL (SELECT pgtrack.last_seen(r.time_updated, r.time_started, r.time_created) AS seen,
+                                pgtrack.run_is_lost(r.status, r.time_updated, r.time_started, r.time_created,
+                                                    r.heartbeat_every, e.lost_after) AS lost) l
      WHERE p_experiment_id IS NULL OR r.experiment_id = p_experiment_id;
 END
 $$;

@@ -95,7 +95,7 @@ AS $$
    that have both), and how long ago the most recently and the least recently updated run of each
    status last showed a sign of life (pgtrack.last_seen). A live status with a large
    oldest_heartbeat_age is a worker that died; lost counts the runs of the status that are silent for
-   longer than the experiment's lost_after (pgtrack.is_lost). Reads the experiment's runs through
+   longer than their lost time (pgtrack.run_is_lost). Reads the experiment's runs through
    runs_identity_key. */
 BEGIN
     PERFORM pgtrack._require_experiment($1);
@@ -104,7 +104,7 @@ BEGIN
                avg(r.time_finished - r.time_started), min(r.time_finished - r.time_started), max(r.time_finished - r.time_started),
                clock_timestamp() - max(pgtrack.last_seen(r.time_updated, r.time_started, r.time_created)),
                clock_timestamp() - min(pgtrack.last_seen(r.time_updated, r.time_started, r.time_created)),
-               count(*) FILTER (WHERE pgtrack.is_lost(r.status, pgtrack.last_seen(r.time_updated, r.time_started, r.time_created), pgtrack.lost_time(e.lost_after, r.heartbeat_every)))
+               count(*) FILTER (WHERE pgtrack.run_is_lost(r.status, r.time_updated, r.time_started, r.time_created, r.heartbeat_every, e.lost_after))
           FROM pgtrack.runs r
           JOIN pgtrack.experiments e ON e.id = r.experiment_id
          WHERE r.experiment_id = $1

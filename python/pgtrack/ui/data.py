@@ -70,8 +70,8 @@ def _compute_version(client: Any, experiment_id: int) -> str:
     return client.value("""
         SELECT concat_ws(':', count(*), max(r.time_updated), max(r.time_finished),
                          sum(hashtext(r.id::text || r.status::text)),
-                         count(*) FILTER (WHERE pgtrack.is_lost(r.status, pgtrack.last_seen(r.time_updated, r.time_started, r.time_created),
-                                                                pgtrack.lost_time(e.lost_after, r.heartbeat_every))))
+                         count(*) FILTER (WHERE pgtrack.run_is_lost(r.status, r.time_updated, r.time_started, r.time_created,
+                                                                    r.heartbeat_every, e.lost_after)))
           FROM pgtrack.runs r JOIN pgtrack.experiments e ON e.id = r.experiment_id
          WHERE r.experiment_id = %s""", (experiment_id,))
 

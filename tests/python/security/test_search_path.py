@@ -18,7 +18,7 @@ from conftest import admin_connect, drop_roles
 # qualifies everything it calls. Any other function without SET search_path fails the test below.
 UNPINNED = {"run_add_metrics", "run_add_metrics_batch", "_check_metric_call", "_metrics_write", "_metrics_write_batch",
             "_lock_experiment_shared", "is_lost", "_is_distributed", "migrate", "_live_statuses", "_round_significant", "_decimal_exponent",
-            "_runs_normalize_identity", "lost_time", "last_seen"}
+            "_runs_normalize_identity", "lost_time", "last_seen", "run_is_lost", "shown_status"}
 
 SHADOWS = r"""
 CREATE TABLE trap.hits (what text, who text DEFAULT current_user);
