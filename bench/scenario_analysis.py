@@ -66,7 +66,7 @@ def load(client: pgtrack.Client, conn: psycopg.Connection, experiments: int, run
             start = time.perf_counter()
             for first in range(0, steps, 1000):
                 client.execute("SELECT pgtrack.run_add_metrics_batch(%s, %s::jsonb)",
-                               (run_id, pgtrack.jsonvalues.to_json(rows[first:first + 1000])))
+                               (run_id, pgtrack._jsonvalues.to_json(rows[first:first + 1000])))
             wide_s += time.perf_counter() - start
             if narrow:
                 start = time.perf_counter()

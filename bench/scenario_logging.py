@@ -50,10 +50,10 @@ def pgtrack_variants(db: str, full: int, commit_steps: int) -> Dict[str, Tuple[i
             if in_transaction:
                 with conn.transaction():
                     for step in range(steps):
-                        conn.execute("SELECT pgtrack.run_add_metrics(%s, %s, 0, %s::jsonb)", (r, step, pgtrack.jsonvalues.to_json(values(step))))
+                        conn.execute("SELECT pgtrack.run_add_metrics(%s, %s, 0, %s::jsonb)", (r, step, pgtrack._jsonvalues.to_json(values(step))))
             else:
                 for step in range(steps):
-                    conn.execute("SELECT pgtrack.run_add_metrics(%s, %s, 0, %s::jsonb)", (r, step, pgtrack.jsonvalues.to_json(values(step))))
+                    conn.execute("SELECT pgtrack.run_add_metrics(%s, %s, 0, %s::jsonb)", (r, step, pgtrack._jsonvalues.to_json(values(step))))
             return (time.perf_counter() - start) / steps
         return steps, run
 
@@ -63,7 +63,7 @@ def pgtrack_variants(db: str, full: int, commit_steps: int) -> Dict[str, Tuple[i
             start = time.perf_counter()
             for first in range(0, steps, 1000):
                 rows = [{"step": s, **values(s)} for s in range(first, min(first + 1000, steps))]
-                conn.execute("SELECT pgtrack.run_add_metrics_batch(%s, %s::jsonb)", (r, pgtrack.jsonvalues.to_json(rows)))
+                conn.execute("SELECT pgtrack.run_add_metrics_batch(%s, %s::jsonb)", (r, pgtrack._jsonvalues.to_json(rows)))
             return (time.perf_counter() - start) / steps
         return steps, run
 
@@ -248,7 +248,7 @@ def transaction_flatness(results) -> None:
             start = time.perf_counter()
             with conn.transaction():
                 for step in range(calls):
-                    conn.execute("SELECT pgtrack.run_add_metrics(%s, %s, 0, %s::jsonb)", (r, step, pgtrack.jsonvalues.to_json(values(step))))
+                    conn.execute("SELECT pgtrack.run_add_metrics(%s, %s, 0, %s::jsonb)", (r, step, pgtrack._jsonvalues.to_json(values(step))))
             return (time.perf_counter() - start) / calls
         return run
 

@@ -62,7 +62,7 @@ def run(results) -> None:
     conn.execute("SELECT pgtrack.declare_identifying(%s, 'k', 'int'), pgtrack.declare_identifying(%s, 'lr', 'float')", (exp_sql, exp_sql))
 
     def sql_register(r):
-        ks = [pgtrack.jsonvalues.identifying_json(k) for k in keys(r, per_round)]
+        ks = [pgtrack._jsonvalues.identifying_json(k) for k in keys(r, per_round)]
         return timed_per(lambda: [conn.execute("SELECT run_id FROM pgtrack.register(%s, %s::jsonb, on_duplicate => 'return_existing')",
                                                (exp_sql, k)) for k in ks], per_round)
 
@@ -70,7 +70,7 @@ def run(results) -> None:
     conn.execute("SELECT pgtrack.declare_identifying(%s, 'k', 'int'), pgtrack.declare_identifying(%s, 'lr', 'float')", (exp_q, exp_q))
 
     def enqueue(r):
-        ks = "[" + ",".join(pgtrack.jsonvalues.identifying_json(k) for k in keys(r, per_round)) + "]"
+        ks = "[" + ",".join(pgtrack._jsonvalues.identifying_json(k) for k in keys(r, per_round)) + "]"
         return timed_per(lambda: conn.execute("SELECT pgtrack.enqueue(%s, %s::jsonb)", (exp_q, ks)), per_round)
 
     from sqlalchemy import event

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Dict, Iterable, Optional, Set, Tuple
 
 import psycopg
 
-from . import statements as sql
+from . import _statements as sql
 
 if TYPE_CHECKING:
     from .client import Client

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import psycopg
 
-from . import statements as sql
+from . import _statements as sql
 from .errors import LeaseLostError
 
 if TYPE_CHECKING:

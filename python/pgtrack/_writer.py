@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 import psycopg
 
-from . import _copy, _step, metric_values, notices, spill
-from . import statements as sql
+from . import _copy, _metric_values, _notices, _step, spill
+from . import _statements as sql
+from ._jsonvalues import json_batches, to_json
 from .buffer import DEFAULT_MAX_ROWS, DEFAULT_MAX_SECONDS, DEFAULT_SPILL_AFTER, MetricBuffer
 from .errors import LeaseLostError, ServerUnreachable
-from .jsonvalues import json_batches, to_json
 
 if TYPE_CHECKING:
     from ._lease import Lease
@@ -61,7 +61,7 @@ class MetricWriter:
         if touch and known is not None and known.issuperset(metrics):  # the common case, kept short
             for value in metrics.values():
                 if value.__class__ is not float:  # ints too: 10 ** 400 fits no double
-                    metric_values.check(metrics, columns.floats, known)
+                    _metric_values.check(metrics, columns.floats, known)
                     break
             buffer = self.buffer
             if buffer is not None:
@@ -89,7 +89,7 @@ class MetricWriter:
             if not keeps:
                 raise
             known = False
-        metric_values.check(metrics, columns.floats, columns.known or set())
+        _metric_values.check(metrics, columns.floats, columns.known or set())
         if buffered and known:
             metrics["step"], metrics["progress"] = step, progress
             buffer.add(metrics)  # type: ignore[union-attr]  # buffered says so
@@ -201,7 +201,7 @@ class MetricWriter:
             return  # another process (or pgtrack recover) took them first: nothing to tell
         stopped = loaded["stopped"]
         statuses = f" and {stopped} final status{'es' if stopped != 1 else ''}" if stopped else ""
-        notices.warn(f"pgtrack: the server is back: loaded {loaded['rows']} metric rows{statuses} that this process had "
+        _notices.warn(f"pgtrack: the server is back: loaded {loaded['rows']} metric rows{statuses} that this process had "
                      f"saved to spill files ({loaded['files']} file{'s' if loaded['files'] != 1 else ''})", stacklevel=4)
 
     def open_buffer(self, max_rows: Optional[int], max_seconds: Optional[float], spill_after: Optional[float] = None) -> None:
@@ -214,7 +214,7 @@ class MetricWriter:
     def close_buffer(self) -> None:
         buffer, self.buffer = self.buffer, None
         if buffer is not None and len(buffer):
-            notices.warn(f"pgtrack: {len(buffer)} metric rows of run {self.lease.run_id} could not be written")
+            _notices.warn(f"pgtrack: {len(buffer)} metric rows of run {self.lease.run_id} could not be written")
 
     def _rejected(self, rows: List[Row], error: Exception) -> None:
         """Rows of a flush the server refused (the others were stored): the first time a warning, and
@@ -237,4 +237,4 @@ class MetricWriter:
         return spill.write(self.lease.run_id, uuid, attempt, rows, stop)
 
     def warn(self, message: str) -> None:
-        notices.warn(f"pgtrack: run {self.lease.run_id}: {message}", stacklevel=4)
+        _notices.warn(f"pgtrack: run {self.lease.run_id}: {message}", stacklevel=4)

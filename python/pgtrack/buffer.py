@@ -20,7 +20,7 @@ row was logged, a domain's CHECK), its rows are written again in halves until ea
 stands alone; every other row is stored, the refused ones are handed to ``reject`` (the run warns
 once and counts them in runs.metric_rows_rejected), and no later call raises because of them. A lost
 lease still raises (the run is someone else's now). Values that can never be stored are refused
-before they are buffered, by the call that logged them (pgtrack.metric_values). Without a spill
+before they are buffered, by the call that logged them (pgtrack._metric_values). Without a spill
 function (a bare MetricBuffer) a connection failure is raised, rows kept.
 """
 from __future__ import annotations

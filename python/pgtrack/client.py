@@ -181,7 +181,7 @@ class Client:
         """Add a metric column (``pgtrack.add_metric``): True if added, False if it exists with this
         type. Names may be written as frameworks do (``"train/loss"``). Needs the owner or pgtrack_admin;
         ``run.add_metrics`` adds a missing double precision column by itself when it may."""
-        from . import statements as sql
+        from . import _statements as sql
         from .errors import SchemaValidationError
 
         try:

@@ -7,14 +7,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 
+from . import _statements as sql
 from . import registry
-from . import statements as sql
+from ._jsonvalues import identifying_json, to_json
+from ._suggest import suggest
 from .client import Client
 from .errors import NotFoundError
-from .jsonvalues import identifying_json, to_json
 from .query import Fields, Query
 from .run import Run
-from .suggest import suggest
 
 ENQUEUE_MAX = 10_000  # identities per pgtrack.enqueue call (its limit)
 

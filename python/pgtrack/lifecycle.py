@@ -22,7 +22,7 @@ import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Dict, Iterator, Mapping, Optional
 
-from . import statements as sql
+from . import _statements as sql
 from .errors import AlreadyCompleted, AlreadyRunning
 from .registry import experiment_of
 from .run import Run

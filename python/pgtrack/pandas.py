@@ -60,7 +60,7 @@ def runs(experiment: Any, client: Any = None, maximize: Iterable[str] = ()) -> A
     ``maximize`` or named like a score (acc, auc, f1, precision, recall, score, reward, iou, bleu, map).
 
     ``runs(experiment)`` with an Experiment, or ``runs(name_or_id, client)``; both orders work."""
-    from .runtable import run_table
+    from ._runtable import run_table
 
     pd = require("pandas")
     if client is not None and not hasattr(experiment, "client") and hasattr(experiment, "execute"):
@@ -90,7 +90,7 @@ def history(runs: Any, metrics: Any = None, client: Any = None) -> Any:
     ids = [int(getattr(r, "id", r)) for r in runs]
     reader = for_reading(client)
     if metrics is None:
-        from .runtable import numeric_metrics
+        from ._runtable import numeric_metrics
 
         metrics = numeric_metrics(reader)
     elif isinstance(metrics, str):
@@ -98,8 +98,8 @@ def history(runs: Any, metrics: Any = None, client: Any = None) -> Any:
     known = client.metric_names(refresh_unless=metrics)
     missing = [m for m in metrics if m not in known]
     if missing:
+        from ._suggest import suggest
         from .errors import SchemaValidationError
-        from .suggest import suggest
 
         raise SchemaValidationError(f"unknown metric {missing[0]!r}", hint=suggest(missing[0], known, "known: " + ", ".join(sorted(known))))
     columns = ["run_id", "step", "progress", "metric", "value"]

@@ -12,9 +12,9 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
 
-from . import statements as sql
+from . import _statements as sql
+from ._jsonvalues import identifying_json, to_json
 from .errors import DuplicateRunError, NotFoundError, SchemaValidationError
-from .jsonvalues import identifying_json, to_json
 from .run import Run
 from .status import status_name
 

@@ -23,8 +23,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Optional, Tuple
 
+from ._runtable import best_run, score
 from .client import for_reading
-from .runtable import best_run, score
 
 CURVE_RUNS = 100
 

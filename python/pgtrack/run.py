@@ -19,15 +19,15 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, Optional, Tuple, Union
 
 from psycopg.rows import dict_row
 
-from . import statements as sql
+from . import _statements as sql
+from ._jsonvalues import to_json
 from ._lease import Lease
+from ._metric_names import BIGINT, check_step
 from ._writer import MetricWriter
 from .args import detect_args
 from .client import RETRY_FOR, Client
 from .environment import capture_env
 from .errors import NotFoundError, SchemaValidationError
-from .jsonvalues import to_json
-from .metric_names import BIGINT, check_step
 from .paths import artefacts_path
 from .status import Status
 from .tracking import DEFAULT_HEARTBEAT, Tracking

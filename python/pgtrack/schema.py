@@ -21,7 +21,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Dict, Mapping
 
-from . import statements as sql
+from . import _statements as sql
 from .client import Client
 from .errors import SchemaValidationError
 from .experiment import Experiment

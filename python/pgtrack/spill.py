@@ -56,7 +56,7 @@ def directory() -> Path:
 def write(run_id: int, uuid: Optional[str], attempt: Optional[int], rows: List[Dict[str, Any]],
           stop: Optional[Dict[str, Any]] = None) -> Path:
     """Write one spill file atomically (0600); returns its path."""
-    from .jsonvalues import to_json
+    from ._jsonvalues import to_json
 
     folder = directory()
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -210,9 +210,9 @@ def _load(client: Any, path: Path, claimed: Path, done: Dict[str, int]) -> str:
     """Load one claimed file; returns which count it adds to."""
     import psycopg
 
-    from . import statements as sql
+    from . import _statements as sql
+    from ._jsonvalues import json_batches
     from .errors import LeaseLostError, PgtrackError
-    from .jsonvalues import json_batches
 
     try:
         header, rows, stop = read(claimed)

@@ -35,12 +35,12 @@ import socket
 import time
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Sequence, Tuple, Union
 
-from . import notices
+from . import _notices
+from ._jsonvalues import identifying_json
+from ._runtable import run_table
 from .client import Client
 from .errors import SchemaValidationError, ServerUnreachable
 from .experiment import Experiment
-from .jsonvalues import identifying_json
-from .runtable import run_table
 
 Config = Dict[str, Any]
 OUTAGE_PATIENCE = 600.0  # seconds a worker waits for an unreachable server before it gives up
@@ -119,7 +119,7 @@ def _next(experiment: Any, stale_after: _dt.timedelta, name: str) -> Tuple[Any, 
             now = time.monotonic()
             if waited_since is None:
                 waited_since = now
-                notices.warn(f"pgtrack sweep: worker {name}: {exc}; waiting up to {OUTAGE_PATIENCE:g} s for it", stacklevel=2)
+                _notices.warn(f"pgtrack sweep: worker {name}: {exc}; waiting up to {OUTAGE_PATIENCE:g} s for it", stacklevel=2)
             elif now - waited_since > OUTAGE_PATIENCE:
                 raise
             time.sleep(2.0)

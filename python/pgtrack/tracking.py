@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional, Tuple
 
 import psycopg
 
-from . import notices, spill
+from . import _notices, spill
 from .buffer import BACKGROUND_AFTER, RETRY_EVERY
 from .errors import LeaseLostError, PgtrackError
 
@@ -71,7 +71,7 @@ class SigtermGuard:
 
     def install(self) -> None:
         if threading.current_thread() is not threading.main_thread():
-            notices.warn("pgtrack: track() runs outside the main thread, where Python cannot catch SIGTERM; "
+            _notices.warn("pgtrack: track() runs outside the main thread, where Python cannot catch SIGTERM; "
                           "a terminated process leaves this run RUNNING until it goes stale "
                           "(pass heartbeat=... so claim_next/claim_if_stale can take it over)", stacklevel=4)
             return
@@ -236,5 +236,5 @@ class Tracking:
         if problems and exc is None:
             raise problems[0]
         for problem in problems:
-            notices.warn(f"pgtrack: while ending run {run.id} after {exc_type.__name__}: {problem}", stacklevel=2)
+            _notices.warn(f"pgtrack: while ending run {run.id} after {exc_type.__name__}: {problem}", stacklevel=2)
         return False

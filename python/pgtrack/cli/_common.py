@@ -7,9 +7,9 @@ import json
 import sys
 from typing import Any, Dict, Optional, Sequence
 
+from .._jsonvalues import json_safe
+from .._statements import EXPERIMENT_BY_REF, EXPERIMENT_NAMES_UNORDERED
 from ..client import Client
-from ..jsonvalues import json_safe
-from ..statements import EXPERIMENT_BY_REF, EXPERIMENT_NAMES_UNORDERED
 
 EXIT_OK, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_UNREACHABLE, EXIT_DENIED, EXIT_REFUSED, EXIT_NOT_INSTALLED, EXIT_BUG = 0, 1, 2, 3, 4, 5, 6, 10
 
@@ -26,7 +26,7 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         import re
 
-        from ..suggest import suggest
+        from .._suggest import suggest
 
         wrong = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
         if wrong:
@@ -133,7 +133,7 @@ def _find_experiment(client: Client, ref: str) -> Optional[Sequence[Any]]:
 def _experiment_id(client: Client, ref: str) -> int:
     row = _find_experiment(client, ref)
     if row is None:
-        from ..suggest import suggest
+        from .._suggest import suggest
 
         names = [r[0] for r in client.execute(EXPERIMENT_NAMES_UNORDERED)]
         raise CliError(f"no experiment named or numbered {ref!r}; "

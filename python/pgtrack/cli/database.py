@@ -5,9 +5,7 @@ import argparse
 import sys
 from typing import Any, Dict, Optional
 
-from ..client import Client
-from ..plain import installed
-from ..statements import (
+from .._statements import (
     CREATE_EXTENSION,
     CURRENT_DATABASE,
     CURRENT_USER,
@@ -18,6 +16,8 @@ from ..statements import (
     SERVER_VERSION,
     SETUP,
 )
+from ..client import Client
+from ..plain import installed
 from ._common import EXIT_NOT_INSTALLED, EXIT_OK, CliError, _Commands, emit_record
 
 

@@ -6,8 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..client import Client
-from ..statements import (
+from .._statements import (
     DELETE_EXPERIMENT,
     EXPERIMENT_LISTING,
     EXPERIMENT_LOST_AFTER,
@@ -23,6 +22,7 @@ from ..statements import (
     RUN_WITH_EXPERIMENT,
     SET_LOST_AFTER,
 )
+from ..client import Client
 from ..status import status_name
 from ._common import EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CliError, _Commands, _experiment_id, _text, emit, emit_record
 

@@ -7,8 +7,8 @@ import json
 import os
 from typing import Any, Optional
 
+from .._statements import EXPERIMENT_NAME
 from ..client import Client
-from ..statements import EXPERIMENT_NAME
 from ._common import EXIT_DENIED, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, CliError, _Commands, _experiment_id
 
 

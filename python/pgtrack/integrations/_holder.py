@@ -11,9 +11,9 @@ import math
 import sys
 from typing import Any, Dict, Mapping, Optional
 
-from .. import notices
+from .. import _notices
+from .._metric_names import storable_name
 from ..errors import AlreadyCompleted, AlreadyRunning
-from ..metric_names import storable_name
 from ..tracking import Terminated
 
 
@@ -141,7 +141,7 @@ class RunHolder:
             stored = storable_name(name)
             if stored != name and name not in self._mapped:
                 self._mapped.add(name)
-                notices.warn(f"pgtrack: metric {name!r} is stored as {stored!r} ({name!r} is one of the metrics "
+                _notices.warn(f"pgtrack: metric {name!r} is stored as {stored!r} ({name!r} is one of the metrics "
                               "table's own or PostgreSQL's system column names)", stacklevel=3)
             values[stored] = value
         if values:

@@ -9,9 +9,9 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ..jsonvalues import json_safe
-from ..runtable import RunTable, best_run, run_table
-from ..statements import RUN_STATUS_JOIN
+from .._jsonvalues import json_safe
+from .._runtable import RunTable, best_run, run_table
+from .._statements import RUN_STATUS_JOIN
 from .filters import compile_filter
 
 MAX_PAGE = 1000

@@ -95,7 +95,7 @@ def test_a_value_no_double_holds_is_refused_by_its_call(client, paths):
     run = pgtrack.Experiment(client, name="c").get_run()
     with pytest.raises(pgtrack.SchemaValidationError, match="invalid metric value"):
         with run.track():
-            run.add_metrics(step=1, loss=10 ** 400)  # no double holds it: refused by its own call (pgtrack.metric_values)
+            run.add_metrics(step=1, loss=10 ** 400)  # no double holds it: refused by its own call (pgtrack._metric_values)
     assert paths == [] and metrics(client, run.id) == []
 
 

@@ -38,7 +38,7 @@ def test_it_writes_what_run_add_metrics_writes(client, row_paths):
         fast.add_metrics(**values)
         client.execute("SELECT pgtrack.run_add_metrics(%s, %s, %s, %s::jsonb)",
                        (slow.id, values["step"], values.get("progress", 0),
-                        pgtrack.jsonvalues.to_json({k: v for k, v in values.items() if k not in ("step", "progress")})))
+                        pgtrack._jsonvalues.to_json({k: v for k, v in values.items() if k not in ("step", "progress")})))
     assert row_paths == [True] * len(steps)
     as_text = "step, progress, loss::text, acc::text"  # NaN == NaN as text
     assert metrics(client, fast.id, as_text) == metrics(client, slow.id, as_text)
@@ -55,7 +55,7 @@ def test_values_it_cannot_carry_go_through_run_add_metrics(client, row_paths):
     with pytest.raises(pgtrack.SchemaValidationError, match="invalid metric value"):
         run.add_metrics(step=4, loss=10 ** 400)  # no double holds it
     run.add_metrics(step=5, new_metric=1.0)  # a new name: straight to the function, which adds it
-    assert row_paths == [False, True]  # the bool and 10 ** 400 are refused by the call itself (pgtrack.metric_values)
+    assert row_paths == [False, True]  # the bool and 10 ** 400 are refused by the call itself (pgtrack._metric_values)
     assert metrics(client, run.id, "step, loss, note") == [(1, None, "warm-up"), (2, 2.0, None), (5, None, None)]
     assert client.value("SELECT new_metric FROM pgtrack.metrics WHERE run_id = %s AND step = 5", (run.id,)) == 1.0
 

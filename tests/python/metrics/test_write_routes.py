@@ -23,7 +23,7 @@ from pgtrack._columns import MetricColumns
 from pgtrack._lease import Lease
 from pgtrack._sqlparts import ident
 from pgtrack.errors import translate
-from pgtrack.jsonvalues import to_json
+from pgtrack._jsonvalues import to_json
 
 ROUTES = ["statement", "function", "copy", "batch"]
 

@@ -192,7 +192,7 @@ def test_generated_names_are_columns_or_pt003(conn, baseline, name):
 @pytest.mark.parametrize("name", ["cpu%", "a%s", "%(x)s", "100%_done"])
 def test_a_percent_in_a_metric_name_breaks_no_reader(dbname, name):
     import pgtrack
-    from pgtrack.runtable import run_table
+    from pgtrack._runtable import run_table
 
     client = pgtrack.Client(dbname=dbname)
     exp = pgtrack.Experiment(client, name="pct")
@@ -310,7 +310,7 @@ def test_a_batch_over_the_limits_is_refused_and_changes_nothing(conn):
 
 def test_the_client_splits_a_large_flush(client):
     import pgtrack
-    from pgtrack.jsonvalues import json_batches
+    from pgtrack._jsonvalues import json_batches
 
     client.execute("SELECT pgtrack.add_metric('note', 'text')")  # a text column: the batch path, not COPY
     run = pgtrack.Experiment(client, name="big").get_run()

@@ -1,9 +1,9 @@
-"""The best run of a runs table (pgtrack.runtable.best_run), the one rule behind the dashboard's
+"""The best run of a runs table (pgtrack._runtable.best_run), the one rule behind the dashboard's
 highlighted row and the report's: lowest or highest score; None, NaN and non-numbers never win;
 ties go to the first row. No server needed."""
 import math
 
-from pgtrack.runtable import best_run, score
+from pgtrack._runtable import best_run, score
 
 
 def rows(*values):

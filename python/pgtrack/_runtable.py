@@ -17,7 +17,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 from psycopg import sql as _sql
 
 from ._sqlparts import ident
-from .statements import RUN_STATUS_JOIN
+from ._statements import RUN_STATUS_JOIN
 
 MAXIMISED = re.compile(r"acc|auc|f1|precision|recall|score|reward|iou|bleu|map", re.I)
 
