@@ -25,7 +25,7 @@ ensure_mlflow_venv() {
         log "installing MLflow (with its UI) into $venv"
         python3 -m venv "$venv"
         "$venv/bin/python" -m pip install -q --disable-pip-version-check "mlflow==3.17.2" "psycopg2-binary" \
-            "psycopg[binary]>=3.1,<4" "playwright==1.65.2"
+            "psycopg[binary]>=3.2,<4" "playwright==1.65.2"
         touch "$venv/.installed"
     fi
 }

