@@ -75,6 +75,14 @@ class Client:
         self._depth = 0
         self.columns = MetricColumns()  # what this client knows of the metric columns (pgtrack._columns)
 
+    @classmethod
+    def from_params(cls, params: Dict[str, str], embedded: bool = False, read_dsn: Optional[str] = None) -> "Client":
+        """A Client on settings already resolved (``client.params``, ``client.embedded``): what another
+        process or thread of the same program uses (clone, a sweep's workers); nothing is read again."""
+        client = cls.__new__(cls)
+        client._setup(dict(params), embedded, read_dsn)
+        return client
+
     def __repr__(self) -> str:
         shown = {k: v for k, v in self.params.items() if k not in ("password", "dsn")}
         return f"Client({shown})"
@@ -86,9 +94,7 @@ class Client:
         if "options" in overrides and params.get("options"):
             overrides["options"] = f"{params['options']} {overrides['options']}"
         params.update(overrides)
-        other = Client.__new__(Client)
-        other._setup(params, self.embedded, self.read_dsn)
-        return other
+        return Client.from_params(params, self.embedded, self.read_dsn)
 
     def for_reading(self) -> "Client":
         """The Client that analysis reads go through: a Client on ``read_dsn`` (a replica; its own
@@ -96,8 +102,7 @@ class Client:
         if not self.read_dsn:
             return self
         if self._reader is None:
-            self._reader = Client.__new__(Client)
-            self._reader._setup({"dsn": self.read_dsn}, False, None)
+            self._reader = Client.from_params({"dsn": self.read_dsn})
         return self._reader
 
     # -- the connection --------------------------------------------------------------------------

@@ -148,8 +148,7 @@ def work(experiment: Any, fn: Callable[[Config, Any], Any], stale_after: _dt.tim
 
 def _child(client_params: Dict[str, Any], embedded: bool, experiment_id: int, fn: Callable, stale_after: _dt.timedelta,
            name: str) -> None:
-    client = Client.__new__(Client)
-    client._setup(client_params, embedded, None)
+    client = Client.from_params(client_params, embedded)
     work(Experiment._bind(client, experiment_id), fn, stale_after, name)
     client.close()
 
