@@ -17,6 +17,9 @@ DROP FUNCTION pgtrack.heartbeat(bigint, integer);
 DROP FUNCTION pgtrack._lease_check_failed(bigint, integer);
 DROP FUNCTION pgtrack._registration(bigint, boolean, boolean, boolean);
 DROP FUNCTION pgtrack._apply_annotating(bigint, jsonb);
+-- The writers' generator looks every column's type up in one query: _metric_value_expr takes the
+-- qualified type.
+DROP FUNCTION pgtrack._metric_value_expr(text, name, oid);
 -- _validate_label() takes a length limit (an overload would make two-argument calls ambiguous).
 DROP FUNCTION pgtrack._validate_label(text, text);
 

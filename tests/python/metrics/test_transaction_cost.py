@@ -25,12 +25,16 @@ def per_call(conn, statement, run, calls):
 def test_per_call_cost_is_flat_in_the_transaction_size(conn, statement):
     conn.execute("SELECT pgtrack.add_metric('loss')")
     exp = conn.execute("SELECT pgtrack.experiment('flat')").fetchone()[0]
-    runs = [conn.execute("SELECT pgtrack.create_run(%s)", (exp,)).fetchone()[0] for _ in range(4)]
+    runs = [conn.execute("SELECT pgtrack.create_run(%s)", (exp,)).fetchone()[0] for _ in range(7)]
     per_call(conn, statement, runs[0], 50)  # warm up plans
     ratios = []
-    for small_run, large_run in ((runs[1], runs[2]), (runs[3], runs[0])):
+    for small_run, large_run in zip(runs[1::2], runs[2::2]):  # up to three pairs: one quiet pair is enough
         ratios.append(per_call(conn, statement, large_run, LARGE) / per_call(conn, statement, small_run, SMALL))
-    assert min(ratios) < 1.6, ratios  # 0.1.0: about 3x for 8x the calls
+        if ratios[-1] < 1.6:
+            break
+    # 0.1.0: about 3x for 8x the calls, on every pair; a loaded machine (make test's lanes share 2 cores)
+    # has pushed a flat writer's pair to 1.6x, never three pairs in a row.
+    assert min(ratios) < 1.6, ratios
 
 
 def test_liveness_and_leases_within_one_transaction(conn):
