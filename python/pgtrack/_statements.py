@@ -83,6 +83,8 @@ DROP_IDENTIFYING = "SELECT pgtrack.drop_identifying(%s, %s, %s)"
 COLLISIONS_AFTER_DROP = "SELECT identity, run_ids FROM pgtrack.collisions_after_drop(%s, %s)"
 IDENTIFYING_FIELDS = ("SELECT name, type, default_value, doc FROM pgtrack.identifying_fields"
                       " WHERE experiment_id = %s ORDER BY name")
+# The identifying float fields, whose whole values JSON reads back as ints (pgtrack._identity).
+FLOAT_FIELDS = "SELECT name FROM pgtrack.identifying_fields WHERE experiment_id = %s AND type = 'float'"
 
 # Every run's shown status (LOST for a live run whose worker went silent, pgtrack.is_lost) as a derived
 # table with the columns of pgtrack.runs_status(): run_id, experiment_id, lost, shown_status, last_seen,
