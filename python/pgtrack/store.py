@@ -32,46 +32,55 @@ from .run import Run
 from .schema import Schema
 
 
+def _check_settings(check_schema: Any, journal_mode: Any, busy_timeout_ms: Any, client: Any) -> None:
+    """wallow's keyword arguments (and client=) of the right types, else TypeError before anything connects."""
+    if not isinstance(check_schema, bool):
+        raise TypeError(f"check_schema must be True or False, got {check_schema!r}")
+    if journal_mode is not None and not isinstance(journal_mode, str):
+        raise TypeError(f"journal_mode must be a str or None, got {journal_mode!r} (it has no effect on pgtrack)")
+    if busy_timeout_ms is not None and (isinstance(busy_timeout_ms, bool) or not isinstance(busy_timeout_ms, int)):
+        raise TypeError(f"busy_timeout_ms must be an int or None, got {busy_timeout_ms!r} (it has no effect on pgtrack)")
+    if client is not None and not isinstance(client, Client):
+        raise TypeError(f"client must be a pgtrack.Client, got {type(client).__name__}")
+
+
 class Store:
-    def __init__(self, experiment: Any, *, schema: Any = None, check_schema: bool = True, journal_mode: Optional[str] = None,
-                 busy_timeout_ms: Optional[int] = None, client: Optional[Client] = None):
-        if not isinstance(check_schema, bool):
-            raise TypeError(f"check_schema must be True or False, got {check_schema!r}")
-        if journal_mode is not None and not isinstance(journal_mode, str):
-            raise TypeError(f"journal_mode must be a str or None, got {journal_mode!r} (it has no effect on pgtrack)")
-        if busy_timeout_ms is not None and (isinstance(busy_timeout_ms, bool) or not isinstance(busy_timeout_ms, int)):
-            raise TypeError(f"busy_timeout_ms must be an int or None, got {busy_timeout_ms!r} (it has no effect on pgtrack)")
+    def __init__(self, db_path: Any = None, *, schema: Any = None, check_schema: bool = True, journal_mode: Optional[str] = None,
+                 busy_timeout_ms: Optional[int] = None, client: Optional[Client] = None, experiment: Any = None):
+        """``Store(db_path, schema=...)`` (wallow's) or ``Store(experiment)`` (pgtrack's); see the module docstring."""
+        if experiment is not None and db_path is not None:
+            raise TypeError("Store takes a database path or an experiment, not both")
+        given = experiment if experiment is not None else db_path
+        _check_settings(check_schema, journal_mode, busy_timeout_ms, client)
         self.schema: Optional[Schema] = None
         self._own_client = False
-        if isinstance(experiment, Experiment):  # pgtrack's form: Store(experiment)
+        if isinstance(given, Experiment):  # pgtrack's form: Store(experiment)
             if schema is not None or client is not None:
                 raise TypeError("Store(experiment) takes no schema= or client=: the experiment has both already")
-        elif isinstance(experiment, Schema):
+            self.experiment: Experiment = given
+        elif isinstance(given, Schema):
             raise TypeError("pass the database first: Store(\"runs.db\", schema=schema) (wallow's form), "
                             "or Store(schema.apply(client))")
         elif isinstance(schema, Experiment):  # Store(db, schema=load_schema(path, client)): that experiment, as it is
-            target(experiment)  # the path or URL is still checked
+            target(given)  # the path or URL is still checked
             if client is not None:
                 raise TypeError("Store(db, schema=experiment) takes no client=: the experiment has one already")
-            experiment = schema
+            self.experiment = schema
         elif isinstance(schema, Schema):
-            target(experiment)  # checked before anything connects
-            if client is not None and not isinstance(client, Client):
-                raise TypeError(f"client must be a pgtrack.Client, got {type(client).__name__}")
-            self.client, self._own_client = (client_for(experiment), True) if client is None else (client, False)
+            target(given)  # checked before anything connects
+            self.client, self._own_client = (client_for(given), True) if client is None else (client, False)
             try:
                 if check_schema:
                     check_current(self.client)
-                experiment = schema.apply(self.client)
+                self.experiment = schema.apply(self.client)
             except BaseException:
                 self.close()
                 raise
             self.schema = schema
         else:
             raise TypeError("Store takes a database path or URL and schema=pgtrack.load_schema(path) (wallow's form), "
-                            f"or a pgtrack.Experiment; got {type(experiment).__name__} and schema={type(schema).__name__}")
-        self.experiment: Experiment = experiment
-        self.client = experiment.client
+                            f"or a pgtrack.Experiment; got {type(given).__name__} and schema={type(schema).__name__}")
+        self.client = self.experiment.client
 
     def __repr__(self) -> str:
         return f"<pgtrack.Store of {self.experiment!r}>"

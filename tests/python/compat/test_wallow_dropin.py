@@ -341,8 +341,19 @@ def test_pgtracks_own_forms_still_work(client, toml):
     store = Store(experiment)
     assert store.experiment is experiment and store.schema is None and store.count() == 0
     assert Store("runs.db", schema=experiment).experiment is experiment  # wallow's form around pgtrack's object
+    assert Store(experiment=experiment).experiment is experiment
+    with pytest.raises(TypeError, match="not both"):
+        Store("runs.db", experiment=experiment)
+    with pytest.raises(TypeError, match="no schema= or client="):
+        Store(experiment, client=client)
     store.close()  # the experiment's client stays open
     assert client.value("SELECT 1") == 1
+
+
+def test_wallows_keyword_names(default_db, conn, toml):
+    store = Store(db_path="runs.db", schema=load_schema(toml(FIXTURE)), check_schema=True)
+    assert store.experiment.name == "cells" and experiments(conn) == [("cells",)]
+    store.close()
 
 
 @pytest.mark.parametrize("args, kwargs, error, phrase", [
@@ -509,6 +520,9 @@ def test_store_count_and_all(store):
 
 def test_expr_and_order_clause_are_top_level(store):
     seed_dsl(store)
+    assert F("cell_k", schema=store).name == "cell_k" and store.f.val_accuracy.name == "val_accuracy"
+    with pytest.raises(pgtrack.SchemaValidationError, match="unknown field"):
+        F("nope", schema=store)
     assert isinstance(F("cell_k") == 4, pgtrack.Expr) and isinstance(F("val_accuracy").desc(), pgtrack.OrderClause)
     clause = pgtrack.OrderClause(F("val_accuracy"), True)
     assert [r.val_accuracy for r in store.where().order_by(clause).all()] == [0.95, 0.90, 0.85, 0.70]
