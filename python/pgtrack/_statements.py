@@ -67,8 +67,8 @@ METRICS_STATEMENT = "SELECT pgtrack._metrics_statement(%s::text[])"
 COUNT_REJECTED = "SELECT pgtrack.run_count_rejected(%s, %s, attempt => %s, experiment_id => %s)"
 ADD_METRIC = "SELECT pgtrack.add_metric(%s, %s::regtype, %s)"
 ADD_RUN_COLUMN = "SELECT pgtrack.add_run_column(%s, %s::regtype, %s, %s)"
-RUN_COLUMN_TYPE = ("SELECT format_type(atttypid, NULL) FROM pg_attribute"
-                   " WHERE attrelid = 'pgtrack.runs'::regclass AND attname = %s AND attnum > 0 AND NOT attisdropped")
+RUN_COLUMN_TYPES = ("SELECT attname::text, format_type(atttypid, NULL) FROM pg_attribute"
+                    " WHERE attrelid = 'pgtrack.runs'::regclass AND attname = ANY (%s) AND attnum > 0 AND NOT attisdropped")
 
 # Registry
 REGISTRATION = "run_id, run_uuid, status::text, attempt, was_inserted, was_updated, was_skipped"

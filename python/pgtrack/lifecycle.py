@@ -37,6 +37,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Dict, Iterator, Mapping, Optional
 
 from . import _notices
+from . import _statements as sql
 from .errors import AlreadyCompleted, AlreadyRunning
 from .registry import experiment_of
 from .run import Run
@@ -49,8 +50,6 @@ if TYPE_CHECKING:
 WALLOW_COLUMNS = {"started_at": ("timestamp with time zone",), "completed_at": ("timestamp with time zone",),
                   "wallclock_seconds": ("double precision", "real", "numeric"),
                   "error_excerpt": ("text", "character varying")}
-COLUMNS_PRESENT = ("SELECT attname::text, format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = 'pgtrack.runs'::regclass"
-                   " AND attname = ANY (%s) AND attnum > 0 AND NOT attisdropped")
 EXCERPT_MAX = 1000  # characters of error_excerpt, as wallow
 
 
@@ -66,7 +65,7 @@ def _excerpt(exc: BaseException) -> str:
 
 def lifecycle_columns(client: Any) -> set:
     """Which of wallow's lifecycle columns the runs table has, with a type that takes the value (one query)."""
-    rows = client.repeat(COLUMNS_PRESENT, (list(WALLOW_COLUMNS),))
+    rows = client.repeat(sql.RUN_COLUMN_TYPES, (list(WALLOW_COLUMNS),))
     return {name for name, kind in rows if kind in WALLOW_COLUMNS[name]}
 
 

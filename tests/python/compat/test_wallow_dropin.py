@@ -163,7 +163,6 @@ print(result.was_inserted, run.lr, run.seed, run.status == "running")
 """
 
 
-@pytest.mark.slow
 def test_the_quick_start_runs_and_a_second_run_finds_the_same_run(dbname, conn, tmp_path, toml):
     toml(QUICK_START_TOML)
     assert run_script(tmp_path, dbname, "run.py", QUICK_START).split() == ["True", "0.001", "0", "True"]
@@ -276,7 +275,6 @@ print(repr(specific.weight_decay), repr(specific.learning_rate), also.id == spec
 """
 
 
-@pytest.mark.slow
 def test_the_ml_sweep_recipe_dispatches_once_and_analyses(dbname, conn, tmp_path, toml):
     toml(SWEEP_TOML)
     assert run_script(tmp_path, dbname, "dispatch.py", DISPATCHER).split() == ["trained", "resnet18", "trained", "vit"]
@@ -302,7 +300,7 @@ def test_load_schema_without_a_client_reads_the_file_and_touches_no_database(con
     assert schema.f.val_accuracy.name == "val_accuracy" and F("discovered_T", schema=schema).name == "discovered_T"
     assert {"cell_k", "val_loss", "status", "uuid"} <= set(dir(schema.f)) and dir(schema.f) == sorted(dir(schema.f))
     with pytest.raises(AttributeError, match="typo_name"):
-        schema.f.typo_name
+        schema.f.typo_name  # noqa: B018  (the attribute access is the test)
     with pytest.raises(pgtrack.SchemaValidationError) as info:
         F("typo_name", schema=schema)
     assert info.value.field == "typo_name" and "cell_k" in info.value.valid_names
