@@ -10,20 +10,23 @@ from .errors import (
     DuplicateRunError,
     LeaseLostError,
     NotFoundError,
+    PendingMigrationError,
     PgtrackError,
     SchemaChangeError,
+    SchemaParseError,
     SchemaValidationError,
     ServerUnreachable,
+    WallowError,
     translate,
 )
 from .experiment import CollisionGroup, Experiment, IdentifyingField, run_from_env
 from .functions import *  # noqa: F401,F403  (SQLTrack's module-level experiment_*/run_* functions)
 from .functions import __all__ as _functions
-from .lifecycle import LifecycleHandle, run_lifecycle
-from .query import F, Field, Query
-from .registry import RegisterResult, find, heartbeat, register
+from .lifecycle import LifecycleHandle, WorkerHandle, run_lifecycle
+from .query import Expr, F, Field, OrderClause, Query
+from .registry import RegisterResult, find, find_collisions_after_drop, heartbeat, register
 from .run import Run
-from .schema import load_schema
+from .schema import Schema, load_schema
 from .store import Store
 from .sweep import sweep
 from .tracking import Terminated
@@ -32,7 +35,8 @@ __version__ = "0.3.0"
 
 __all__ = [
     "AlreadyCompleted", "AlreadyRunning", "Client", "F", "Field", "Query", "CollisionGroup", "DuplicateRunError", "Experiment",
-    "IdentifyingField", "LeaseLostError", "LifecycleHandle", "NotFoundError", "PgtrackError", "RegisterResult",
-    "Run", "SchemaChangeError", "SchemaValidationError", "ServerUnreachable", "Store", "Terminated", "find", "sweep", "heartbeat",
-    "load_schema", "register", "run_from_env", "run_lifecycle", "translate", *_functions,
+    "Expr", "IdentifyingField", "LeaseLostError", "LifecycleHandle", "NotFoundError", "OrderClause", "PendingMigrationError",
+    "PgtrackError", "RegisterResult", "Run", "Schema", "SchemaChangeError", "SchemaParseError", "SchemaValidationError",
+    "ServerUnreachable", "Store", "Terminated", "WallowError", "WorkerHandle", "find", "find_collisions_after_drop", "sweep",
+    "heartbeat", "load_schema", "register", "run_from_env", "run_lifecycle", "translate", *_functions,
 ]

@@ -99,6 +99,7 @@ def identifying_json(identifying: Mapping[str, Any]) -> str:
         for name, value in identifying.items():
             plain = json.loads(json.dumps(value, default=_default))
             if isinstance(plain, float) and not math.isfinite(plain):
-                raise SchemaValidationError(f"identifying field {name!r} must be a finite number, got {plain}",
+                shown = json_safe(plain)  # NaN, Infinity: wallow's tests match "NaN"
+                raise SchemaValidationError(f"identifying field {name!r} must be a finite number, got {shown} ({shown} not allowed)",
                                             hint="NaN and infinities cannot identify a run; pass a finite number") from None
         raise

@@ -67,8 +67,8 @@ METRICS_STATEMENT = "SELECT pgtrack._metrics_statement(%s::text[])"
 COUNT_REJECTED = "SELECT pgtrack.run_count_rejected(%s, %s, attempt => %s, experiment_id => %s)"
 ADD_METRIC = "SELECT pgtrack.add_metric(%s, %s::regtype, %s)"
 ADD_RUN_COLUMN = "SELECT pgtrack.add_run_column(%s, %s::regtype, %s, %s)"
-RUN_COLUMN_TYPE = ("SELECT format_type(atttypid, NULL) FROM pg_attribute"
-                   " WHERE attrelid = 'pgtrack.runs'::regclass AND attname = %s AND attnum > 0 AND NOT attisdropped")
+RUN_COLUMN_TYPES = ("SELECT attname::text, format_type(atttypid, NULL) FROM pg_attribute"
+                    " WHERE attrelid = 'pgtrack.runs'::regclass AND attname = ANY (%s) AND attnum > 0 AND NOT attisdropped")
 
 # Registry
 REGISTRATION = "run_id, run_uuid, status::text, attempt, was_inserted, was_updated, was_skipped"
@@ -83,6 +83,8 @@ DROP_IDENTIFYING = "SELECT pgtrack.drop_identifying(%s, %s, %s)"
 COLLISIONS_AFTER_DROP = "SELECT identity, run_ids FROM pgtrack.collisions_after_drop(%s, %s)"
 IDENTIFYING_FIELDS = ("SELECT name, type, default_value, doc FROM pgtrack.identifying_fields"
                       " WHERE experiment_id = %s ORDER BY name")
+# The identifying float fields, whose whole values JSON reads back as ints (pgtrack._identity).
+FLOAT_FIELDS = "SELECT name FROM pgtrack.identifying_fields WHERE experiment_id = %s AND type = 'float'"
 
 # Every run's shown status (LOST for a live run whose worker went silent, pgtrack.is_lost) as a derived
 # table with the columns of pgtrack.runs_status(): run_id, experiment_id, lost, shown_status, last_seen,

@@ -60,6 +60,11 @@ class SchemaValidationError(PgtrackError):
     sqlstate = "PT003"
 
 
+class SchemaParseError(SchemaValidationError):
+    """PT003 raised while reading a schema file (``load_schema``): malformed TOML, an unknown key or
+    type, a bad default. wallow's name; a SchemaValidationError, so either ``except`` catches it."""
+
+
 class LeaseLostError(PgtrackError):
     """PT004: the run was claimed by a newer attempt; stop working on it.
 
@@ -89,6 +94,17 @@ class SchemaChangeError(PgtrackError):
     """PT005: a schema change was refused (collisions, missing default, type change, data present)."""
 
     sqlstate = "PT005"
+
+
+class PendingMigrationError(PgtrackError):
+    """The database's pgtrack is older than this package (``Store(..., check_schema=True)``):
+    ``current_rev`` is the database's version, ``head_rev`` the package's. wallow's name and
+    attributes (its revisions were Alembic's); upgrade with ``pgtrack setup``."""
+
+    def __init__(self, current_rev: Optional[str] = None, head_rev: Optional[str] = None, message: Optional[str] = None,
+                 hint: Optional[str] = None):
+        super().__init__(message or f"the database is at revision {current_rev}, the head is {head_rev}", hint=hint)
+        self.current_rev, self.head_rev = current_rev, head_rev
 
 
 class ServerUnreachable(PgtrackError, psycopg.OperationalError):
@@ -149,6 +165,10 @@ def python_hint(hint: Optional[str]) -> Optional[str]:
         hint = pattern.sub(replacement, hint)
     return hint
 
+
+# wallow's base class: every error pgtrack raises (its own hierarchy: DuplicateRunError,
+# SchemaValidationError > SchemaParseError, PendingMigrationError, ...) derives from it.
+WallowError = PgtrackError
 
 _BY_SQLSTATE = {cls.sqlstate: cls for cls in (
     DuplicateRunError, NotFoundError, SchemaValidationError, LeaseLostError, SchemaChangeError)}

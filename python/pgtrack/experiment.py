@@ -9,6 +9,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional
 
 from . import _statements as sql
 from . import registry
+from ._identity import typed_identity
 from ._jsonvalues import identifying_json, to_json
 from ._suggest import suggest
 from .client import Client
@@ -21,10 +22,20 @@ ENQUEUE_MAX = 10_000  # identities per pgtrack.enqueue call (its limit)
 
 @dataclass(frozen=True)
 class CollisionGroup:
-    """Runs that would share one key after dropping an identifying field."""
+    """Runs that would share one key after dropping an identifying field: ``identity`` (the key
+    left, the dropped field removed) and ``run_ids`` (sorted); wallow's names ``field_values`` and
+    ``row_ids`` read the same."""
 
     identity: Dict[str, Any]
     run_ids: List[int]
+
+    @property
+    def field_values(self) -> Dict[str, Any]:
+        return self.identity
+
+    @property
+    def row_ids(self) -> List[int]:
+        return self.run_ids
 
 
 @dataclass(frozen=True)
@@ -168,11 +179,14 @@ class Experiment:
         self.client.execute(sql.DROP_IDENTIFYING, (self.id, name, force))
 
     def collisions_after_drop(self, name: str) -> List[CollisionGroup]:
-        return [CollisionGroup(identity, list(run_ids))
-                for identity, run_ids in self.client.execute(sql.COLLISIONS_AFTER_DROP, (self.id, name))]
+        groups = self.client.execute(sql.COLLISIONS_AFTER_DROP, (self.id, name))
+        floats = {n for (n,) in self.client.execute(sql.FLOAT_FIELDS, (self.id,))} if groups else set()
+        return [CollisionGroup(typed_identity(identity, floats) or {}, list(run_ids)) for identity, run_ids in groups]
 
     def identifying_fields(self) -> List[IdentifyingField]:
-        return [IdentifyingField(*row) for row in self.client.repeat(sql.IDENTIFYING_FIELDS, (self.id,))]
+        """The declared fields by name; a float field's default is a float (0.0, not 0)."""
+        return [IdentifyingField(name, kind, float(default) if kind == "float" and type(default) is int else default, doc)
+                for name, kind, default, doc in self.client.repeat(sql.IDENTIFYING_FIELDS, (self.id,))]
 
     def register(self, identifying: Mapping[str, Any], annotating: Optional[Mapping[str, Any]] = None, *,
                  on_duplicate: str, stale_after: Optional[_dt.timedelta] = None) -> registry.RegisterResult:

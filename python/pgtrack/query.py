@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, List, Optional, Seque
 
 from psycopg import sql as _sql
 
+from ._identity import typed_identity
 from ._sqlparts import ident
 from .errors import SchemaValidationError
 from .run import Run
@@ -86,15 +87,23 @@ class Schema:
         raise UnknownField(name, self.names())
 
 
-def _schema_of(thing: Any) -> Schema:
-    return thing if isinstance(thing, Schema) else Schema(thing)
+def _schema_of(thing: Any) -> Any:
+    """What names are checked against: a Schema as it is; anything else that answers ``names()`` and
+    ``resolve(name)`` (a schema file, pgtrack.schema.Schema) as it is; an Experiment, or a Store
+    (its ``experiment``), through the catalog."""
+    if isinstance(thing, Schema):
+        return thing
+    if callable(getattr(thing, "names", None)) and callable(getattr(thing, "resolve", None)):
+        return thing
+    return Schema(getattr(thing, "experiment", None) or thing)
 
 
 class Fields:
-    """``experiment.f.<name>``: a Field checked at once (AttributeError for an unknown name)."""
+    """``experiment.f.<name>`` (or ``schema.f.<name>`` of a schema file): a Field checked at once
+    (AttributeError for an unknown name)."""
 
-    def __init__(self, experiment: "Experiment"):
-        object.__setattr__(self, "_schema", Schema(experiment))
+    def __init__(self, experiment: Any):
+        object.__setattr__(self, "_schema", _schema_of(experiment))
 
     def __getattr__(self, name: str) -> "Field":
         schema = object.__getattribute__(self, "_schema")
@@ -439,8 +448,7 @@ class Query:
         parts += [e.compile(schema) for e in self._exprs]
         return _sql.SQL(" AND ").join(parts)
 
-    def _select(self, limit: Optional[int] = None) -> Tuple[_sql.Composable, List[Any]]:
-        schema = Schema(self.experiment)
+    def _select(self, schema: Schema, limit: Optional[int] = None) -> _sql.Composable:
         where = self._where(schema)
         order = _sql.SQL(", ").join([o.compile(schema) for o in self._orders] + [_sql.SQL("r.id")])
         statement = _sql.SQL("SELECT r.* FROM pgtrack.runs r WHERE {} ORDER BY {}").format(where, order)
@@ -449,17 +457,20 @@ class Query:
             statement = _sql.SQL("{} LIMIT {}").format(statement, schema.param(limit))
         if self._offset:
             statement = _sql.SQL("{} OFFSET {}").format(statement, schema.param(self._offset))
-        return statement, schema.params
+        return statement
 
     def _runs(self, limit: Optional[int] = None) -> List["Run"]:
         from psycopg.rows import dict_row
 
         client = self.experiment.client
         runs = []
-        statement, params = self._select(limit)
-        for row in client.execute(statement, params, row_factory=dict_row):
+        schema = Schema(self.experiment)
+        statement = self._select(schema, limit)
+        floats = {name for name, kind in schema.identifying.items() if kind == "float"}  # their 0.0 reads as 0
+        for row in client.execute(statement, schema.params, row_factory=dict_row):
             run = Run._bind(client, row["id"], self.experiment.id, experiment=self.experiment)
-            run._row = {**row, **(row.get("identity") or {}), "status": Status(row["status"])}
+            row["identity"] = typed_identity(row.get("identity"), floats)
+            run._row = {**row, **(row["identity"] or {}), "status": Status(row["status"])}
             runs.append(run)
         return runs
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
 
 from . import _statements as sql
 from ._jsonvalues import identifying_json, to_json
@@ -19,7 +19,7 @@ from .run import Run
 from .status import status_name
 
 if TYPE_CHECKING:
-    from .experiment import Experiment
+    from .experiment import CollisionGroup, Experiment
 
 POLICIES = ("raise", "return_existing", "overwrite", "skip", "claim_if_stale")
 
@@ -105,3 +105,10 @@ def heartbeat(run: Any, identifying: Optional[Mapping[str, Any]] = None) -> _dt.
             raise NotFoundError(f"no run with identifying values {dict(identifying)!r}", hint="register it first")
         run = found
     return run.heartbeat()
+
+
+def find_collisions_after_drop(experiment: Any, field_name: str) -> List["CollisionGroup"]:
+    """wallow's name for ``experiment.collisions_after_drop(field_name)``: the groups of runs that
+    would share one key without that identifying field (``field_values``/``identity``,
+    ``row_ids``/``run_ids``). A field that is not identifying is SchemaValidationError."""
+    return experiment_of(experiment).collisions_after_drop(field_name)

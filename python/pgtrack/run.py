@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, Optional, Tuple, Union
 from psycopg.rows import dict_row
 
 from . import _statements as sql
+from ._identity import has_whole_numbers, typed_identity
 from ._jsonvalues import to_json
 from ._lease import Lease
 from ._metric_names import BIGINT, check_step
@@ -156,13 +157,18 @@ class Run:
 
     @property
     def fields(self) -> Dict[str, Any]:
-        """Columns of the run's row with its identifying values merged in (loaded once; see refresh)."""
+        """Columns of the run's row with its identifying values merged in (loaded once; see refresh).
+        Identifying values have their declared types: a float field's 0.0 is 0.0, not 0 (``identity`` too)."""
         if self._row is None:
             rows = self.client.repeat(sql.RUN_ROW, (self.id,), READ_RETRY_FOR, row_factory=dict_row)  # a read
             if not rows:
                 raise NotFoundError(f"run {self.id} does not exist")
-            self._row = {**rows[0], **(rows[0].get("identity") or {})}
-            self._row["status"] = Status(rows[0]["status"])
+            row = rows[0]
+            if has_whole_numbers(row.get("identity")):  # a float field's 0.0 reads as 0: the declared type decides
+                floats = {name for (name,) in self.client.repeat(sql.FLOAT_FIELDS, (row["experiment_id"],), READ_RETRY_FOR)}
+                row["identity"] = typed_identity(row["identity"], floats)
+            self._row = {**row, **(row.get("identity") or {})}
+            self._row["status"] = Status(row["status"])
             self._known = {}
         return {**self._row, **self._known}
 

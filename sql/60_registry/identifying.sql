@@ -16,7 +16,8 @@ DECLARE
 BEGIN
     PERFORM pgtrack._validate_field_name($2);
     IF $3 IS NULL OR $3 NOT IN ('int', 'float', 'string', 'bool') THEN
-        PERFORM pgtrack._raise('PT003', format('unknown identifying field type %s', coalesce(quote_literal($3), 'NULL')),
+        PERFORM pgtrack._raise('PT003', format('unknown identifying field type %s (not allowed for identifying fields)',
+                                               coalesce(quote_literal($3), 'NULL')),
             'use one of int, float, string, bool');
     END IF;
     SELECT e.float_precision INTO v_precision FROM pgtrack.experiments e WHERE e.id = $1;
@@ -71,7 +72,7 @@ BEGIN
     PERFORM pgtrack._require_experiment($1);
     PERFORM pgtrack._validate_field_name($2);
     IF NOT EXISTS (SELECT 1 FROM pgtrack.identifying_fields f WHERE f.experiment_id = $1 AND f.name = $2) THEN
-        PERFORM pgtrack._raise('PT003', format('experiment %s has no identifying field %I', $1, $2),
+        PERFORM pgtrack._raise('PT003', format('experiment %s has no identifying field %I (%I is not an identifying field)', $1, $2, $2),
             'list the fields with SELECT name FROM pgtrack.identifying_fields WHERE experiment_id = ...');
     END IF;
     RETURN QUERY

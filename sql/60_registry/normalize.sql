@@ -47,7 +47,8 @@ DECLARE
     v_kind text := jsonb_typeof(p_value);
 BEGIN
     IF p_value IS NULL OR v_kind = 'null' THEN
-        PERFORM pgtrack._raise('PT003', format('identifying field %I must not be null', p_field),
+        -- wallow's words ("not allowed", "NOT NULL") after pgtrack's: code written for wallow matches them
+        PERFORM pgtrack._raise('PT003', format('identifying field %I must not be null (NULL not allowed: identifying fields are NOT NULL)', p_field),
             'pass a value, or omit the field if it has a default');
     END IF;
     IF p_type = 'int' AND v_kind = 'number' AND scale(p_value::numeric) = 0 THEN
@@ -64,10 +65,14 @@ BEGIN
         PERFORM pgtrack._raise('PT003', format('identifying field %I must be a finite number, got %s', p_field, p_value),
             'NaN and infinities cannot identify a run; pass a finite number');
     END IF;
-    PERFORM pgtrack._raise('PT003', format('identifying field %I expects %s, got %s %s', p_field,
+    -- then wallow's words, with the Python type the value came from: "expected int, got bool"
+    PERFORM pgtrack._raise('PT003', format('identifying field %I expects %s, got %s %s (expected %s, got %s)', p_field,
             CASE p_type WHEN 'int' THEN 'a JSON integer' WHEN 'float' THEN 'a JSON number'
                         WHEN 'bool' THEN 'JSON true or false' ELSE 'a JSON string' END,
-            v_kind, left(p_value::text, 100)),
+            v_kind, left(p_value::text, 100), p_type,
+            CASE v_kind WHEN 'string' THEN 'str' WHEN 'boolean' THEN 'bool' WHEN 'object' THEN 'dict' WHEN 'array' THEN 'list'
+                        WHEN 'number' THEN CASE WHEN scale(p_value::numeric) = 0 THEN 'int' ELSE 'float' END
+                        ELSE v_kind END),
         format('pass a %s value for %I', p_type, p_field));
     RETURN NULL;
 END

@@ -315,6 +315,8 @@ SLOW_TESTS = {
     "client/test_cli.py::test_unreachable_database_and_missing_extension",
     "client/test_errors.py::test_add_metric_behind_a_busy_logger_fails_clearly_with_lock_timeout",
     "client/test_readme.py::test_python_blocks_run_verbatim",
+    "compat/test_wallow_dropin.py::test_the_ml_sweep_recipe_dispatches_once_and_analyses",
+    "compat/test_wallow_dropin.py::test_the_quick_start_runs_and_a_second_run_finds_the_same_run",
     "install/test_dump_restore.py::test_restore_of_a_non_superuser_install_keeps_the_owner",
     "install/test_embedded.py::test_as_root_the_embedded_server_changes_no_mode_of_a_directory_it_did_not_create",
     "install/test_embedded.py::test_four_processes_start_and_share_one_fresh_server",
