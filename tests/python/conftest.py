@@ -70,7 +70,7 @@ def citus_nodes() -> list:
 def create_database(setup: bool = True) -> str:
     name = f"t_{os.getpid()}_{next(_counter)}_{uuid.uuid4().hex[:6]}"
     if CITUS_DIR:
-        _create_citus_database(name)
+        name = _citus_spares.pop() if _citus_spares else _create_citus_database(name)
     elif setup:  # a copy of a database set up once: what CREATE EXTENSION and setup() make, in half the time
         with admin_connect() as conn:
             conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{_template()}"')
@@ -110,9 +110,56 @@ def _template() -> str:
     return _templates[key]
 
 
-def _create_citus_database(name: str) -> None:
+# Citus: a database costs 4 s to make on three nodes (CREATE EXTENSION citus on each, the workers
+# registered) and 0.7 s to drop, more than most tests. A test's database goes back to that state
+# instead (pgtrack dropped), and the next test takes it, when every node then matches what it was when
+# made (_citus_fingerprint); otherwise it is dropped. The fixture's databases only: a test that makes
+# its own drops it.
+_citus_spares: list = []
+_citus_skeletons: dict = {}  # name -> fingerprint of every node right after it was made
+
+
+def _citus_fingerprint(name: str) -> list:
+    """What a test could leave in a database on any node: the count of schemas, relations, functions,
+    types, extensions, event triggers, publications, default privileges and database-level settings;
+    the database's owner and privileges and those of schema public."""
+    counts = []
+    for _, port in citus_nodes():
+        with psycopg.connect(dbname=name, port=port, autocommit=True) as conn:
+            counts.append(conn.execute(
+                "SELECT (SELECT count(*) FROM pg_namespace), (SELECT count(*) FROM pg_class), (SELECT count(*) FROM pg_proc),"
+                " (SELECT count(*) FROM pg_type), (SELECT count(*) FROM pg_extension), (SELECT count(*) FROM pg_event_trigger),"
+                " (SELECT count(*) FROM pg_publication), (SELECT count(*) FROM pg_default_acl),"
+                " (SELECT count(*) FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase"
+                "   WHERE d.datname = current_database()),"
+                " (SELECT datdba::text || coalesce(datacl::text, '') FROM pg_database WHERE datname = current_database()),"
+                " (SELECT nspowner::text || coalesce(nspacl::text, '') FROM pg_namespace WHERE nspname = 'public')").fetchone())
+    return counts
+
+
+def _recycle_citus_database(name: str) -> bool:
+    """pgtrack and what it made dropped (schemas pgtrack and pgtrack_views, CASCADE: the distributed
+    tables with their shards, and the extension); True, and the database kept for the next test, if
+    every node then matches its fingerprint as made."""
+    if name not in _citus_skeletons:
+        return False
+    try:
+        with psycopg.connect(dbname=name, autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
+                         " AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+            conn.execute("DROP SCHEMA IF EXISTS pgtrack_views CASCADE")
+            conn.execute("DROP SCHEMA IF EXISTS pgtrack CASCADE")
+        clean = _citus_fingerprint(name) == _citus_skeletons[name]
+    except psycopg.Error:
+        clean = False
+    if clean:
+        _citus_spares.append(name)
+    return clean
+
+
+def _create_citus_database(name: str) -> str:
     """The database on every node, CREATE EXTENSION citus in each, the workers registered (what
-    tools/citus.sh createdb does)."""
+    tools/citus.sh createdb does); its name."""
     nodes = citus_nodes()
     for _, port in nodes:
         with psycopg.connect(dbname="postgres", port=port, autocommit=True) as conn:
@@ -125,6 +172,8 @@ def _create_citus_database(name: str) -> None:
         conn.execute("SELECT citus_set_coordinator_host(%s, %s)", (socket_dir, nodes[0][1]))
         for _, port in nodes[1:]:
             conn.execute("SELECT citus_add_node(%s, %s)", (socket_dir, port))
+    _citus_skeletons[name] = _citus_fingerprint(name)
+    return name
 
 
 def drop_roles(*names: str) -> None:
@@ -172,7 +221,8 @@ def dbname():
     _require_cluster()
     name = create_database()
     yield name
-    drop_database(name)
+    if not (CITUS_DIR and _recycle_citus_database(name)):
+        drop_database(name)
 
 
 @pytest.fixture
