@@ -60,14 +60,20 @@ LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    /* Objects in a schema of p_path, the session's effective search_path (pg_catalog aside), named like a table, view,
-       sequence, type or function of schema pgtrack; NULL when there are none. migrate() appends
+    /* Objects on p_path, the session's effective search_path (pg_catalog aside), named like a table,
+       view, sequence, type or function of schema pgtrack; NULL when there are none. migrate() appends
        pgtrack to the session's path so that SQLTrack's unqualified names (ALTER TABLE metrics ...)
        reach pgtrack's objects: an object of the same name earlier on the path would win instead (a
        writer's public.metrics altered, a writer's public.add_metric run with the migrator's rights),
-       so migrate() refuses while one exists. */
+       so migrate() refuses while one exists. A table, view, sequence or type takes a plain name only
+       from a schema before pgtrack's on the path (a Client(schema=...) session puts pgtrack right after
+       pg_catalog, so its own schema, which may hold SQLTrack's old tables, is no obstacle); a function
+       anywhere on the path can win overload resolution (other argument types), so functions count in
+       every schema of it. */
     WITH path AS (
-        SELECT n.oid, n.nspname FROM unnest(p_path) s(name)
+        SELECT n.oid, n.nspname,
+               s.position < coalesce(array_position(p_path, 'pgtrack'::name), cardinality(p_path) + 1) AS before_pgtrack
+          FROM unnest(p_path) WITH ORDINALITY s(name, position)
           JOIN pg_namespace n ON n.nspname = s.name
          WHERE n.nspname NOT IN ('pg_catalog', 'pgtrack')),
     ours AS (
@@ -78,14 +84,16 @@ AS $$
         SELECT format('%s %I.%I (owner %I)', CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 'view'
                       WHEN 'S' THEN 'sequence' WHEN 'i' THEN 'index' ELSE 'relation' END,
                       path.nspname, c.relname, c.relowner::regrole) AS what
-          FROM pg_class c JOIN path ON path.oid = c.relnamespace WHERE c.relname::text IN (SELECT name FROM ours)
+          FROM pg_class c JOIN path ON path.oid = c.relnamespace
+         WHERE path.before_pgtrack AND c.relname::text IN (SELECT name FROM ours)
         UNION ALL
         SELECT format('function %I.%I (owner %I)', path.nspname, p.proname, p.proowner::regrole)
           FROM pg_proc p JOIN path ON path.oid = p.pronamespace WHERE p.proname::text IN (SELECT name FROM ours)
         UNION ALL
         SELECT format('type %I.%I (owner %I)', path.nspname, t.typname, t.typowner::regrole)
           FROM pg_type t JOIN path ON path.oid = t.typnamespace
-         WHERE t.typname::text IN (SELECT name FROM ours) AND t.typrelid = 0 AND t.typcategory <> 'A')  -- a table's row type is its table; arrays follow their element
+         WHERE path.before_pgtrack AND t.typname::text IN (SELECT name FROM ours)
+           AND t.typrelid = 0 AND t.typcategory <> 'A')  -- a table's row type is its table; arrays follow their element
     SELECT string_agg(DISTINCT what, ', ') FROM theirs
 $$;
 
