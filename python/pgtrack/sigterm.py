@@ -15,19 +15,12 @@ from __future__ import annotations
 
 import signal
 import sys
-from typing import Any, Callable, Dict, Hashable, Optional
+from typing import Any, Callable, Dict, Hashable
+
+from .tracking import Terminated
 
 _callbacks: Dict[Hashable, Callable[[], Any]] = {}
 _previous: Any = signal.SIG_DFL
-
-
-class Terminated(SystemExit):
-    """SIGTERM, raised by the handlers of ``enable()`` and ``Run.track()``: a ``SystemExit`` with code
-    143 (as a default SIGTERM death would report) unless a previous handler chose another code.
-    ``track()`` records it as its ``terminated`` status; not caught, it ends the process."""
-
-    def __init__(self, code: Optional[Any] = None) -> None:
-        super().__init__(128 + signal.SIGTERM if code is None else code)
 
 
 def register(key: Hashable, fn: Callable[[], Any]) -> None:

@@ -39,7 +39,6 @@ import psycopg
 from . import _notices, spill
 from .buffer import BACKGROUND_AFTER, RETRY_EVERY
 from .errors import LeaseLostError, PgtrackError
-from .sigterm import Terminated
 
 if TYPE_CHECKING:
     from .run import Run
@@ -47,6 +46,15 @@ if TYPE_CHECKING:
 ERROR_TAIL_CHARS = 4000
 FINAL_RETRY_FOR = 2.0  # seconds the end of track() sends the final status again before saving it to a file
 DEFAULT_HEARTBEAT = 15.0
+
+
+class Terminated(SystemExit):
+    """SIGTERM, raised by the handlers of ``track()`` and ``pgtrack.sigterm.enable()``: a ``SystemExit``
+    with code 143 (as a default SIGTERM death would report) unless a previous handler chose another
+    code. ``track()`` records it as its ``terminated`` status; not caught, it ends the process."""
+
+    def __init__(self, code: Optional[Any] = None) -> None:
+        super().__init__(128 + signal.SIGTERM if code is None else code)
 
 
 def describe_exception(exc: BaseException) -> str:

@@ -19,6 +19,15 @@ from pgtrack import args as pgargs
 
 docopt = pytest.importorskip("docopt")
 
+def test_import_sqltrack_reaches_its_modules_as_attributes():
+    """SQLTrack 0.1.4's ``import sqltrack`` made args, sigterm, queries and util attributes (its model
+    imported them): ``sqltrack.sigterm.enable()`` needs no import of its own."""
+    done = subprocess.run([sys.executable, "-c", "import pgtrack as sqltrack; "
+                           "print(sqltrack.sigterm.enable, sqltrack.args.detect_args, sqltrack.queries.first_value, "
+                           "sqltrack.util.coalesce, sqltrack.client.Client)"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
 # -- 1. parsed arguments ----------------------------------------------------------------------------
 
 # SQLTrack's docopt example (its docs, "docopt.rst": examples/argument_parsing.py), import changed.
@@ -128,12 +137,11 @@ def test_conversions_match_docopts_names_as_sqltrack_and_simplified_names_as_bef
 ENABLED = """
 import sys, time
 import pgtrack as sqltrack
-from pgtrack import sigterm
 
-sigterm.enable()
+sqltrack.sigterm.enable()
 client = sqltrack.Client(dbname=sys.argv[1])
 run = sqltrack.Experiment(client, name="sigterm").get_run()
-sigterm.register("note", lambda: print("callback ran", flush=True))
+sqltrack.sigterm.register("note", lambda: print("callback ran", flush=True))
 print(run.id, flush=True)
 with run.track(terminated="CANCELLED"{track_args}):
     run.add_metrics(step=1, loss=0.5)
