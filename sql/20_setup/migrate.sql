@@ -133,6 +133,34 @@ AS $$
      WHERE c.role = 0 OR c.role NOT IN (SELECT t.oid FROM trusted t)
 $$;
 
+CREATE OR REPLACE FUNCTION pgtrack._catalog_schema_objects()
+RETURNS bigint
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    /* How many objects schema pg_catalog holds, of every kind a CREATE without a schema can make
+       (functions and aggregates, types and domains, operators and their classes, collations,
+       conversions, text search objects, statistics, extensions, relations). migrate() compares the
+       number before and after a script: a session whose search_path lists pg_catalog first (a
+       Client(schema=...)) makes pg_catalog the target of a plain CREATE, which PostgreSQL refuses for
+       relations but lets a superuser do for the rest, where pg_dump would never see them. */
+    SELECT (SELECT count(*) FROM pg_proc WHERE pronamespace = 'pg_catalog'::regnamespace)
+         + (SELECT count(*) FROM pg_type WHERE typnamespace = 'pg_catalog'::regnamespace)
+         + (SELECT count(*) FROM pg_operator WHERE oprnamespace = 'pg_catalog'::regnamespace)
+         + (SELECT count(*) FROM pg_opclass WHERE opcnamespace = 'pg_catalog'::regnamespace)
+         + (SELECT count(*) FROM pg_opfamily WHERE opfnamespace = 'pg_catalog'::regnamespace)
+         + (SELECT count(*) FROM pg_collation WHERE collnamespace = 'pg_catalog'::regnamespace)
+         + (SELECT count(*) FROM pg_conversion WHERE connamespace = 'pg_catalog'::regnamespace)
+         + (SELECT count(*) FROM pg_ts_config WHERE cfgnamespace = 'pg_catalog'::regnamespace)
+         + (SELECT count(*) FROM pg_ts_dict WHERE dictnamespace = 'pg_catalog'::regnamespace)
+         + (SELECT count(*) FROM pg_ts_parser WHERE prsnamespace = 'pg_catalog'::regnamespace)
+         + (SELECT count(*) FROM pg_ts_template WHERE tmplnamespace = 'pg_catalog'::regnamespace)
+         + (SELECT count(*) FROM pg_statistic_ext WHERE stxnamespace = 'pg_catalog'::regnamespace)
+         + (SELECT count(*) FROM pg_extension WHERE extnamespace = 'pg_catalog'::regnamespace)
+         + (SELECT count(*) FROM pg_class WHERE relnamespace = 'pg_catalog'::regnamespace)
+$$;
+
 CREATE OR REPLACE FUNCTION pgtrack.migrate(name text, script text)
 RETURNS boolean
 LANGUAGE plpgsql
@@ -145,7 +173,8 @@ AS $$
    (PT005) while a schema on the session's path is one that another role may create objects in
    (_untrusted_path_schemas: a planted operator or function could run inside the script with the
    caller's rights, even one created while the script runs), and while an object on the path is named
-   like one of pgtrack's (_migration_shadows).
+   like one of pgtrack's (_migration_shadows); rolled back (PT005) if the script made or dropped an
+   object in pg_catalog (_catalog_schema_objects).
    No SET search_path here on purpose: the script runs with the session's search_path. So this body
    qualifies every function and operator it uses itself (pg_catalog.x, OPERATOR(pg_catalog.=)); the
    helpers it calls pin search_path. */
@@ -158,6 +187,7 @@ DECLARE
     v_path     text;
     v_views    bigint[];
     v_shadows  text;
+    v_catalog  bigint;
 BEGIN
     PERFORM pgtrack._validate_label(p_name, 'migration name');
     PERFORM pgtrack._validate_label(p_script, 'migration script', NULL);
@@ -192,12 +222,17 @@ BEGIN
                                                           p_name, v_shadows),
             'drop or rename that object, or run the migration with a search_path that leaves its schema out (SET search_path = myschema, where the script''s new objects should go)');
     END IF;
+    v_catalog := pgtrack._catalog_schema_objects();
     BEGIN
         EXECUTE pgtrack._migration_body(p_script);
     EXCEPTION WHEN invalid_transaction_termination OR feature_not_supported OR active_sql_transaction THEN
         PERFORM pgtrack._migration_refused(p_name, SQLSTATE, SQLERRM);
     END;
     PERFORM pg_catalog.set_config('search_path', v_path, false);  -- a SET search_path in the script does not leak
+    IF pgtrack._catalog_schema_objects() OPERATOR(pg_catalog.<>) v_catalog THEN  -- see _catalog_schema_objects
+        PERFORM pgtrack._raise('PT005', pg_catalog.format('migration %L refused: it created or dropped objects in schema pg_catalog (the first schema on the search_path, where a CREATE without a schema goes)', p_name),
+            'name the schema of every object the script creates (CREATE FUNCTION myschema.f ...); a Client(schema=...) session lists pg_catalog first');
+    END IF;
 
     INSERT INTO pgtrack.applied_migrations (name, checksum, applied_at)
     VALUES (p_name, v_checksum, pg_catalog.clock_timestamp());
@@ -207,5 +242,8 @@ BEGIN
     RETURN true;
 END
 $$;
+COMMENT ON FUNCTION pgtrack._catalog_schema_objects() IS
+$$Internal: the number of objects in schema pg_catalog, which migrate() compares before and after a script.$$;
+
 COMMENT ON FUNCTION pgtrack.migrate(text, text) IS
 $$Run a user SQL migration script once, recorded by name (with a SHA-256 checksum) in the same transaction as the script. Returns true if it ran now, false if it was already applied with the same text; PT005 if applied before with different text. Runs with the caller's privileges, with pgtrack's tables found by their plain names (ALTER TABLE metrics ...); a BEGIN; ... END; around the whole script is accepted (SQLTrack's scripts), other transaction commands are refused.$$;

@@ -141,3 +141,25 @@ def test_unqualified_create_with_a_schema_is_refused_clearly(dbname):
         client.execute("CREATE TABLE my_table (x int)")
     assert client.value("SELECT to_regclass('my_table')") is None
     client.close()
+
+
+@pytest.mark.parametrize("script", ["CREATE FUNCTION helper() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+                                    "CREATE DOMAIN positive AS int CHECK (VALUE > 0)"])
+def test_a_migration_cannot_create_in_pg_catalog(dbname, conn, script):
+    """With pg_catalog first, a superuser's plain CREATE FUNCTION or DOMAIN would land in pg_catalog,
+    where pg_dump never looks: migrate() rolls the script back (PT005); qualified, it runs."""
+    from pgtrack.commands import setup
+
+    client = sqltrack.Client(dbname=dbname, schema="pgtrack")
+    assert conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]
+    with pytest.raises(sqltrack.PgtrackError, match="pg_catalog") as info:
+        setup(client, [("v001.sql", "ALTER TABLE metrics ADD COLUMN kept_out FLOAT;\n" + script)])
+    assert info.value.sqlstate == "PT005"
+    found = "SELECT count(*) FROM pg_proc WHERE proname = 'helper' UNION ALL SELECT count(*) FROM pg_type WHERE typname = 'positive'"
+    assert [r[0] for r in conn.execute(found).fetchall()] == [0, 0]
+    assert conn.execute("SELECT count(*) FROM pgtrack.applied_migrations WHERE name = 'v001.sql'").fetchone()[0] == 0
+    conn.execute("CREATE SCHEMA lab")
+    qualified = script.replace("helper()", "lab.helper()").replace("DOMAIN positive", "DOMAIN lab.positive")
+    assert setup(client, [("v001.sql", qualified)]) == [("v001.sql", True)]
+    assert [r[0] for r in conn.execute(found).fetchall()] == [1 if "helper" in script else 0, 1 if "positive" in script else 0]
+    client.close()
