@@ -298,3 +298,11 @@ def test_link_views_for_the_roles_and_teardown():
     finally:
         drop_database(db)
         drop_roles(*names.values())
+
+
+def test_parsed_options_are_stored_as_a_runs_args(client):
+    parsed = pgargs.convert_arguments({"--epochs": "3", "<path>": "p", "--amp": True})
+    run = sqltrack.Experiment(client, name="args").get_run(args=parsed)
+    assert client.value("SELECT args FROM pgtrack.runs WHERE id = %s", (run.id,)) == {"epochs": 3, "path": "p", "amp": True}
+    run.add_args(pgargs.ParsedOptions(lr=0.5))
+    assert client.value("SELECT args->'lr' FROM pgtrack.runs WHERE id = %s", (run.id,)) == 0.5
