@@ -53,8 +53,8 @@ class Terminated(SystemExit):
     with code 143 (as a default SIGTERM death would report) unless a previous handler chose another
     code. ``track()`` records it as its ``terminated`` status; not caught, it ends the process."""
 
-    def __init__(self, code: Optional[Any] = None) -> None:
-        super().__init__(128 + signal.SIGTERM if code is None else code)
+    def __init__(self, code: Any = 128 + signal.SIGTERM) -> None:  # sys.exit()'s None stays None (exit 0)
+        super().__init__(code)
 
 
 def describe_exception(exc: BaseException) -> str:
