@@ -39,6 +39,9 @@ BEGIN
         GRANT SELECT ON ALL TABLES IN SCHEMA pgtrack TO pgtrack_writer;
         GRANT INSERT, UPDATE ON pgtrack.metrics TO pgtrack_writer;
         GRANT INSERT, DELETE ON pgtrack.run_relationships, pgtrack.experiment_relationships TO pgtrack_writer;
+        IF pg_catalog.to_regclass('pgtrack.run_links') IS NOT NULL AND pg_catalog.to_regclass('pgtrack.experiment_links') IS NOT NULL THEN
+            GRANT INSERT, DELETE ON pgtrack.run_links, pgtrack.experiment_links TO pgtrack_writer;  -- links.sql
+        END IF;
         GRANT INSERT, UPDATE (name, comment, tags) ON pgtrack.experiments TO pgtrack_writer;
         SELECT string_agg(format('%I', a.attname), ', ') INTO v_user_columns
           FROM pg_attribute a
@@ -56,6 +59,9 @@ BEGIN
         GRANT USAGE ON ALL SEQUENCES IN SCHEMA pgtrack TO pgtrack_admin;
         GRANT SELECT, INSERT, UPDATE, DELETE ON pgtrack.experiments, pgtrack.runs, pgtrack.metrics, pgtrack.run_relationships,
               pgtrack.experiment_relationships, pgtrack.identifying_fields TO pgtrack_admin;
+        IF pg_catalog.to_regclass('pgtrack.run_links') IS NOT NULL AND pg_catalog.to_regclass('pgtrack.experiment_links') IS NOT NULL THEN
+            GRANT SELECT, INSERT, UPDATE, DELETE ON pgtrack.run_links, pgtrack.experiment_links TO pgtrack_admin;
+        END IF;
         GRANT SELECT, INSERT ON pgtrack.applied_migrations TO pgtrack_admin;
         GRANT SELECT ON pgtrack.meta TO pgtrack_admin;
         PERFORM pgtrack._runs_insert_without_id('pgtrack_admin', true);

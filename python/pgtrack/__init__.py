@@ -3,6 +3,8 @@
 The Python package is a thin shim over the extension's SQL functions (schema ``pgtrack``): each
 operation is one SQL call on the Client's one reused connection. ``import pgtrack`` needs only psycopg.
 """
+# SQLTrack's modules, attributes after `import sqltrack` as in SQLTrack (whose model imports them)
+from . import args, queries, sigterm, util  # noqa: F401
 from .client import Client
 from .errors import (
     AlreadyCompleted,

@@ -1,5 +1,12 @@
 """SQLTrack's docopt helpers: command-line arguments as a JSON-safe dict to record as a run's args.
 
+The parsed arguments are a :class:`ParsedOptions`, a dict that also answers attribute access as
+docopt-ng's ``ParsedOptions`` does (``args.epochs``, ``args.batch_size``, ``args.path`` for ``<path>``),
+as SQLTrack returns them. Conversions registered with :func:`register_conversion` are matched against
+the argument's name as docopt writes it (``--size-hw``, as SQLTrack does) and against its simplified
+name (``size_hw``), and may answer in SQLTrack's form (``(value, True)`` / ``(value, False)``) or in
+pgtrack's (the value, or ValueError for "not mine").
+
 Differences from SQLTrack 0.1.4, on purpose: values are always JSON-safe (paths and complex numbers
 become strings, NaN/inf become the strings "NaN"/"Infinity"/"-Infinity", repeated options stay lists
 of converted values), and a command line that matches no usage string raises ValueError instead of
@@ -18,6 +25,25 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, overload
 
 _conversions: List[Tuple[str, Callable[[str, Any], Any]]] = []
+
+
+class ParsedOptions(Dict[str, Any]):
+    """The parsed arguments: a dict (JSON-serialisable, what ``run.set_args`` stores) that answers
+    attribute access by docopt-ng's rules, so SQLTrack code (``args.epochs``) runs unchanged. An
+    attribute is the key of that name, else the value of a key that ``--name``/``-n`` (dashes stripped,
+    inner ``-`` as ``_``) or ``<name>`` (angle brackets stripped) reduces to it, else None, as docopt-ng
+    answers for an absent name. Dunder names raise AttributeError, so copy, pickle and the like see a
+    plain dict. Setting an attribute does not change the dict, as in docopt-ng: write ``args["x"] = v``."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        if name in self:
+            return self[name]
+        for key, value in self.items():
+            if isinstance(key, str) and name in (key.lstrip("-").replace("-", "_"), key.lstrip("<").rstrip(">")):
+                return value
+        return None
 
 
 def _docopt():
@@ -50,9 +76,15 @@ def make_conversion(pattern: str, func: Callable[[str], Any]) -> Callable[[str, 
 
 
 def register_conversion(name: str, func: Callable[[str, Any], Any]) -> None:
-    """Register (or replace, by name) a conversion tried before the built-in trial and error."""
+    """Register a conversion ``func(argument_name, value)``, tried in registration order before the
+    built-in trial and error; a name registered before is replaced in its place (as in SQLTrack).
+    ``func`` says "not mine" by raising ValueError (or TypeError), or, in SQLTrack's form, by
+    returning ``(value, False)``; ``(converted, True)`` or any other result is the converted value."""
     global _conversions
-    _conversions = [(n, f) for n, f in _conversions if n != name] + [(name, func)]
+    if any(n == name for n, _ in _conversions):
+        _conversions = [(n, func if n == name else f) for n, f in _conversions]
+    else:
+        _conversions = _conversions + [(name, func)]
 
 
 for _name, _func in (("int", int), ("float", float), ("complex", complex), ("path", Path),
@@ -60,18 +92,38 @@ for _name, _func in (("int", int), ("float", float), ("complex", complex), ("pat
     register_conversion(_name, make_conversion("*" + _name, _func))
 
 
+_NOT_MINE = object()
+
+
+def _apply(func: Callable[[str, Any], Any], names: Tuple[str, ...], value: str) -> Any:
+    """What ``func`` makes of ``value`` under the first of ``names`` it accepts, else _NOT_MINE."""
+    for name in names:
+        try:
+            result = func(name, value)
+        except (ValueError, TypeError, SyntaxError):
+            continue
+        if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], bool):  # SQLTrack's form
+            if result[1]:
+                return result[0]
+            continue
+        return result
+    return _NOT_MINE
+
+
 def convert_argument(name: str, value: Any) -> Any:
     """Convert one docopt value: registered conversions by name, then int, float, complex, JSON;
-    a string nothing converts stays a string. Lists are converted element by element."""
+    a string nothing converts stays a string. Lists are converted element by element. ``name`` may be
+    docopt's key (``--size-hw``, as SQLTrack passes it) or the simplified name (``size_hw``); a
+    conversion's pattern may match either."""
     if isinstance(value, list):
         return [convert_argument(name, v) for v in value]
     if not isinstance(value, str):
         return _json_safe(value)
+    names = tuple(dict.fromkeys((name, simplify_name(name))))  # docopt's key first, as SQLTrack matches
     for _, func in _conversions:
-        try:
-            return _json_safe(func(name, value))
-        except (ValueError, TypeError, SyntaxError):
-            pass
+        converted = _apply(func, names, value)
+        if converted is not _NOT_MINE:
+            return _json_safe(converted)
     for parse in (int, float, complex, json.loads):
         try:
             return _json_safe(parse(value))
@@ -86,23 +138,22 @@ def simplify_name(name: str) -> str:
 
 
 @overload
-def convert_arguments(args: Dict[str, Any], simplify_names: bool = True) -> Dict[str, Any]: ...
+def convert_arguments(args: Dict[str, Any], simplify_names: bool = True) -> ParsedOptions: ...
 
 
 @overload
 def convert_arguments(args: None, simplify_names: bool = True) -> None: ...
 
 
-def convert_arguments(args: Optional[Dict[str, Any]], simplify_names: bool = True) -> Optional[Dict[str, Any]]:
-    """Apply convert_argument to every value (None stays None)."""
+def convert_arguments(args: Optional[Dict[str, Any]], simplify_names: bool = True) -> Optional[ParsedOptions]:
+    """Apply convert_argument to every value, as a ParsedOptions (None stays None)."""
     if args is None:
         return None
-    return {(simplify_name(k) if simplify_names else k): convert_argument(simplify_name(k), v)
-            for k, v in args.items()}
+    return ParsedOptions({(simplify_name(k) if simplify_names else k): convert_argument(k, v) for k, v in args.items()})
 
 
 def docopt_parse_docstrings(docstrings: Iterable[Optional[str]], simplify_names: bool = True,
-                            argv: Optional[List[str]] = None, **kwargs: Any) -> Dict[str, Any]:
+                            argv: Optional[List[str]] = None, **kwargs: Any) -> ParsedOptions:
     """Parse argv (default sys.argv[1:]) with the first docstring that accepts it; ValueError if none does."""
     docopt = _docopt()
     argv = sys.argv[1:] if argv is None else argv
@@ -137,7 +188,7 @@ def _docstrings(path: Path) -> List[str]:
     return [doc for _, doc in sorted(found)] + [ast.get_docstring(tree) or ""]
 
 
-def detect_args(path: Optional[os.PathLike] = None, argv: Optional[List[str]] = None, **kwargs: Any) -> Dict[str, Any]:
+def detect_args(path: Optional[os.PathLike] = None, argv: Optional[List[str]] = None, **kwargs: Any) -> ParsedOptions:
     """The arguments of the running script (or the file at ``path``), parsed with its docopt usage
     strings. Raises ValueError when nothing parses (e.g. in a notebook), never exits."""
     path = Path(path if path is not None else sys.argv[0])

@@ -25,6 +25,10 @@ read through :meth:`Client.for_reading`, a second connection to the replica; eve
 every write, uses the primary. A replica lags: what was just written is visible through the Client
 itself at once, and through the replica once it has replayed that far.
 
+``schema=`` (SQLTrack's shorthand, e.g. ``Client(schema="pgtrack")``): every connection this Client
+opens (reconnects, clones, the replica's) starts with ``search_path = pg_catalog, pgtrack[, schema]``,
+so SQL written for SQLTrack finds pgtrack's tables by their plain names (pgtrack.config).
+
 Threads: a Client (and its connection) belongs to one thread at a time. Use ``client.clone()`` for
 another thread; the background heartbeat of ``Run.track(heartbeat=...)`` does so itself.
 """
@@ -57,11 +61,16 @@ class Client:
     def __init__(self, config_path: Optional[os.PathLike] = None, read_dsn: Optional[str] = None, **kwargs: Any):
         params = resolve_params(config_path, kwargs)
         read_dsn = read_dsn or params.pop("read_dsn", None)  # also PGTRACK_DSN_READ_DSN, read_dsn= in the file
+        schema = params.pop("schema", None)  # names no server: the embedded one is still the default
         is_embedded = embedded.wanted(params)
-        self._setup(embedded.connection_params() if is_embedded else params, is_embedded, read_dsn)
+        params = embedded.connection_params() if is_embedded else params
+        self._setup(dict(params, schema=schema) if schema else params, is_embedded, read_dsn)
 
     def _setup(self, params: Dict[str, str], is_embedded: bool, read_dsn: Optional[str]) -> None:
         self.params = params
+        # SQLTrack's search_path shorthand (pgtrack.config): kept in params, so clones and another
+        # process's Client (from_params) get it too; conninfo() turns it into the connection's options.
+        self.schema: Optional[str] = params.get("schema") or None
         self.conninfo = conninfo(params)
         # timeouts, so a silent server cannot hang a call. Any: passed as **kwargs, a str value would be
         # checked against connect()'s own keywords too (autocommit: bool, ...)
@@ -102,7 +111,7 @@ class Client:
         if not self.read_dsn:
             return self
         if self._reader is None:
-            self._reader = Client.from_params({"dsn": self.read_dsn})
+            self._reader = Client.from_params({"dsn": self.read_dsn, **({"schema": self.schema} if self.schema else {})})
         return self._reader
 
     # -- the connection --------------------------------------------------------------------------

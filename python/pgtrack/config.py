@@ -8,6 +8,19 @@ keywords (``host``, ``port``, ``dbname``, ``user``, ...); ``#`` and ``;`` start 
 ``postgresql://`` URL) may come from any of the three sources; the other parameters override it.
 Anything not given falls to libpq's own defaults (``PGHOST``, ``PGPORT``, ``PGUSER``, ...).
 
+``schema`` (from any of the three sources; SQLTrack's shorthand for the session's search_path) makes
+every connection of the Client, its clones, reconnects and replica reader alike, start with
+``search_path = pg_catalog, pgtrack, <schema>`` (just ``pg_catalog, pgtrack`` for ``schema=pgtrack``),
+so SQL written for SQLTrack (``SELECT ... FROM runs``) reaches pgtrack's tables by their plain names.
+pg_catalog first, so no schema can take the place of a built-in function, operator or type; pgtrack
+next, so no other schema (``public``, the named one) can take the place of pgtrack's tables; the named
+schema only after both. pgtrack's own statements name their schema and need none of it. The value is
+one schema's name as stored (case-sensitive, quoted as an identifier: a hostile value stays a name and
+cannot add options); it goes into the connection's ``options`` after the ``options`` already given
+(those of the settings, else of ``dsn``, else ``PGOPTIONS``), so it wins over a search_path set
+there. A service file's ``options`` are replaced (name them in ``options=`` instead). Unlike SQLTrack,
+pgtrack does not create the schema: its tables always live in schema pgtrack.
+
 A config file decides where the connection goes, and with it where ``PGPASSWORD`` is sent, so it is
 read only when it is yours: owned by the current user, writable by no one else, a regular file (not a
 symbolic link); see :mod:`pgtrack.paths`. The default ``./pgtrack.conf`` and ``./sqltrack.conf``
@@ -84,7 +97,7 @@ def _read_config(config_path: Optional[os.PathLike], environ: Mapping[str, str])
 
 def resolve_params(config_path: Optional[os.PathLike] = None, kwargs: Optional[Mapping[str, Any]] = None,
                    environ: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
-    """Merge the three sources, highest priority last."""
+    """Merge the three sources, highest priority last; ``schema`` checked (ConfigError), dropped if empty."""
     environ = os.environ if environ is None else environ
     params = _read_config(config_path, environ)
     for prefix in (SQLTRACK_ENV_PREFIX, ENV_PREFIX):  # pgtrack's own names win
@@ -94,15 +107,61 @@ def resolve_params(config_path: Optional[os.PathLike] = None, kwargs: Optional[M
         if alias in params:
             params.setdefault(name, params.pop(alias))
     schema = params.pop("schema", None)
-    if schema not in (None, "", "pgtrack"):
-        warnings.warn(f"schema={schema!r} ignored: pgtrack's tables always live in schema pgtrack", stacklevel=3)
+    if schema:
+        params["schema"] = check_schema(schema)
     return params
 
 
-def conninfo(params: Mapping[str, str]) -> str:
-    """A libpq connection string from resolved parameters (``dsn`` first, the rest overriding it)."""
+PGTRACK_SCHEMA = "pgtrack"
+_MAX_NAME_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1: a longer name would be cut short, silently
+
+
+def check_schema(name: str) -> str:
+    """``name`` if it can name a schema (1 to 63 bytes of UTF-8, no control characters), else
+    ConfigError; nothing about it is trusted beyond that: search_path() quotes it."""
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"schema must be a schema's name, got {name!r:.80}")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise ConfigError(f"schema {name!r:.80} holds a control character", hint="name one schema, e.g. schema=pgtrack")
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ConfigError(f"schema {name!r:.80} is not valid Unicode") from None
+    if size > _MAX_NAME_BYTES:
+        raise ConfigError(f"schema {name[:40]!r}... is {size} bytes long; PostgreSQL names hold at most {_MAX_NAME_BYTES}")
+    return name
+
+
+def search_path(schema: str) -> str:
+    """The session's search_path for ``Client(schema=...)``: pg_catalog, pgtrack, then the schema
+    (quoted as an identifier) unless it is pgtrack."""
+    path = ["pg_catalog", PGTRACK_SCHEMA]
+    if schema != PGTRACK_SCHEMA:
+        path.append('"' + schema.replace('"', '""') + '"')
+    return ",".join(path)
+
+
+def _options_with_search_path(options: str, schema: str) -> str:
+    """``options`` plus ``-c search_path=...``, escaped as libpq's options are split: at unescaped
+    white space, a backslash making the next character literal."""
+    value = search_path(schema).replace("\\", "\\\\").replace(" ", "\\ ")
+    return f"{options} -c search_path={value}".strip()
+
+
+def conninfo(params: Mapping[str, str], environ: Optional[Mapping[str, str]] = None) -> str:
+    """A libpq connection string from resolved parameters (``dsn`` first, the rest overriding it);
+    ``schema`` becomes the search_path in ``options`` (see the module docstring)."""
     rest = dict(params)
-    return make_conninfo(rest.pop("dsn", ""), **rest)
+    dsn = rest.pop("dsn", "")
+    schema = rest.pop("schema", None)
+    if schema:
+        environ = os.environ if environ is None else environ
+        given: Any = rest.get("options")
+        if given is None:  # what libpq would have used: the dsn's options, else PGOPTIONS
+            given = conninfo_to_dict(dsn).get("options") if dsn else None
+            given = environ.get("PGOPTIONS", "") if given is None else given
+        rest["options"] = _options_with_search_path(str(given or ""), check_schema(schema))
+    return make_conninfo(dsn, **rest)
 
 
 # A server that stops answering (a dropped link, a dead host: no reset ever comes) must not hang a

@@ -146,6 +146,9 @@ class Experiment:
     def remove_relationship(self, kind: str, to_id: Any) -> None:
         self.client.execute(sql.EXPERIMENT_RELATIONSHIP["remove"], (self.id, kind, getattr(to_id, "id", to_id)))
 
+    add_link = add_relationship  # SQLTrack 0.1.4's names (its docs say relationship)
+    remove_link = remove_relationship
+
     def get_run(self, run_id: Any = None, status: Optional[str] = None, comment: Optional[str] = None,
                 tags: Optional[Iterable[str]] = None, args: Any = None, env: Any = None, updated: Any = None,
                 *, buffer: bool = True) -> Run:

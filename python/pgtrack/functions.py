@@ -1,5 +1,7 @@
 """SQLTrack's module-level functions, ``fn(client, id, ...)``: ``import pgtrack as sqltrack`` and
-``sqltrack.run_add_metrics(client, run_id, step=1, loss=0.5)`` work as SQLTrack documents them. Each
+``sqltrack.run_add_metrics(client, run_id, step=1, loss=0.5)`` work as SQLTrack documents them. Both
+generations of the link names: the docs' ``*_add_relationship``/``*_remove_relationship`` and the
+0.1.4 release's ``*_add_link``/``*_remove_link`` (the same functions). Each
 binds the experiment or run without a database call and makes the one call its method makes."""
 from __future__ import annotations
 
@@ -45,6 +47,11 @@ def experiment_add_relationship(client: Any, from_id: int, kind: str, to_id: int
 
 def experiment_remove_relationship(client: Any, from_id: int, kind: str, to_id: int) -> None:
     _experiment(client, from_id).remove_relationship(kind, to_id)
+
+
+# SQLTrack 0.1.4's names for the two above (its docs say relationship, its release says link)
+experiment_add_link = experiment_add_relationship
+experiment_remove_link = experiment_remove_relationship
 
 
 # -- runs -------------------------------------------------------------------------------------------
@@ -116,6 +123,10 @@ def run_add_relationship(client: Any, from_id: int, kind: str, to_id: int) -> No
 
 def run_remove_relationship(client: Any, from_id: int, kind: str, to_id: int) -> None:
     _run(client, from_id).remove_relationship(kind, to_id)
+
+
+run_add_link = run_add_relationship  # SQLTrack 0.1.4's names
+run_remove_link = run_remove_relationship
 
 
 __all__ = [name for name in dir() if name.startswith(("experiment_", "run_")) and not name.startswith("_")]

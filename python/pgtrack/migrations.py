@@ -38,9 +38,14 @@ def script_paths(paths: Union[str, Path, Iterable[Union[str, Path]]]) -> List[Pa
 
 def apply(client: Any, path: Path) -> bool:
     """Apply one script (by its file name); True if it ran now, False if it was applied before."""
-    text = path.read_text()
+    return apply_text(client, path.name, path.read_text(), str(path))
+
+
+def apply_text(client: Any, name: str, text: str, shown: str = "") -> bool:
+    """Apply the script ``text`` under ``name`` (``shown`` names it in errors; default: the name);
+    True if it ran now, False if it was applied before."""
     try:
-        return client.value("SELECT pgtrack.migrate(%s, %s)", (path.name, text))
+        return client.value("SELECT pgtrack.migrate(%s, %s)", (name, text))
     except (PgtrackError, psycopg.OperationalError):
         raise
     except psycopg.Error as exc:
@@ -49,10 +54,10 @@ def apply(client: Any, path: Path) -> bool:
         if diag.internal_query and diag.internal_position:  # a syntax error: PostgreSQL says where
             where = f" at line {diag.internal_query[: int(diag.internal_position)].count(chr(10)) + 1}"
         else:  # an error while it ran: the first line naming what the message names
-            for name in re.findall(r'"([^"]+)"', diag.message_primary or ""):
-                lines = [n for n, line in enumerate(text.splitlines(), 1) if name in line]
+            for found in re.findall(r'"([^"]+)"', diag.message_primary or ""):
+                lines = [n for n, line in enumerate(text.splitlines(), 1) if found in line]
                 if lines:
                     where = f" at line {lines[0]}"
                     break
-        raise MigrationError(f"migration {path}{where} failed, nothing of it was applied: {diag.message_primary or exc}",
+        raise MigrationError(f"migration {shown or name}{where} failed, nothing of it was applied: {diag.message_primary or exc}",
                              hint=diag.message_hint) from None

@@ -346,6 +346,9 @@ class Run:
     def remove_relationship(self, kind: str, to_id: int) -> None:
         self.client.execute(sql.RUN_RELATIONSHIP["remove"], (self.id, kind, _id_of(to_id)))
 
+    add_link = add_relationship  # SQLTrack 0.1.4's names (its docs say relationship)
+    remove_link = remove_relationship
+
     # -- artefacts ---------------------------------------------------------------------------------
 
     def artefacts_dir(self, root: Union[str, os.PathLike, None] = None, layout: Optional[str] = None, *parts: Any,

@@ -8,7 +8,9 @@ Exceptions are always re-raised.
 SIGTERM: ``track()`` installs its own handler for the block (in the main thread) and restores the
 previous one on exit. The handler calls a previous Python handler first, then raises
 :class:`Terminated` (a ``SystemExit`` with code 143, as a default SIGTERM death would report), so the
-block unwinds, the run is stopped with ``terminated`` and the buffered metrics are flushed. Outside the
+block unwinds, the run is stopped with ``terminated`` and the buffered metrics are flushed. A previous
+handler that exits itself (``pgtrack.sigterm.enable()``'s, SQLTrack code's ``sys.exit(143)``) still
+ends the block as SIGTERM: its SystemExit becomes Terminated with the same exit code. Outside the
 main thread Python cannot catch signals: ``track()`` warns once and the run is left to go stale
 (use ``heartbeat=`` so a claim can take it over).
 
@@ -47,10 +49,12 @@ DEFAULT_HEARTBEAT = 15.0
 
 
 class Terminated(SystemExit):
-    """Raised by track()'s SIGTERM handler; exits the process with 143 unless caught."""
+    """SIGTERM, raised by the handlers of ``track()`` and ``pgtrack.sigterm.enable()``: a ``SystemExit``
+    with code 143 (as a default SIGTERM death would report) unless a previous handler chose another
+    code. ``track()`` records it as its ``terminated`` status; not caught, it ends the process."""
 
-    def __init__(self) -> None:
-        super().__init__(128 + signal.SIGTERM)
+    def __init__(self, code: Any = 128 + signal.SIGTERM) -> None:  # sys.exit()'s None stays None (exit 0)
+        super().__init__(code)
 
 
 def describe_exception(exc: BaseException) -> str:
@@ -82,7 +86,12 @@ class SigtermGuard:
 
         def handler(signum: int, frame: Any) -> None:
             if callable(self.previous):
-                self.previous(signum, frame)
+                try:
+                    self.previous(signum, frame)
+                except Terminated:
+                    raise
+                except SystemExit as exc:  # the previous handler ends the process for SIGTERM: still SIGTERM
+                    raise Terminated(exc.code) from None
             raise Terminated()
 
         signal.signal(signal.SIGTERM, handler)

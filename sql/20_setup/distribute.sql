@@ -153,6 +153,8 @@ BEGIN
     );
     INSERT INTO pgtrack.experiment_locks (experiment_id) SELECT id FROM pgtrack.experiments;
 
+    -- SQLTrack's link views (links.sql) go while their tables become reference tables, and come back below.
+    DROP VIEW IF EXISTS pgtrack.experiment_links, pgtrack.run_links;
     FOREACH v_table IN ARRAY ARRAY['meta', 'applied_migrations', 'experiments', 'experiment_relationships',
                                    'identifying_fields', 'run_relationships'] LOOP
         PERFORM create_reference_table(format('pgtrack.%I', v_table)::regclass);
@@ -176,6 +178,8 @@ BEGIN
         FOREIGN KEY (from_id) REFERENCES pgtrack.experiments (id) ON DELETE CASCADE;
     ALTER TABLE pgtrack.experiment_relationships ADD CONSTRAINT experiment_relationships_to_id_fkey
         FOREIGN KEY (to_id) REFERENCES pgtrack.experiments (id) ON DELETE CASCADE;
+
+    PERFORM pgtrack._link_views();
 
     -- create_*_table copied the rows into the shards; the coordinator's own copies go.
     FOREACH v_table IN ARRAY ARRAY['meta', 'applied_migrations', 'experiments', 'experiment_relationships', 'identifying_fields',

@@ -9,7 +9,8 @@ RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-/* 0.3.0: lost runs, refused rows, heartbeats, requests, row invariants, metric rows' experiment. */
+/* 0.3.0: lost runs, refused rows, heartbeats, requests, row invariants, metric rows' experiment,
+   SQLTrack 0.1.4's link views. */
 BEGIN
     -- How long a run in a live status may be silent before it shows as lost (80_analysis/lost.sql).
     ALTER TABLE pgtrack.experiments ADD COLUMN IF NOT EXISTS lost_after interval NOT NULL DEFAULT interval '10 minutes'
@@ -48,6 +49,8 @@ BEGIN
         UPDATE pgtrack.metrics m SET experiment_id = r.experiment_id FROM pgtrack.runs r WHERE r.id = m.run_id;
         ALTER TABLE pgtrack.metrics ALTER COLUMN experiment_id SET NOT NULL;
     END IF;
+    -- SQLTrack 0.1.4's names for the relationship tables, as views (links.sql).
+    PERFORM pgtrack._link_views();
 END
 $$;
 COMMENT ON FUNCTION pgtrack._layout_0_3_0() IS

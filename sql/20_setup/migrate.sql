@@ -60,14 +60,20 @@ LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    /* Objects in a schema of p_path, the session's effective search_path (pg_catalog aside), named like a table, view,
-       sequence, type or function of schema pgtrack; NULL when there are none. migrate() appends
+    /* Objects on p_path, the session's effective search_path (pg_catalog aside), named like a table,
+       view, sequence, type or function of schema pgtrack; NULL when there are none. migrate() appends
        pgtrack to the session's path so that SQLTrack's unqualified names (ALTER TABLE metrics ...)
        reach pgtrack's objects: an object of the same name earlier on the path would win instead (a
        writer's public.metrics altered, a writer's public.add_metric run with the migrator's rights),
-       so migrate() refuses while one exists. */
+       so migrate() refuses while one exists. A table, view, sequence or type takes a plain name only
+       from a schema before pgtrack's on the path (a Client(schema=...) session puts pgtrack right after
+       pg_catalog, so its own schema, which may hold SQLTrack's old tables, is no obstacle); a function
+       anywhere on the path can win overload resolution (other argument types), so functions count in
+       every schema of it. */
     WITH path AS (
-        SELECT n.oid, n.nspname FROM unnest(p_path) s(name)
+        SELECT n.oid, n.nspname,
+               s.position < coalesce(array_position(p_path, 'pgtrack'::name), cardinality(p_path) + 1) AS before_pgtrack
+          FROM unnest(p_path) WITH ORDINALITY s(name, position)
           JOIN pg_namespace n ON n.nspname = s.name
          WHERE n.nspname NOT IN ('pg_catalog', 'pgtrack')),
     ours AS (
@@ -78,14 +84,16 @@ AS $$
         SELECT format('%s %I.%I (owner %I)', CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 'view'
                       WHEN 'S' THEN 'sequence' WHEN 'i' THEN 'index' ELSE 'relation' END,
                       path.nspname, c.relname, c.relowner::regrole) AS what
-          FROM pg_class c JOIN path ON path.oid = c.relnamespace WHERE c.relname::text IN (SELECT name FROM ours)
+          FROM pg_class c JOIN path ON path.oid = c.relnamespace
+         WHERE path.before_pgtrack AND c.relname::text IN (SELECT name FROM ours)
         UNION ALL
         SELECT format('function %I.%I (owner %I)', path.nspname, p.proname, p.proowner::regrole)
           FROM pg_proc p JOIN path ON path.oid = p.pronamespace WHERE p.proname::text IN (SELECT name FROM ours)
         UNION ALL
         SELECT format('type %I.%I (owner %I)', path.nspname, t.typname, t.typowner::regrole)
           FROM pg_type t JOIN path ON path.oid = t.typnamespace
-         WHERE t.typname::text IN (SELECT name FROM ours) AND t.typrelid = 0 AND t.typcategory <> 'A')  -- a table's row type is its table; arrays follow their element
+         WHERE path.before_pgtrack AND t.typname::text IN (SELECT name FROM ours)
+           AND t.typrelid = 0 AND t.typcategory <> 'A')  -- a table's row type is its table; arrays follow their element
     SELECT string_agg(DISTINCT what, ', ') FROM theirs
 $$;
 
@@ -125,6 +133,34 @@ AS $$
      WHERE c.role = 0 OR c.role NOT IN (SELECT t.oid FROM trusted t)
 $$;
 
+CREATE OR REPLACE FUNCTION pgtrack._catalog_schema_objects()
+RETURNS bigint
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    /* How many objects schema pg_catalog holds, of every kind a CREATE without a schema can make
+       (functions and aggregates, types and domains, operators and their classes, collations,
+       conversions, text search objects, statistics, extensions, relations). migrate() compares the
+       number before and after a script: a session whose search_path lists pg_catalog first (a
+       Client(schema=...)) makes pg_catalog the target of a plain CREATE, which PostgreSQL refuses for
+       relations but lets a superuser do for the rest, where pg_dump would never see them. */
+    SELECT (SELECT count(*) FROM pg_proc WHERE pronamespace = 'pg_catalog'::regnamespace)
+         + (SELECT count(*) FROM pg_type WHERE typnamespace = 'pg_catalog'::regnamespace)
+         + (SELECT count(*) FROM pg_operator WHERE oprnamespace = 'pg_catalog'::regnamespace)
+         + (SELECT count(*) FROM pg_opclass WHERE opcnamespace = 'pg_catalog'::regnamespace)
+         + (SELECT count(*) FROM pg_opfamily WHERE opfnamespace = 'pg_catalog'::regnamespace)
+         + (SELECT count(*) FROM pg_collation WHERE collnamespace = 'pg_catalog'::regnamespace)
+         + (SELECT count(*) FROM pg_conversion WHERE connamespace = 'pg_catalog'::regnamespace)
+         + (SELECT count(*) FROM pg_ts_config WHERE cfgnamespace = 'pg_catalog'::regnamespace)
+         + (SELECT count(*) FROM pg_ts_dict WHERE dictnamespace = 'pg_catalog'::regnamespace)
+         + (SELECT count(*) FROM pg_ts_parser WHERE prsnamespace = 'pg_catalog'::regnamespace)
+         + (SELECT count(*) FROM pg_ts_template WHERE tmplnamespace = 'pg_catalog'::regnamespace)
+         + (SELECT count(*) FROM pg_statistic_ext WHERE stxnamespace = 'pg_catalog'::regnamespace)
+         + (SELECT count(*) FROM pg_extension WHERE extnamespace = 'pg_catalog'::regnamespace)
+         + (SELECT count(*) FROM pg_class WHERE relnamespace = 'pg_catalog'::regnamespace)
+$$;
+
 CREATE OR REPLACE FUNCTION pgtrack.migrate(name text, script text)
 RETURNS boolean
 LANGUAGE plpgsql
@@ -137,7 +173,8 @@ AS $$
    (PT005) while a schema on the session's path is one that another role may create objects in
    (_untrusted_path_schemas: a planted operator or function could run inside the script with the
    caller's rights, even one created while the script runs), and while an object on the path is named
-   like one of pgtrack's (_migration_shadows).
+   like one of pgtrack's (_migration_shadows); rolled back (PT005) if the script made or dropped an
+   object in pg_catalog (_catalog_schema_objects).
    No SET search_path here on purpose: the script runs with the session's search_path. So this body
    qualifies every function and operator it uses itself (pg_catalog.x, OPERATOR(pg_catalog.=)); the
    helpers it calls pin search_path. */
@@ -150,6 +187,7 @@ DECLARE
     v_path     text;
     v_views    bigint[];
     v_shadows  text;
+    v_catalog  bigint;
 BEGIN
     PERFORM pgtrack._validate_label(p_name, 'migration name');
     PERFORM pgtrack._validate_label(p_script, 'migration script', NULL);
@@ -184,12 +222,17 @@ BEGIN
                                                           p_name, v_shadows),
             'drop or rename that object, or run the migration with a search_path that leaves its schema out (SET search_path = myschema, where the script''s new objects should go)');
     END IF;
+    v_catalog := pgtrack._catalog_schema_objects();
     BEGIN
         EXECUTE pgtrack._migration_body(p_script);
     EXCEPTION WHEN invalid_transaction_termination OR feature_not_supported OR active_sql_transaction THEN
         PERFORM pgtrack._migration_refused(p_name, SQLSTATE, SQLERRM);
     END;
     PERFORM pg_catalog.set_config('search_path', v_path, false);  -- a SET search_path in the script does not leak
+    IF pgtrack._catalog_schema_objects() OPERATOR(pg_catalog.<>) v_catalog THEN  -- see _catalog_schema_objects
+        PERFORM pgtrack._raise('PT005', pg_catalog.format('migration %L refused: it created or dropped objects in schema pg_catalog (the first schema on the search_path, where a CREATE without a schema goes)', p_name),
+            'name the schema of every object the script creates (CREATE FUNCTION myschema.f ...); a Client(schema=...) session lists pg_catalog first');
+    END IF;
 
     INSERT INTO pgtrack.applied_migrations (name, checksum, applied_at)
     VALUES (p_name, v_checksum, pg_catalog.clock_timestamp());
@@ -199,5 +242,8 @@ BEGIN
     RETURN true;
 END
 $$;
+COMMENT ON FUNCTION pgtrack._catalog_schema_objects() IS
+$$Internal: the number of objects in schema pg_catalog, which migrate() compares before and after a script.$$;
+
 COMMENT ON FUNCTION pgtrack.migrate(text, text) IS
 $$Run a user SQL migration script once, recorded by name (with a SHA-256 checksum) in the same transaction as the script. Returns true if it ran now, false if it was already applied with the same text; PT005 if applied before with different text. Runs with the caller's privileges, with pgtrack's tables found by their plain names (ALTER TABLE metrics ...); a BEGIN; ... END; around the whole script is accepted (SQLTrack's scripts), other transaction commands are refused.$$;

@@ -29,6 +29,7 @@ BEGIN
     DROP FUNCTION IF EXISTS pgtrack._metrics_write(bigint, bigint, double precision, jsonb, boolean, integer, bigint),
                             pgtrack._metrics_write_batch(bigint, jsonb, boolean, integer, bigint, boolean),
                             pgtrack._metrics_copy_begin(bigint, bigint, double precision, bigint, double precision, integer, bigint);
+    DROP VIEW IF EXISTS pgtrack.experiment_links, pgtrack.run_links;  -- links.sql: over the tables below
     DROP TABLE IF EXISTS pgtrack.experiment_locks, pgtrack.metrics, pgtrack.run_relationships, pgtrack.runs, pgtrack.experiment_relationships,
                          pgtrack.identifying_fields, pgtrack.experiments, pgtrack.applied_migrations, pgtrack.meta;
 END

@@ -6,10 +6,12 @@
 -- ALTERs, the same ones setup() runs), then regenerates the metric writers for the current columns
 -- and detaches them from the extension, as setup() would have left them. The
 -- writers the old version generated are not members, and an extension script may not CREATE OR
--- REPLACE a non-member: they are dropped first (whatever their signature) and made anew.
+-- REPLACE a non-member: they are dropped first (whatever their signature) and made anew. Views the
+-- layout steps make here (SQLTrack's link views, sql/20_setup/links.sql) are detached the same way.
 DO $$
 DECLARE
-    v_fn regprocedure;
+    v_fn   regprocedure;
+    v_view regclass;
 BEGIN
     FOR v_fn IN
         SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
@@ -29,6 +31,13 @@ BEGIN
              WHERE p.pronamespace = 'pgtrack'::regnamespace AND p.proname IN ('_metrics_write', '_metrics_write_batch', '_metrics_copy_begin')
         LOOP
             EXECUTE format('ALTER EXTENSION pgtrack DROP FUNCTION %s', v_fn);
+        END LOOP;
+        FOR v_view IN
+            SELECT c.oid::regclass FROM pg_catalog.pg_class c
+              JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e'
+             WHERE c.relnamespace = 'pgtrack'::regnamespace AND c.relkind = 'v' AND c.relname IN ('experiment_links', 'run_links')
+        LOOP
+            EXECUTE format('ALTER EXTENSION pgtrack DROP VIEW %s', v_view);
         END LOOP;
     END IF;
 END

@@ -88,14 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def client_from(opts: argparse.Namespace) -> Client:
-    if getattr(opts, "schema", None) not in (None, "", "pgtrack"):
-        print(f"pgtrack: note: -s/--schema {opts.schema} ignored: pgtrack's tables always live in schema pgtrack",
-              file=sys.stderr)
     host, port = opts.host, opts.port
     if host and ":" in host and port is None and host.rsplit(":", 1)[1].isdigit():
         host, port = host.rsplit(":", 1)  # SQLTrack's -a "host (and port)"; a socket directory works too
     return Client(config_path=opts.config_path, read_dsn=opts.read_dsn, dsn=opts.dsn, user=opts.user, host=host, port=port,
-                  dbname=opts.database)
+                  dbname=opts.database, schema=getattr(opts, "schema", None))
 
 
 def parse(argv: List[str]) -> argparse.Namespace:

@@ -51,7 +51,8 @@ def _global_options(parser: argparse.ArgumentParser, defaults: bool, own: Sequen
     conn.add_argument("-c", "--config-path", help="config file of key=value libpq settings", **keep)
     conn.add_argument("--dsn", help="a libpq connection string or postgresql:// URL", **keep)
     conn.add_argument("--read-dsn", help="a read replica for experiments, runs, inspect and report (writes: the primary)", **keep)
-    conn.add_argument("-s", "--schema", help="accepted for SQLTrack's command line; pgtrack's schema is always pgtrack", **keep)
+    conn.add_argument("-s", "--schema", help="SQLTrack's search_path shorthand: the session searches pg_catalog, pgtrack, "
+                                             "then SCHEMA (pgtrack's tables always live in schema pgtrack)", **keep)
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables", **keep)
 
 

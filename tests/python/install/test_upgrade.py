@@ -39,6 +39,10 @@ CATALOG_QUERIES = {
          ORDER BY 1, 2""",
     "grants": """
         SELECT relname, relkind, relacl::text FROM pg_class WHERE relnamespace = 'pgtrack'::regnamespace ORDER BY 1""",
+    "views": """
+        SELECT c.relname, pg_get_viewdef(c.oid), c.reloptions::text, obj_description(c.oid, 'pg_class'),
+               EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e') AS member
+          FROM pg_class c WHERE c.relnamespace = 'pgtrack'::regnamespace AND c.relkind = 'v' ORDER BY 1""",
 }
 
 
@@ -111,3 +115,4 @@ def test_upgrade_keeps_data_and_matches_fresh_install(two_databases, old_version
         want = catalog(conn)
     for name in CATALOG_QUERIES:
         assert got[name] == want[name], f"{name} differ after upgrade from {old_version}"
+    assert [(v[0], v[-1]) for v in want["views"]] == [("experiment_links", False), ("run_links", False)]  # not members
