@@ -11,9 +11,10 @@ is an upsert that merges (None keeps a stored value), so a retried step is idemp
 autocommit, written and durable when the call returns, or not at all. Every operator and type in it is
 named with its schema (tests/python/security/test_search_path.py).
 
-When the statement writes nothing (lost lease, no such run, another experiment, a column retyped since
-the names were cached) or the server refuses it, the caller calls ``run_add_metrics``, which writes the
-step (converting a value to the new type) or says why it cannot.
+When the statement writes no row (lost lease, no such run, another experiment: nothing at all; a column
+retyped since the names were cached: the run's time_updated is touched, no row written) or the server
+refuses it, the caller calls ``run_add_metrics``, which writes the step (converting a value to the new
+type) or says why it cannot.
 """
 from __future__ import annotations
 

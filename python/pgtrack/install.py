@@ -72,7 +72,7 @@ def install_extension(share: Optional[os.PathLike] = None, pg_config: Optional[s
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
         with os.fdopen(fd, "wb") as out:
             out.write(source.read_bytes())
-        os.chmod(temporary, 0o644)  # whatever the umask: the server's user reads it
+            os.fchmod(out.fileno(), 0o644)  # whatever the umask: the server's user reads it (on the file opened, not the path)
         os.replace(temporary, folder / source.name)
         written.append(folder / source.name)
     return written

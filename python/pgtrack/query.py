@@ -61,7 +61,8 @@ class Schema:
         self.identifying = {name: kind for name, kind in client.execute(
             "SELECT name, type FROM pgtrack.identifying_fields WHERE experiment_id = %s", (experiment.id,))}
         self.columns = {name: _KINDS.get(kind, "other") for name, kind in client.execute(
-            "SELECT attname::text, format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = 'pgtrack.runs'::regclass "
+            "SELECT attname::pg_catalog.text, pg_catalog.format_type(atttypid, NULL) FROM pg_catalog.pg_attribute "
+            "WHERE attrelid OPERATOR(pg_catalog.=) 'pgtrack.runs'::pg_catalog.regclass "
             "AND attnum > 0 AND NOT attisdropped")}
         self.columns.pop("identity", None)
         self.columns.pop("experiment_id", None)
@@ -494,7 +495,8 @@ class Query:
         """How many runs match (limit and offset ignored)."""
         schema = Schema(self.experiment)
         where = self._where(schema)
-        return self.experiment.client.value(_sql.SQL("SELECT count(*) FROM pgtrack.runs r WHERE {}").format(where), schema.params)
+        query = _sql.SQL("SELECT pg_catalog.count(*) FROM pgtrack.runs r WHERE {}").format(where)
+        return self.experiment.client.value(query, schema.params)
 
     def exists(self) -> bool:
         return self.first() is not None

@@ -102,7 +102,7 @@ def prepare(experiment: Any, configs: List[Config]) -> None:
 
 
 def _live_runs(experiment: Any) -> int:
-    return experiment.client.value("SELECT count(*) FROM pgtrack.runs WHERE experiment_id = %s AND identity IS NOT NULL "
+    return experiment.client.value("SELECT pg_catalog.count(*) FROM pgtrack.runs WHERE experiment_id = %s AND identity IS NOT NULL "
                                    "AND status::text = ANY (%s)", (experiment.id, list(LIVE)))
 
 

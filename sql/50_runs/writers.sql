@@ -334,12 +334,20 @@ DECLARE
     v_common    jsonb;  -- the values every body shares
     v_touch     text;
     v_propagate text;
-    -- CREATE OR REPLACE keeps a function's privileges: only a writer made anew (setup, a restore that
-    -- lost them) needs PUBLIC's EXECUTE revoked and the roles' granted. A GRANT costs about 4 ms a
-    -- statement, which made every add_metric and drop_metric 25 ms slower with the roles present.
-    v_new boolean := to_regprocedure('pgtrack._metrics_write(bigint, bigint, double precision, jsonb, boolean, integer, bigint)') IS NULL
-                  OR to_regprocedure('pgtrack._metrics_write_batch(bigint, jsonb, boolean, integer, bigint, boolean)') IS NULL
-                  OR to_regprocedure('pgtrack._metrics_copy_begin(bigint, bigint, double precision, bigint, double precision, integer, bigint)') IS NULL;
+    -- CREATE OR REPLACE keeps a function's privileges: only a writer made anew (setup), or one that PUBLIC
+    -- may execute (a restore without privileges, pg_restore -x, leaves the default, which includes
+    -- PUBLIC; a hand-made GRANT), needs PUBLIC's EXECUTE revoked and the roles' granted: a catalog read
+    -- decides. A GRANT costs about 4 ms a statement, which made every add_metric and drop_metric 25 ms
+    -- slower with the roles present.
+    c_writers CONSTANT text[] := ARRAY[
+        'pgtrack._metrics_write(bigint, bigint, double precision, jsonb, boolean, integer, bigint)',
+        'pgtrack._metrics_write_batch(bigint, jsonb, boolean, integer, bigint, boolean)',
+        'pgtrack._metrics_copy_begin(bigint, bigint, double precision, bigint, double precision, integer, bigint)'];
+    v_new boolean := EXISTS (SELECT FROM unnest(c_writers) w WHERE to_regprocedure(w) IS NULL)
+                  OR EXISTS (SELECT FROM unnest(c_writers) w
+                               JOIN pg_proc p ON p.oid = to_regprocedure(w)
+                              CROSS JOIN LATERAL aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+                              WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE');
 BEGIN
     -- One pass over the columns; each type's schema.type comes from the join (a function per column
     -- cost 0.3 ms each: regenerating the writers was 40% lookups).
@@ -429,7 +437,8 @@ AS $$
    any), $4 step (int8), $5 progress (float8), then one float8 per name in p_names' order (NULL keeps
    a stored value). It writes only while every named column is still double precision (a condition
    on the table's row type, planned again with it), so a client's cached copy outlives a retyped
-   column: it writes nothing, as it does when no run matches, and the client then calls
+   column: it writes no row (the run's time_updated is touched), and when no run matches nothing at
+   all; the client then calls
    run_add_metrics, whose conversions or error apply. NULL when a name is not a double precision
    metric column, or on a distributed database (Citus): the client calls run_add_metrics. */
 BEGIN

@@ -3,7 +3,7 @@
 -- _metrics_write's fence.
 \set ON_ERROR_STOP 1
 BEGIN;
-SELECT plan(14);
+SELECT plan(16);
 
 SELECT is(pgtrack._fill('a {{x}} b {{y}}{{x}}', '{"x": "1", "y": "{{x}}"}'), 'a 1 b {{x}}1',
           '_fill replaces every placeholder in one pass: a value is never read again');
@@ -11,8 +11,13 @@ SELECT is(pgtrack._fill('{{x}}', '{"x": null}'), '', 'a JSON null value is nothi
 SELECT throws_ok($$SELECT pgtrack._fill('{{nope}}', '{}')$$, NULL, 'pgtrack._fill: no value for {{nope}}',
                  'a placeholder without a value is an error');
 
+GRANT EXECUTE ON FUNCTION pgtrack._metrics_write(bigint, bigint, double precision, jsonb, boolean, integer, bigint) TO PUBLIC;
+SELECT ok(has_function_privilege('public', 'pgtrack._metrics_write(bigint, bigint, double precision, jsonb, boolean, integer, bigint)', 'EXECUTE'),
+          'a hand-made grant to PUBLIC');
 SELECT pgtrack.add_metric('loss'), pgtrack.add_metric('a{{touch}}b'), pgtrack.add_metric('note', 'text'),
        pgtrack.add_metric('$1'), pgtrack.add_metric('epochs', 'integer');
+SELECT ok(NOT has_function_privilege('public', 'pgtrack._metrics_write(bigint, bigint, double precision, jsonb, boolean, integer, bigint)', 'EXECUTE'),
+          'the next regeneration of the writers revokes it (privileges are kept only while PUBLIC has none)');
 SELECT pgtrack.create_run(pgtrack.experiment('writers-test')) AS r \gset
 SELECT pgtrack.experiment('writers-test') AS e \gset
 

@@ -166,7 +166,7 @@ def run(client: Any, run_id: int) -> Optional[Dict[str, Any]]:
 def sweep(client: Any, experiment_id: int) -> Dict[str, Any]:
     """Counts by shown status, claims per minute over the last 10 minutes, and an ETA for the rest."""
     counts = dict(client.execute("SELECT shown_status, count(*) FROM pgtrack.runs_status(%s) GROUP BY 1", (experiment_id,)))
-    recent = client.value("SELECT count(*) FROM pgtrack.runs WHERE experiment_id = %s "
+    recent = client.value("SELECT pg_catalog.count(*) FROM pgtrack.runs WHERE experiment_id = %s "
                           "AND time_started > clock_timestamp() - interval '10 minutes'", (experiment_id,))
     per_minute = recent / 10.0
     waiting = sum(n for status, n in counts.items() if status in ("PENDING", "LOST"))

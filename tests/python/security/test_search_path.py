@@ -278,7 +278,10 @@ def test_every_function_pins_search_path_or_is_audited(conn):
     assert pinned == [("search_path=pg_catalog, pg_temp",)]
 
 
-CLIENT_SHADOWS = domain_shadows("int4", "int8", "float8")
+CLIENT_SHADOWS = domain_shadows("int4", "int8", "float8", "text", "regtype", "jsonb") + r"""
+CREATE FUNCTION trap.eqr(pg_catalog.regtype, pg_catalog.regtype) RETURNS pg_catalog.bool LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM trap.hit('regtype ='); RETURN $1 OPERATOR(pg_catalog.=) $2; END $f$;
+CREATE OPERATOR trap.= (LEFTARG = pg_catalog.regtype, RIGHTARG = pg_catalog.regtype, FUNCTION = trap.eqr);"""
 
 
 def test_the_python_clients_fast_paths_name_everything_by_schema(dbname, trapped, paths, row_paths):
@@ -289,7 +292,7 @@ def test_the_python_clients_fast_paths_name_everything_by_schema(dbname, trapped
     import pgtrack
 
     with psycopg.connect(dbname=dbname, autocommit=True) as owner:
-        owner.execute("SELECT pgtrack.add_metric('loss')")
+        owner.execute("SELECT pgtrack.add_metric('loss'), pgtrack.add_metric('note', 'text')")
         experiment = owner.execute("SELECT pgtrack.experiment('victim')").fetchone()[0]
     client = pgtrack.Client(dbname=dbname)
     run = pgtrack.Run(client, experiment, buffer=False)
@@ -297,7 +300,7 @@ def test_the_python_clients_fast_paths_name_everything_by_schema(dbname, trapped
     client.close()
     with psycopg.connect(dbname=dbname, user=trapped, autocommit=True) as writer:
         writer.execute(CLIENT_SHADOWS)
-    run.client = client = pgtrack.Client(dbname=dbname, options="-c search_path=trap,pg_catalog")
+    run.client = run.writer.client = client = pgtrack.Client(dbname=dbname, options="-c search_path=trap,pg_catalog")
     run.add_metrics(step=1, loss=0.5)
     run.add_metrics(step=1, loss=0.25)  # prepared by psycopg from the fifth use on: both forms run
     for step in range(2, 8):
@@ -306,14 +309,39 @@ def test_the_python_clients_fast_paths_name_everything_by_schema(dbname, trapped
     for step in range(8, 12):
         run.add_metrics(step=step, loss=float(step))
     run.flush()
+    run.writer.close_buffer()
+    run.add_metrics(step=12, note="a text value")  # not the typed statement: run_add_metrics, its jsonb cast
+    run.heartbeat()
     client.close()
-    assert row_paths == [True] * 8 and paths == [4]
+    assert row_paths == [True] * 8 + [False] and paths == [4]
     with psycopg.connect(dbname=dbname, autocommit=True) as clean:
         assert clean.execute("SELECT what FROM trap.hits").fetchall() == [], "the client ran the writer's code"
         assert clean.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", (trapped,)).fetchone()[0] is False
         assert clean.execute("SELECT count(*), sum(loss) FROM pgtrack.metrics WHERE run_id = %s",
-                             (run_id,)).fetchone() == (11, 0.25 + sum(range(2, 12)))
+                             (run_id,)).fetchone() == (12, 0.25 + sum(range(2, 12)))
     with psycopg.connect(dbname=dbname, autocommit=True, options="-c search_path=trap,pg_catalog") as victim:
         victim.execute("SELECT 1::int8")  # the control: an unqualified type name is the writer's domain
     with psycopg.connect(dbname=dbname, autocommit=True) as clean:
         assert [r[0] for r in clean.execute("SELECT what FROM trap.hits").fetchall()] == ["int8 domain"]
+
+
+def test_the_statements_of_the_python_package_name_types_functions_and_coerced_operators_by_schema():
+    """python/pgtrack/_statements.py, read as text: every cast names its type's schema, every call of a
+    built-in names pg_catalog, and a comparison with a regclass or regtype literal (resolved through
+    a coercion, so an exact-signature shadow anywhere on the search_path wins) names pg_catalog's
+    operator. The shadows above prove the write paths; this keeps every statement to the rule."""
+    import re
+
+    import pgtrack._statements as statements
+
+    texts = {name: value for name, value in vars(statements).items() if isinstance(value, str) and not name.startswith("__")}
+    for name, value in vars(statements).items():
+        if isinstance(value, dict):
+            texts.update({f"{name}[{key}]": text for key, text in value.items() if isinstance(text, str)})
+    bare_casts = {n: re.findall(r"::(?!pg_catalog\.|pgtrack\.)[a-z_]+", t) for n, t in texts.items()}
+    assert {n: c for n, c in bare_casts.items() if c} == {}
+    builtins = r"(?<![\w.])(clock_timestamp|make_interval|format_type|enum_range|split_part|count|sum|min|max|now|to_regclass|pg_typeof)\("
+    assert {n: re.findall(builtins, t) for n, t in texts.items() if re.search(builtins, t)} == {}
+    coerced = r"(?<!OPERATOR\(pg_catalog\.)=\s*'[^']*'::pg_catalog\.reg(class|type)"
+    assert [n for n, t in texts.items() if re.search(coerced, t)] == []
+    assert [n for n, t in texts.items() if re.search(r"FROM pg_(attribute|class|type|proc)\b", t)] == []
