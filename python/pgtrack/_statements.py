@@ -160,7 +160,7 @@ def _run_listing(lost: str, shown: str) -> str:
                pg_catalog.split_part(r.error, E'\\n', 1) AS error
           FROM pgtrack.runs r JOIN pgtrack.experiments e ON e.id = r.experiment_id
          {RUN_STATUS_JOIN}
-         WHERE (%(e)s::pg_catalog.bigint IS NULL OR r.experiment_id = %(e)s) AND (%(s)s::pg_catalog.text IS NULL OR {shown} = %(s)s)
+         WHERE (%(e)s::pg_catalog.int8 IS NULL OR r.experiment_id = %(e)s) AND (%(s)s::pg_catalog.text IS NULL OR {shown} = %(s)s)
          ORDER BY r.id DESC LIMIT %(n)s"""
 
 

@@ -325,7 +325,7 @@ def test_the_python_clients_fast_paths_name_everything_by_schema(dbname, trapped
         assert [r[0] for r in clean.execute("SELECT what FROM trap.hits").fetchall()] == ["int8 domain"]
 
 
-def test_the_statements_of_the_python_package_name_types_functions_and_coerced_operators_by_schema():
+def test_the_statements_of_the_python_package_name_types_functions_and_coerced_operators_by_schema(conn):
     """python/pgtrack/_statements.py, read as text: every cast names its type's schema, every call of a
     built-in names pg_catalog, and a comparison with a regclass or regtype literal (resolved through
     a coercion, so an exact-signature shadow anywhere on the search_path wins) names pg_catalog's
@@ -340,6 +340,9 @@ def test_the_statements_of_the_python_package_name_types_functions_and_coerced_o
             texts.update({f"{name}[{key}]": text for key, text in value.items() if isinstance(text, str)})
     bare_casts = {n: re.findall(r"::(?!pg_catalog\.|pgtrack\.)[a-z_]+", t) for n, t in texts.items()}
     assert {n: c for n, c in bare_casts.items() if c} == {}
+    qualified = {t for text in texts.values() for t in re.findall(r"::(pg_catalog\.[a-z_0-9]+)", text)}
+    unknown = [t for t in sorted(qualified) if conn.execute("SELECT to_regtype(%s)", (t,)).fetchone()[0] is None]
+    assert unknown == []  # pg_catalog.bigint is no type: bigint is the grammar's name for pg_catalog.int8
     builtins = r"(?<![\w.])(clock_timestamp|make_interval|format_type|enum_range|split_part|count|sum|min|max|now|to_regclass|pg_typeof)\("
     assert {n: re.findall(builtins, t) for n, t in texts.items() if re.search(builtins, t)} == {}
     coerced = r"(?<!OPERATOR\(pg_catalog\.)=\s*'[^']*'::pg_catalog\.reg(class|type)"
