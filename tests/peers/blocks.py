@@ -63,7 +63,7 @@ def _free_names(code: str) -> List[str]:
 
     def walk(table: symtable.SymbolTable) -> None:
         for symbol in table.get_symbols():
-            if table is top and symbol.is_referenced() and not symbol.get_name() in bound:
+            if table is top and symbol.is_referenced() and symbol.get_name() not in bound:
                 used.add(symbol.get_name())
             elif table is not top and symbol.is_global() and symbol.is_referenced():
                 used.add(symbol.get_name())

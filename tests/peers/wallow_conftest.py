@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any, Dict
 
 import pytest
+from expected import DSL_ERGONOMICS, WALLOW_TESTS
 
 import pgtrack
-from expected import DSL_ERGONOMICS, WALLOW_TESTS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXAMPLE_TOML = FIXTURES / "example_wallow.toml"
