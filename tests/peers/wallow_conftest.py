@@ -36,17 +36,20 @@ FIXTURES = Path(__file__).parent / "fixtures"
 EXAMPLE_TOML = FIXTURES / "example_wallow.toml"
 
 
-@pytest.fixture(autouse=True)
-def empty_registry():
-    """No experiment and no other session in the run's database when the test starts."""
+@pytest.fixture(scope="session")
+def registry_admin():
     client = pgtrack.Client()
-    try:
-        client.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
-        client.execute("SELECT pgtrack.delete_experiment(id) FROM pgtrack.experiments")
-        assert client.value("SELECT count(*) FROM pgtrack.runs") == 0
-    finally:
-        client.close()
+    yield client
+    client.close()
+
+
+@pytest.fixture(autouse=True)
+def empty_registry(registry_admin):
+    """No experiment and no other session in the run's database when the test starts."""
+    registry_admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                           "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    registry_admin.execute("SELECT pgtrack.delete_experiment(id) FROM pgtrack.experiments")
+    assert registry_admin.value("SELECT count(*) FROM pgtrack.runs") == 0
 
 
 def make_identifying(**overrides: Any) -> Dict[str, Any]:

@@ -18,6 +18,7 @@ translation (translate.py) and the expected differences (expected.py). What runs
 Every expected difference is checked both ways: it must fail, and anything not listed must pass. A
 download that fails skips these tests, or fails them when CI is set. Each test prints its counts.
 """
+import importlib.util
 import json
 import os
 import shutil
@@ -29,15 +30,22 @@ import pytest
 from conftest import create_database, drop_database
 
 PEERS = Path(__file__).resolve().parents[2] / "peers"
-sys.path.insert(0, str(PEERS))
-
-import blocks  # noqa: E402
-import expected  # noqa: E402
-import names  # noqa: E402
-import sdists  # noqa: E402
-from translate import translate  # noqa: E402
-
 ROOT = Path(__file__).resolve().parents[3]
+
+
+def _load(name: str):
+    """tests/peers/NAME.py under a name of its own (not on sys.path: ``names`` or ``translate`` there
+    would shadow any module of that name for the rest of the session). The children that run the
+    peers' code get tests/peers on PYTHONPATH instead."""
+    spec = importlib.util.spec_from_file_location(f"pgtrack_peers_{name}", PEERS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+blocks, expected, names, sdists = (_load(name) for name in ("blocks", "expected", "names", "sdists"))
+translate = _load("translate").translate
 
 # The files of each group, and how many tests each group collects from wallow 0.2.1 (pinned by hash):
 # a count that moves means the selection went wrong, not that pgtrack got better.
