@@ -340,6 +340,7 @@ def row_paths(monkeypatch):
 # virtualenvs built, a browser), measured: `make check` leaves them out (-m "not slow"), `make test`
 # runs them. Whole files, then single tests (parameters included).
 SLOW_FILES = {
+    "compat/test_peer_suites.py",
     "compat/test_seed_examples.py",
     "install/test_install_from_checkout.py",
     "install/test_plain.py",
