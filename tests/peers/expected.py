@@ -100,10 +100,7 @@ WALLOW_TESTS = {
 }
 
 # Public names of the peers' packages that pgtrack does not have (module.name, or module.Class.member).
-_LINKS = ("sqltrack 0.1.4 as released calls relationships links (Experiment/Run.add_link, experiment_add_link, ...); "
-          "pgtrack has the docs' *_relationship names. The *_link names are being added (branch issue34-sqltrack)")
-_SETUP = ("sqltrack 0.1.4's commands.setup(client, scripts); pgtrack has the docs' commands.migrate.migrate. Being added "
-          "(branch issue34-sqltrack)")
+_SETUP = "sqltrack 0.1.4's commands.setup module: pgtrack's has setup(client, scripts), not its constants"
 _CONSTANT = "a constant of SQLTrack's implementation, not in its documentation"
 _VALIDATE = ("wallow's Schema checks values in Python; pgtrack's server does (register, find and queries raise "
              "SchemaValidationError)")
@@ -127,16 +124,6 @@ NAMES = {
     "wallow.Store.journal_mode": "SQLite's journal mode: pgtrack has no SQLite file",
     "wallow.current_revision": "Alembic's revision of a database: pgtrack has none (pgtrack's version: pgtrack status)",
     "wallow.head_revision": "Alembic's head revision: pgtrack has none",
-    "sqltrack.Experiment.add_link": _LINKS,
-    "sqltrack.Experiment.remove_link": _LINKS,
-    "sqltrack.Run.add_link": _LINKS,
-    "sqltrack.Run.remove_link": _LINKS,
-    "sqltrack.experiment_add_link": _LINKS,
-    "sqltrack.experiment_remove_link": _LINKS,
-    "sqltrack.run_add_link": _LINKS,
-    "sqltrack.run_remove_link": _LINKS,
-    "sqltrack.commands.setup": _SETUP,
-    "sqltrack.commands.setup.setup": _SETUP,
     "sqltrack.commands.setup.SQL_DIR": _SETUP + "; " + _CONSTANT,
     "sqltrack.args.DOCOPT_DECORATORS": _CONSTANT,
     "sqltrack.notebook.COLORS": _CONSTANT,
