@@ -15,6 +15,7 @@ from .errors import (
     PendingMigrationError,
     PgtrackError,
     SchemaChangeError,
+    SchemaError,
     SchemaParseError,
     SchemaValidationError,
     ServerUnreachable,
@@ -38,7 +39,7 @@ __version__ = "0.3.0"
 __all__ = [
     "AlreadyCompleted", "AlreadyRunning", "Client", "F", "Field", "Query", "CollisionGroup", "DuplicateRunError", "Experiment",
     "Expr", "IdentifyingField", "LeaseLostError", "LifecycleHandle", "NotFoundError", "OrderClause", "PendingMigrationError",
-    "PgtrackError", "RegisterResult", "Run", "Schema", "SchemaChangeError", "SchemaParseError", "SchemaValidationError",
+    "PgtrackError", "RegisterResult", "Run", "Schema", "SchemaChangeError", "SchemaError", "SchemaParseError", "SchemaValidationError",
     "ServerUnreachable", "Store", "Terminated", "WallowError", "WorkerHandle", "find", "find_collisions_after_drop", "sweep",
     "heartbeat", "load_schema", "register", "run_from_env", "run_lifecycle", "translate", *_functions,
 ]

@@ -54,7 +54,12 @@ class NotFoundError(PgtrackError):
     sqlstate = "PT002"
 
 
-class SchemaValidationError(PgtrackError):
+class SchemaError(PgtrackError):
+    """wallow's base of the schema errors: SchemaValidationError (and so SchemaParseError) and
+    PendingMigrationError."""
+
+
+class SchemaValidationError(SchemaError):
     """PT003: a value, field, name or policy is invalid."""
 
     sqlstate = "PT003"
@@ -96,7 +101,7 @@ class SchemaChangeError(PgtrackError):
     sqlstate = "PT005"
 
 
-class PendingMigrationError(PgtrackError):
+class PendingMigrationError(SchemaError):
     """The database's pgtrack is older than this package (``Store(..., check_schema=True)``):
     ``current_rev`` is the database's version, ``head_rev`` the package's. wallow's name and
     attributes (its revisions were Alembic's); upgrade with ``pgtrack setup``."""

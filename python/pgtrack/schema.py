@@ -111,6 +111,9 @@ def _default(path: Path, where: str, kind: str, value: Any) -> Any:
     return value
 
 
+RESERVED_NAMES = frozenset(("id", "uuid", "created_at", "updated_at"))
+
+
 def parse_schema(path: Path) -> Dict[str, Any]:
     """The validated schema as a dict: project, identifying, annotating."""
     try:
@@ -120,6 +123,8 @@ def parse_schema(path: Path) -> Dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise _fail(path, "(file)", f"malformed TOML: {exc}") from None
     _check_keys(path, "(top level)", data, {"project", "identifying", "annotating"})
+    if "project" not in data:  # wallow's words
+        raise _fail(path, "project", "missing required [project] table (with name = \"...\")")
     project = _table(path, data, "project")
     _check_keys(path, "project", project, PROJECT_KEYS)
     if not isinstance(project.get("name"), str) or not project["name"].strip():
@@ -137,6 +142,10 @@ def parse_schema(path: Path) -> Dict[str, Any]:
     for name, spec in identifying.items():
         if spec.get("nullable"):
             raise _fail(path, f"identifying.{name}.nullable", "identifying fields cannot be nullable: they must be NOT NULL")
+    for table, fields in (("identifying", identifying), ("annotating", annotating)):
+        for name in fields:  # a run's own attributes (run.id, run.uuid) would hide such a field: wallow's rule
+            if name.lower() in RESERVED_NAMES or name.lower().startswith("_wallow_"):
+                raise _fail(path, f"{table}.{name}", f"is a reserved name ({', '.join(sorted(RESERVED_NAMES))}, _wallow_*)")
     both = sorted(set(identifying) & set(annotating))
     if both:
         raise _fail(path, both[0], "appears in both [identifying] and [annotating]")

@@ -62,10 +62,6 @@ WALLOW_TESTS = {
     "test_schema.py::test_default_int_to_float_coerces": _NO_FIELDDECL,
     "test_schema.py::test_schema_field_lookup_unknown_raises": _NO_FIELDDECL,
     "test_schema.py::test_fielddecl_is_frozen": _NO_FIELDDECL,
-    "test_schema.py::test_reserved_name_rejected":
-        "load_schema reserves no field names: id, created_at, updated_at, uuid and _wallow_* are accepted",
-    "test_schema.py::test_missing_project_rejected":
-        "a file without [project] is refused as 'project.name: is required', without the text [project]",
     "test_schema.py::test_run_columns_match_schema": _ORM,
     "test_schema.py::test_unique_constraint_uses_sorted_identifying": _ORM,
     "test_schema.py::test_indexes_on_identifying_and_indexed_annotating": _ORM,
@@ -115,8 +111,6 @@ NAMES = {
     "wallow.Schema.validate_identifying_keys": _VALIDATE,
     "wallow.Schema.validate_layout": _VALIDATE + "; a bad layout is refused by load_schema",
     "wallow.Schema.validate_value": _VALIDATE,
-    "wallow.SchemaError": ("wallow's base of SchemaParseError, SchemaValidationError and PendingMigrationError; pgtrack's "
-                           "common base is PgtrackError, also named WallowError"),
     "wallow.Store.engine": "the SQLAlchemy engine: pgtrack has none (store.client is the pgtrack.Client)",
     "wallow.Store.execute": "runs a SQLAlchemy statement: pgtrack has none (store.client.execute runs SQL)",
     "wallow.Store.session": "a SQLAlchemy session: pgtrack has none (store.client.connect() is a transaction)",
