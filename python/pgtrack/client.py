@@ -31,12 +31,21 @@ so SQL written for SQLTrack finds pgtrack's tables by their plain names (pgtrack
 
 Threads: a Client (and its connection) belongs to one thread at a time. Use ``client.clone()`` for
 another thread; the background heartbeat of ``Run.track(heartbeat=...)`` does so itself.
+
+Processes: a child made by ``fork`` (``multiprocessing``'s default on Linux, as wallow's README forks
+its workers after opening a Store) must not use its parent's connection: two processes writing one
+socket interleave their messages, and the child waited forever for an answer its parent read. In the
+child every Client opened before the fork forgets its connections and opens its own at the next call;
+the inherited socket is pointed at /dev/null first, so that closing it in the child (or the
+interpreter's exit) cannot send the server the "terminate" message that would end the parent's
+session.
 """
 from __future__ import annotations
 
 import os
 import select
 import time
+import weakref
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple, TypeVar
 
@@ -67,6 +76,7 @@ class Client:
         self._setup(dict(params, schema=schema) if schema else params, is_embedded, read_dsn)
 
     def _setup(self, params: Dict[str, str], is_embedded: bool, read_dsn: Optional[str]) -> None:
+        _clients.add(self)
         self.params = params
         # SQLTrack's search_path shorthand (pgtrack.config): kept in params, so clones and another
         # process's Client (from_params) get it too; conninfo() turns it into the connection's options.
@@ -308,6 +318,34 @@ class Client:
         """The first column of the first row, or None."""
         row = self.one(query, params)
         return None if row is None else row[0]
+
+
+_clients: "weakref.WeakSet[Client]" = weakref.WeakSet()
+
+
+def _forget_connections_after_fork() -> None:
+    """In a forked child: each Client's connection (and its replica reader's) is its parent's. Its
+    socket is pointed at /dev/null and the connection dropped, so the child opens its own and never
+    writes to, reads from or closes the parent's session (see the module docstring)."""
+    for client in list(_clients):
+        conn, client._conn, client._reused, client._reused_raw, client._depth = client._conn, None, None, None, 0
+        if conn is None or conn.closed:
+            continue
+        try:
+            sock = conn.pgconn.socket
+            null = os.open(os.devnull, os.O_RDWR)
+            try:
+                os.dup2(null, sock)
+            finally:
+                os.close(null)
+        except (OSError, psycopg.Error):
+            pass
+        _inherited.append(conn)  # never collected in the child: its finalizer would close what is now /dev/null anyway
+
+
+_inherited: List[psycopg.Connection] = []
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_connections_after_fork)
 
 
 def _closed_by_server(conn: psycopg.Connection) -> bool:

@@ -137,12 +137,16 @@ class AlreadyCompleted(PgtrackError):
         self.run = run
 
 
-class AlreadyRunning(PgtrackError):
-    """run_lifecycle(): another worker holds the run and heartbeats it; the body did not run."""
+class AlreadyRunning(AlreadyCompleted):
+    """run_lifecycle(): another worker holds the run and heartbeats it; the body did not run.
+
+    A kind of AlreadyCompleted, so the sweep loop wallow's README teaches (``except AlreadyCompleted:
+    continue``) moves on to the next configuration instead of dying, as a worker should: wallow took
+    the run over and trained it a second time. ``except AlreadyRunning`` before it tells them apart."""
 
     def __init__(self, run: Any):
-        super().__init__(f"run {run.id} (uuid {run.uuid}) is {run.status} and its holder is alive; "
-                         "it becomes claimable when no heartbeat arrives for stale_after")
+        PgtrackError.__init__(self, f"run {run.id} (uuid {run.uuid}) is {run.status} and its holder is alive; "
+                                    "it becomes claimable when no heartbeat arrives for stale_after")
         self.run = run
 
 

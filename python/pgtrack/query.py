@@ -30,7 +30,7 @@ from psycopg import sql as _sql
 from ._identity import typed_identity
 from ._sqlparts import ident
 from .errors import SchemaValidationError
-from .run import Run
+from .run import WALLOW_COLUMNS, Run
 from .status import Status, status_name
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ class Schema:
         their lower-case column."""
         if name in self.identifying:
             return "identifying", name, self.identifying[name]
-        for candidate in (name, name.lower()):
+        for candidate in (name, name.lower(), WALLOW_COLUMNS.get(name, name)):
             if candidate in self.columns:
                 return "column", candidate, self.columns[candidate]
         raise UnknownField(name, self.names())

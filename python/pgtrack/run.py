@@ -40,6 +40,8 @@ AUTO = "auto"
 STOP_RETRY_FOR = 10.0  # seconds stop() keeps sending the final status while the connection is broken
 READ_RETRY_FOR = 2.0  # seconds a read of the run (fields, refresh) is sent again: a cut, not an outage
 BIGINT_LIMIT = BIGINT[1] + 1
+# wallow's built-in run columns by their names there (schema files reserve them): run.created_at, F("updated_at")
+WALLOW_COLUMNS = {"created_at": "time_created", "updated_at": "time_updated"}
 
 
 def resolve_args(args: Any) -> Optional[Dict[str, Any]]:
@@ -183,6 +185,8 @@ class Run:
         lowered = name.lower()  # wallow's upper-case annotating names live in lower-case columns
         if lowered in fields:
             return fields[lowered]
+        if name in WALLOW_COLUMNS:  # wallow's created_at, updated_at
+            return fields[WALLOW_COLUMNS[name]]
         raise KeyError(name)
 
     def __getattr__(self, name: str) -> Any:

@@ -27,7 +27,7 @@ import datetime as _dt
 from typing import Any, Dict, Mapping, Optional
 
 from .._extras import require
-from ..errors import AlreadyCompleted
+from ..errors import AlreadyCompleted, AlreadyRunning
 from ._holder import RunHolder
 
 _lightning = require("lightning.pytorch", extra="lightning")
@@ -68,6 +68,8 @@ class PgtrackLogger(Logger):
             try:
                 self._holder.claim()
                 self._completed = False
+            except AlreadyRunning:  # a kind of AlreadyCompleted, but not completed: the caller hears of it
+                raise
             except AlreadyCompleted:
                 self._completed = True
         return self._completed

@@ -634,3 +634,14 @@ def test_a_bool_field_given_an_int_says_so(client):
     with pytest.raises(pgtrack.SchemaValidationError, match="not allowed for identifying fields"):
         experiment.declare_identifying("when", "datetime")
     assert [f.name for f in experiment.identifying_fields()] == ["flag"]
+
+
+def test_wallows_created_at_and_updated_at(client):
+    """wallow's built-in run columns by their names there: run.created_at and F("updated_at")."""
+    exp = pgtrack.Experiment(client, name="stamps")
+    exp.declare_identifying("k", "int")
+    run = pgtrack.register(exp, {"k": 1}, on_duplicate="raise").run
+    run.set_updated()
+    run.refresh()
+    assert run.created_at == run.time_created and run.updated_at == run.time_updated is not None
+    assert [r.id for r in exp.where(pgtrack.F("updated_at") >= run.created_at).order_by(pgtrack.F("created_at")).all()] == [run.id]

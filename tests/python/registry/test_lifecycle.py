@@ -71,6 +71,13 @@ def test_live_run_of_another_worker_is_not_taken_over(exp):
         with pgtrack.run_lifecycle(exp, {"task": "a"}):
             ran.append(1)
     assert not ran
+    for task in ("a", "b"):  # wallow's sweep loop, as its README writes it, moves on to the next configuration
+        try:
+            with pgtrack.run_lifecycle(exp, {"task": task}):
+                ran.append(task)
+        except pgtrack.AlreadyCompleted:
+            continue
+    assert ran == ["b"]
 
 
 def test_exception_after_finalise_keeps_completed(exp):
