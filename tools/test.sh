@@ -24,8 +24,9 @@ run_suite() {
     psql -q -v ON_ERROR_STOP=1 -d pgtrack_tap_plain -c "CREATE EXTENSION pgtap" >/dev/null
     pg_prove -d pgtrack_tap_plain --ext .sql $(ls tests/sql/*.sql | grep -v '/install\.sql$') || status=1
     log "PostgreSQL $PG_MAJOR: pytest tests/python"
-    # The machine's tests (embedded server, pip installs) do not depend on the lane's server: the first
-    # version's lane runs them (15 by default).
+    # The machine's tests (embedded server, pip installs, the dashboard's access rules, the peers' code)
+    # do not depend on the lane's server version: the last version's lane runs them (18 by default; the
+    # 15 lane runs the integrations, so the two end together).
     local only=()
     [ "$PG_MAJOR" = "$MACHINE_LANE" ] || only=(-m "not machine")
     "$VENV/bin/python" -m pytest -q -p no:cacheprovider --durations=15 "${only[@]}" tests/python || status=1
@@ -118,7 +119,7 @@ install_extension
 LANES=$(mktemp -d /tmp/pgtrack-lanes.XXXXXX)
 trap 'rm -rf "$LANES"' EXIT
 names=(${PGTRACK_TEST_VERSIONS:-15 18})
-MACHINE_LANE=${names[0]}
+MACHINE_LANE=${names[${#names[@]}-1]}
 # PGTRACK_SKIP_CITUS=1 leaves the Citus group out (it needs the Citus build: about 2-4 minutes, once).
 [ "${PGTRACK_SKIP_CITUS:-0}" = 1 ] || names+=(citus)
 started=$SECONDS

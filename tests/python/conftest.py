@@ -403,9 +403,11 @@ SLOW_TESTS = {
     "ui/test_ui_access.py::test_a_token_file_others_may_read_or_write_is_refused",
 }
 # Tests of the machine rather than of a server version: the embedded server (the wheel's own
-# PostgreSQL, whatever server the lane runs), pip installs from a clone. make test runs them in the
-# first version's lane only (-m "not machine" in the others; tools/test.sh).
-MACHINE_FILES = {"install/test_install_from_checkout.py", "install/test_embedded.py", "install/test_embedded_socket.py"}
+# PostgreSQL, whatever server the lane runs), pip installs from a clone, the dashboard's HTTP access
+# rules and a browser's view of escaped markup, the peers' released code translated. make test runs
+# them in one version's lane only (-m "not machine" in the others; tools/test.sh).
+MACHINE_FILES = {"install/test_install_from_checkout.py", "install/test_embedded.py", "install/test_embedded_socket.py",
+                 "ui/test_ui_access.py", "ui/test_report_markup.py", "compat/test_peer_suites.py"}
 MACHINE_TESTS = {"install/test_wheel.py::test_an_ordinary_user_gets_an_embedded_server_from_the_wheel",
                  "metrics/test_resilience.py::test_embedded_restart_while_logging"}
 
